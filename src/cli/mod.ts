@@ -1,0 +1,156 @@
+/**
+ * The stint CLI: global flags, dispatch to one module per command group
+ * (loaded on demand so each command pays only for its own imports), and the
+ * one place where errors become a line on stderr and an exit code.
+ * @module
+ */
+import { StintError, UsageError } from "../errors.ts";
+import { resolveDbPath } from "../store/paths.ts";
+import type { CommandModule, Context } from "./context.ts";
+import { closeMatches } from "./suggest.ts";
+import { eprintln, println } from "./output.ts";
+
+/** The version printed by `stint --version`. */
+export const VERSION = "0.1.0";
+
+interface Entry {
+  summary: string;
+  load(): Promise<CommandModule>;
+}
+
+const COMMANDS: Record<string, Entry> = {
+  store: {
+    summary: "Show, migrate, back up or destroy the store file",
+    load: () => import("./store.ts"),
+  },
+};
+
+const HELP = `stint — run Deno tasks and remember everything about them
+
+Usage: stint [--db <file>] [--quiet] <command> [options]
+
+Commands:
+${"{{commands}}"}
+
+Global options:
+  --db <file>    Use this store file (default: $STINT_DB, else
+                 $XDG_STATE_HOME/stint/stint.db, else ~/.local/state/stint/stint.db)
+  -q, --quiet    No sync or progress messages on stderr (also STINT_QUIET=1)
+  -h, --help     Show help (also: stint <command> --help)
+  -V, --version  Show the version
+
+Environment: STINT_DB, STINT_QUIET, NO_COLOR, STINT_DEBUG=1 (stack traces
+for internal errors), and the sync settings listed in stint sync --help.`;
+
+/** Run the CLI with `argv` (without the program name); returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    return await dispatch(argv);
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+async function dispatch(argv: string[]): Promise<number> {
+  const { args, db, quiet, help, version } = extractGlobals(argv);
+  if (version) {
+    println(`stint ${VERSION}`);
+    return 0;
+  }
+  const [name, ...rest] = args;
+  if (
+    name === undefined || (help && name === "help") ||
+    name === "help" && rest.length === 0
+  ) {
+    println(topHelp());
+    return help || name === "help" ? 0 : 2;
+  }
+  if (name === "help") return dispatch([rest[0], "--help"]);
+  const entry = COMMANDS[name];
+  if (!entry) {
+    const near = closeMatches(name, Object.keys(COMMANDS));
+    throw new UsageError(
+      `Unknown command "${name}"${
+        near.length ? `; did you mean ${near.join(" or ")}?` : ""
+      } (see stint --help)`,
+    );
+  }
+  const mod = await entry.load();
+  if (help) {
+    println(mod.help);
+    return 0;
+  }
+  const stdoutIsTty = Deno.stdout.isTerminal();
+  const ctx: Context = {
+    dbPath: resolveDbPath(db),
+    quiet: quiet || Deno.env.get("STINT_QUIET") === "1",
+    stdoutIsTty,
+    stderrIsTty: Deno.stderr.isTerminal(),
+    color: stdoutIsTty && !Deno.env.get("NO_COLOR"),
+  };
+  return await mod.run(rest, ctx);
+}
+
+/**
+ * Pull global flags out of argv (only before a literal `--`, so a task's own
+ * arguments are never touched).
+ */
+export function extractGlobals(argv: string[]): {
+  args: string[];
+  db?: string;
+  quiet: boolean;
+  help: boolean;
+  version: boolean;
+} {
+  const args: string[] = [];
+  let db: string | undefined;
+  let quiet = false;
+  let help = false;
+  let version = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") {
+      args.push(...argv.slice(i));
+      break;
+    }
+    if (a === "--db") {
+      db = argv[++i];
+      if (db === undefined || db === "") {
+        throw new UsageError("Option --db needs a file path");
+      }
+    } else if (a.startsWith("--db=")) {
+      db = a.slice(5);
+      if (db === "") throw new UsageError("Option --db needs a file path");
+    } else if (a === "--quiet" || a === "-q") quiet = true;
+    else if (a === "--help" || a === "-h") help = true;
+    else if ((a === "--version" || a === "-V") && args.length === 0) {
+      version = true;
+    } else args.push(a);
+  }
+  return { args, db, quiet, help, version };
+}
+
+function topHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  const lines = Object.entries(COMMANDS).map(([k, v]) =>
+    `  ${k.padEnd(width)}  ${v.summary}`
+  );
+  return HELP.replace("{{commands}}", lines.join("\n"));
+}
+
+function reportError(err: unknown): number {
+  if (err instanceof StintError) {
+    eprintln(`stint: ${err.message}`);
+    return err.exitCode;
+  }
+  if (err instanceof Deno.errors.BrokenPipe) return 141;
+  const msg = err instanceof Error ? err.message.split("\n")[0] : String(err);
+  if (Deno.env.get("STINT_DEBUG") === "1") {
+    console.error(err);
+  } else {
+    eprintln(
+      `stint: internal error: ${msg} (rerun with STINT_DEBUG=1 to see the stack trace)`,
+    );
+  }
+  return 70;
+}

@@ -1,0 +1,166 @@
+/**
+ * Rendering: JSON, tables (cli-table3, loaded only when a table is printed on
+ * a TTY), colours (honouring NO_COLOR), durations and relative times.
+ * @module
+ */
+import type { Context } from "./context.ts";
+
+const encoder = new TextEncoder();
+
+/** Write text to stdout (no newline added). */
+export function write(text: string): void {
+  writeAll(Deno.stdout, encoder.encode(text));
+}
+
+/** Write a line to stdout. */
+export function println(text = ""): void {
+  write(text + "\n");
+}
+
+/** Write a line to stderr. */
+export function eprintln(text: string): void {
+  writeAll(Deno.stderr, encoder.encode(text + "\n"));
+}
+
+/** Write all bytes to a sync writer. */
+export function writeAll(
+  w: { writeSync(p: Uint8Array): number },
+  bytes: Uint8Array,
+): void {
+  let off = 0;
+  while (off < bytes.length) off += w.writeSync(bytes.subarray(off));
+}
+
+/** Print a value as pretty JSON on stdout. */
+export function printJson(value: unknown): void {
+  println(JSON.stringify(value, null, 2));
+}
+
+/** Whether colour should be used on stdout for this context. */
+export function colorEnabled(isTty: boolean): boolean {
+  if (Deno.env.get("NO_COLOR")) return false;
+  if (Deno.env.get("FORCE_COLOR")) return true;
+  return isTty;
+}
+
+const CODES: Record<string, [number, number]> = {
+  red: [31, 39],
+  green: [32, 39],
+  yellow: [33, 39],
+  blue: [34, 39],
+  magenta: [35, 39],
+  cyan: [36, 39],
+  gray: [90, 39],
+  bold: [1, 22],
+  dim: [2, 22],
+};
+
+/** Wrap text in an ANSI style when `on`. */
+export function paint(
+  text: string,
+  style: keyof typeof CODES,
+  on: boolean,
+): string {
+  if (!on) return text;
+  const [a, b] = CODES[style];
+  return `\x1b[${a}m${text}\x1b[${b}m`;
+}
+
+/** Colour a status word: green for success, red for failure, yellow for running. */
+export function paintStatus(status: string, on: boolean): string {
+  switch (status) {
+    case "succeeded":
+    case "completed":
+    case "true":
+      return paint(status, "green", on);
+    case "failed":
+    case "lost":
+    case "false":
+      return paint(status, "red", on);
+    case "killed":
+      return paint(status, "magenta", on);
+    case "running":
+      return paint(status, "yellow", on);
+    default:
+      return paint(status, "gray", on);
+  }
+}
+
+/**
+ * Print rows as a table: a boxed cli-table3 table on a TTY, plain aligned
+ * columns otherwise (easy to read and to cut/awk).
+ */
+export async function printTable(
+  ctx: Context,
+  head: string[],
+  rows: string[][],
+): Promise<void> {
+  if (!ctx.stdoutIsTty) {
+    println(alignColumns([head, ...rows]));
+    return;
+  }
+  const spec = "cli-table3";
+  const mod = await import(spec);
+  const Table = mod.default ?? mod;
+  const table = new Table({
+    head: head.map((h) => paint(h, "bold", ctx.color)),
+    style: { head: [], border: ctx.color ? ["gray"] : [], compact: true },
+    chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
+  });
+  for (const r of rows) table.push(r);
+  println(table.toString());
+}
+
+// deno-lint-ignore no-control-regex
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+/** Align columns with two spaces between them (ANSI codes do not count). */
+export function alignColumns(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const r of rows) {
+    r.forEach((c, i) =>
+      widths[i] = Math.max(widths[i] ?? 0, c.replace(ANSI, "").length)
+    );
+  }
+  return rows.map((r) =>
+    r.map((c, i) =>
+      i === r.length - 1
+        ? c
+        : c + " ".repeat(widths[i] - c.replace(ANSI, "").length)
+    ).join("  ").trimEnd()
+  ).join("\n");
+}
+
+/** A duration in ms as `850ms`, `12.3s`, `4m05s`, `2h03m`. */
+export function formatDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return "-";
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
+  const s = Math.round(ms / 1000);
+  if (s < 3600) {
+    return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  }
+  return `${Math.floor(s / 3600)}h${
+    String(Math.floor((s % 3600) / 60)).padStart(2, "0")
+  }m`;
+}
+
+/** A time as "just now", "5m ago", "3h ago", "2d ago", or a date for old times. */
+export function relativeTime(at: number, now: number = Date.now()): string {
+  const d = now - at;
+  if (d < 0) return new Date(at).toISOString().slice(0, 16).replace("T", " ");
+  if (d < 10_000) return "just now";
+  if (d < 60_000) return `${Math.floor(d / 1000)}s ago`;
+  if (d < 3_600_000) return `${Math.floor(d / 60_000)}m ago`;
+  if (d < 86_400_000) return `${Math.floor(d / 3_600_000)}h ago`;
+  if (d < 30 * 86_400_000) return `${Math.floor(d / 86_400_000)}d ago`;
+  return new Date(at).toISOString().slice(0, 10);
+}
+
+/** A byte count as `512 B`, `1.5 KiB`, `3.2 MiB`. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}

@@ -1,0 +1,112 @@
+/**
+ * `stint store path | migrate | destroy [--yes] | backup <file>`.
+ * @module
+ */
+import { UsageError } from "../errors.ts";
+import { backupStore, destroyStore } from "../store/maintenance.ts";
+import { openStore, withStore } from "../store/open.ts";
+import { migrate, SCHEMA_VERSION, schemaVersion } from "../store/schema.ts";
+import { boolFlag, parseFlags } from "./args.ts";
+import { confirm } from "./confirm.ts";
+import type { Context } from "./context.ts";
+import { printJson, println } from "./output.ts";
+
+/** Help for `stint store`. */
+export const help = `Usage: stint store <subcommand>
+
+  path               Print the store file path
+  migrate            Bring the store to the current schema version (${SCHEMA_VERSION})
+  backup <file>      Write a consistent copy of the store to <file> (must not exist)
+  destroy [--yes]    Delete the store file, its WAL files and its logs
+
+Options:
+  --json             (path, migrate) print JSON
+
+Examples:
+  stint store path
+  stint store backup ~/stint-backup.db
+  stint --db /tmp/scratch.db store destroy --yes`;
+
+/** Run `stint store`. */
+export function run(args: string[], ctx: Context): number {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case "path": {
+      const p = parseFlags(rest, { json: { type: "boolean" } }, {
+        command: "store path",
+        max: 0,
+      });
+      if (boolFlag(p, "json")) printJson({ path: ctx.dbPath });
+      else println(ctx.dbPath);
+      return 0;
+    }
+    case "migrate": {
+      const p = parseFlags(rest, { json: { type: "boolean" } }, {
+        command: "store migrate",
+        max: 0,
+      });
+      // openStore migrates on open; report what it found and did.
+      let before = 0;
+      try {
+        before = withStore(ctx.dbPath, schemaVersion, { readOnly: true });
+      } catch {
+        before = 0;
+      }
+      const db = openStore(ctx.dbPath);
+      try {
+        migrate(db);
+        const after = schemaVersion(db);
+        if (boolFlag(p, "json")) {
+          printJson({ path: ctx.dbPath, from: before, to: after });
+        } else {println(
+            before === after
+              ? `Store ${ctx.dbPath} is at schema version ${after}; nothing to do`
+              : `Migrated ${ctx.dbPath} from schema version ${before} to ${after}`,
+          );}
+      } finally {
+        db.close();
+      }
+      return 0;
+    }
+    case "backup": {
+      const p = parseFlags(rest, {}, {
+        command: "store backup",
+        min: 1,
+        max: 1,
+      });
+      backupStore(ctx.dbPath, p.positionals[0]);
+      println(`Backed up ${ctx.dbPath} to ${p.positionals[0]}`);
+      return 0;
+    }
+    case "destroy": {
+      const p = parseFlags(rest, { yes: { type: "boolean", short: "y" } }, {
+        command: "store destroy",
+        max: 0,
+      });
+      if (
+        !confirm(`Delete the store ${ctx.dbPath} and all its logs?`, {
+          yes: boolFlag(p, "yes"),
+          command: "store destroy",
+        })
+      ) {
+        println("Nothing deleted");
+        return 1;
+      }
+      const removed = destroyStore(ctx.dbPath);
+      println(
+        removed.length
+          ? `Deleted ${removed.join(", ")}`
+          : `No store at ${ctx.dbPath}`,
+      );
+      return 0;
+    }
+    case undefined:
+      throw new UsageError(
+        "stint store needs a subcommand: path, migrate, backup or destroy",
+      );
+    default:
+      throw new UsageError(
+        `Unknown subcommand "store ${sub}"; use path, migrate, backup or destroy`,
+      );
+  }
+}

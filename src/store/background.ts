@@ -1,0 +1,251 @@
+/**
+ * Background run records: a detached supervisor that runs one execution.
+ * @module
+ */
+import { NotFoundError, StintError } from "../errors.ts";
+import {
+  nullableNumber,
+  nullableString,
+  writeTombstone,
+} from "./executions.ts";
+import { hostId, nextSeq } from "./meta.ts";
+import { transaction } from "./open.ts";
+import { processGoneReason } from "./process.ts";
+import type { Database, Row } from "./sqlite.ts";
+
+/** Status of a background run. */
+export type BackgroundStatus =
+  | "running"
+  | "completed"
+  | "failed"
+  | "killed"
+  | "lost";
+
+/** A background run. Times are Unix milliseconds. */
+export interface BackgroundRun {
+  id: string;
+  executionId: string | null;
+  ref: string;
+  command: string;
+  pid: number | null;
+  pgid: number | null;
+  pidStart: string | null;
+  startedAt: number;
+  completedAt: number | null;
+  status: BackgroundStatus;
+  exitCode: number | null;
+  error: string | null;
+  logId: string | null;
+  hostId: string;
+}
+
+/** Fields a caller may set when saving a background run. */
+export type BackgroundRunInput =
+  & Pick<BackgroundRun, "id" | "ref">
+  & Partial<Omit<BackgroundRun, "id" | "ref" | "hostId">>;
+
+/** Insert or update a background run (upsert by id). */
+export function saveBackgroundRun(
+  db: Database,
+  run: BackgroundRunInput,
+): BackgroundRun {
+  return transaction(db, () => {
+    const host = hostId(db);
+    const existing = getBackgroundRunExact(db, run.id);
+    const merged: BackgroundRun = {
+      executionId: null,
+      command: "",
+      pid: null,
+      pgid: null,
+      pidStart: null,
+      startedAt: Date.now(),
+      completedAt: null,
+      status: "running",
+      exitCode: null,
+      error: null,
+      logId: null,
+      ...existing,
+      ...stripUndefined(run),
+      id: run.id,
+      ref: run.ref,
+      hostId: existing?.hostId ?? host,
+    };
+    db.prepare(
+      `INSERT INTO background_runs (id, execution_id, ref, command, pid, pgid, pid_start, started_at,
+         completed_at, status, exit_code, error, log_id, host_id, origin, seq, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET execution_id = excluded.execution_id, ref = excluded.ref,
+         command = excluded.command, pid = excluded.pid, pgid = excluded.pgid,
+         pid_start = excluded.pid_start, started_at = excluded.started_at,
+         completed_at = excluded.completed_at, status = excluded.status,
+         exit_code = excluded.exit_code, error = excluded.error, log_id = excluded.log_id,
+         origin = excluded.origin, seq = excluded.seq, updated_at = excluded.updated_at`,
+    ).run(
+      merged.id,
+      merged.executionId,
+      merged.ref,
+      merged.command,
+      merged.pid,
+      merged.pgid,
+      merged.pidStart,
+      merged.startedAt,
+      merged.completedAt,
+      merged.status,
+      merged.exitCode,
+      merged.error,
+      merged.logId,
+      merged.hostId,
+      host,
+      nextSeq(db),
+      Date.now(),
+    );
+    return merged;
+  });
+}
+
+/** Get a background run by exact id. */
+export function getBackgroundRunExact(
+  db: Database,
+  id: string,
+): BackgroundRun | undefined {
+  const row = db.prepare("SELECT * FROM background_runs WHERE id = ?").get(id);
+  return row ? rowToBackgroundRun(row) : undefined;
+}
+
+/** Get a background run by id or unique prefix; clear errors for none / ambiguous. */
+export function getBackgroundRun(
+  db: Database,
+  idOrPrefix: string,
+): BackgroundRun {
+  const exact = getBackgroundRunExact(db, idOrPrefix);
+  if (exact) return exact;
+  if (idOrPrefix.length >= 2 && /^[0-9a-z]+$/.test(idOrPrefix)) {
+    const rows = db.prepare(
+      "SELECT * FROM background_runs WHERE id >= ? AND id < ? ORDER BY id LIMIT 2",
+    ).all(idOrPrefix, idOrPrefix + "\uffff");
+    if (rows.length === 1) return rowToBackgroundRun(rows[0]);
+    if (rows.length > 1) {
+      throw new StintError(
+        `Background run id "${idOrPrefix}" is ambiguous; give more characters`,
+      );
+    }
+  }
+  throw new NotFoundError(
+    `No background run with id "${idOrPrefix}"; see stint bg list --all`,
+  );
+}
+
+/** Background runs, newest first; running only unless `all`. */
+export function listBackgroundRuns(
+  db: Database,
+  options?: { all?: boolean; limit?: number; finishedBefore?: number },
+): BackgroundRun[] {
+  const where: string[] = [];
+  const params: (number | string)[] = [];
+  if (!options?.all) where.push("status = 'running'");
+  if (options?.finishedBefore !== undefined) {
+    where.push("status != 'running' AND completed_at < ?");
+    params.push(options.finishedBefore);
+  }
+  params.push(options?.limit ?? -1);
+  return db.prepare(
+    `SELECT * FROM background_runs${
+      where.length ? ` WHERE ${where.join(" AND ")}` : ""
+    } ORDER BY started_at DESC, id DESC LIMIT ?`,
+  ).all(...params).map(rowToBackgroundRun);
+}
+
+/** Delete a background run record (leaves a tombstone so the delete syncs). */
+export function deleteBackgroundRun(db: Database, id: string): boolean {
+  return transaction(db, () => {
+    const changed =
+      db.prepare("DELETE FROM background_runs WHERE id = ?").run(id).changes;
+    if (Number(changed) > 0) {
+      writeTombstone(db, {
+        kind: "background",
+        key: id,
+        host: hostId(db),
+        now: Date.now(),
+      });
+    }
+    return Number(changed) > 0;
+  });
+}
+
+/**
+ * Mark this host's running background runs whose supervisor is gone (or pid
+ * reused) as `lost`. Returns the ids marked lost.
+ */
+export function reconcileBackgroundRuns(db: Database): string[] {
+  const host = hostId(db);
+  const rows = db.prepare(
+    "SELECT id, pid, pid_start FROM background_runs WHERE status = 'running' AND host_id = ?",
+  ).all(host);
+  const lost: { id: string; reason: string }[] = [];
+  for (const r of rows) {
+    const reason = processGoneReason(
+      nullableNumber(r.pid),
+      nullableString(r.pid_start),
+    );
+    if (reason) lost.push({ id: String(r.id), reason });
+  }
+  if (lost.length === 0) return [];
+  transaction(db, () => {
+    const now = Date.now();
+    for (const l of lost) {
+      db.prepare(
+        `UPDATE background_runs SET status = 'lost', error = ?, completed_at = ?, seq = ?, updated_at = ?
+         WHERE id = ? AND status = 'running'`,
+      ).run(`Supervisor lost: ${l.reason}`, now, nextSeq(db), now, l.id);
+    }
+  });
+  return lost.map((l) => l.id);
+}
+
+/** Map a row to a {@linkcode BackgroundRun}. */
+export function rowToBackgroundRun(r: Row): BackgroundRun {
+  return {
+    id: String(r.id),
+    executionId: nullableString(r.execution_id),
+    ref: String(r.ref),
+    command: String(r.command ?? ""),
+    pid: nullableNumber(r.pid),
+    pgid: nullableNumber(r.pgid),
+    pidStart: nullableString(r.pid_start),
+    startedAt: Number(r.started_at),
+    completedAt: nullableNumber(r.completed_at),
+    status: String(r.status) as BackgroundStatus,
+    exitCode: nullableNumber(r.exit_code),
+    error: nullableString(r.error),
+    logId: nullableString(r.log_id),
+    hostId: String(r.host_id),
+  };
+}
+
+/** The stable JSON shape of a background run. */
+export function backgroundRunToJson(b: BackgroundRun): Record<string, unknown> {
+  return {
+    id: b.id,
+    execution_id: b.executionId,
+    ref: b.ref,
+    command: b.command,
+    status: b.status,
+    exit_code: b.exitCode,
+    error: b.error,
+    pid: b.pid,
+    pgid: b.pgid,
+    started_at: new Date(b.startedAt).toISOString(),
+    completed_at: b.completedAt === null
+      ? null
+      : new Date(b.completedAt).toISOString(),
+    duration_ms: (b.completedAt ?? Date.now()) - b.startedAt,
+    log_id: b.logId,
+    host_id: b.hostId,
+  };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(o).filter(([, v]) => v !== undefined),
+  ) as Partial<T>;
+}

@@ -1,0 +1,55 @@
+/**
+ * Whole-store operations: backup and destroy.
+ * @module
+ */
+import { StintError } from "../errors.ts";
+import { describeFsError, logsDir } from "./paths.ts";
+import { withStore } from "./open.ts";
+
+/** Write a consistent copy of the store to `target` (`VACUUM INTO`), mode 0600. */
+export function backupStore(dbPath: string, target: string): void {
+  try {
+    Deno.statSync(target);
+    throw new StintError(
+      `The backup target ${target} already exists; choose a new file name`,
+    );
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  withStore(dbPath, (db) => {
+    db.prepare("VACUUM INTO ?").run(target);
+  });
+  try {
+    Deno.chmodSync(target, 0o600);
+  } catch {
+    // Not fatal: the umask already applied.
+  }
+}
+
+/** Remove the store file, its WAL/SHM side files and its logs. Returns what was removed. */
+export function destroyStore(dbPath: string): string[] {
+  const removed: string[] = [];
+  for (
+    const p of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`, `${dbPath}-journal`]
+  ) {
+    try {
+      Deno.removeSync(p);
+      removed.push(p);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) {
+        throw new StintError(`Cannot remove ${p}: ${describeFsError(err)}`);
+      }
+    }
+  }
+  try {
+    Deno.removeSync(logsDir(dbPath), { recursive: true });
+    removed.push(logsDir(dbPath));
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) {
+      throw new StintError(
+        `Cannot remove ${logsDir(dbPath)}: ${describeFsError(err)}`,
+      );
+    }
+  }
+  return removed;
+}

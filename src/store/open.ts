@@ -1,0 +1,195 @@
+/**
+ * Open-per-operation access to the store. Every operation opens the file,
+ * sets the busy timeout first, switches to WAL, migrates if needed, runs, and
+ * closes, so any number of stint processes share one file safely.
+ * @module
+ */
+import { StintError } from "../errors.ts";
+import { describeFsError, ensurePrivateDir, stateDir } from "./paths.ts";
+import { migrate, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
+import { type Database, openSqlite } from "./sqlite.ts";
+
+/** Busy timeout for every connection (spec section 3). */
+export const BUSY_TIMEOUT_MS = 5000;
+
+/** Options for {@linkcode withStore}. */
+export interface OpenOptions {
+  /** Open read-only: never creates, migrates or writes (for probes). */
+  readOnly?: boolean;
+}
+
+/**
+ * Open the store at `dbPath`, run `fn` with the connection, and close it.
+ * Creates the file (0600, in a 0700 directory) and migrates it on first use.
+ */
+export function withStore<T>(
+  dbPath: string,
+  fn: (db: Database) => T,
+  options?: OpenOptions,
+): T {
+  const db = openStore(dbPath, options);
+  try {
+    return fn(db);
+  } catch (err) {
+    throw translateSqliteError(err, dbPath);
+  } finally {
+    db.close();
+  }
+}
+
+/** Open (and prepare) a connection; the caller must close it. */
+export function openStore(dbPath: string, options?: OpenOptions): Database {
+  const readOnly = options?.readOnly ?? false;
+  if (readOnly) {
+    try {
+      Deno.statSync(dbPath);
+    } catch (err) {
+      throw new StintError(
+        `Cannot read the store ${dbPath}: ${describeFsError(err)}`,
+        { cause: err },
+      );
+    }
+  } else {
+    createPrivateFile(dbPath);
+  }
+  let db: Database;
+  try {
+    db = openSqlite(dbPath, { timeoutMs: BUSY_TIMEOUT_MS, readOnly });
+  } catch (err) {
+    throw translateSqliteError(err, dbPath);
+  }
+  try {
+    if (!readOnly) {
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec("PRAGMA synchronous = NORMAL");
+    }
+    const version = schemaVersion(db);
+    if (version > SCHEMA_VERSION) {
+      throw new StintError(
+        `The store ${dbPath} has schema version ${version}, newer than this stint understands (${SCHEMA_VERSION}); upgrade stint`,
+      );
+    }
+    if (version < SCHEMA_VERSION && !readOnly) {
+      migrate(db);
+      initMeta(db);
+    }
+    return db;
+  } catch (err) {
+    db.close();
+    throw translateSqliteError(err, dbPath);
+  }
+}
+
+/** Run `fn` inside `BEGIN IMMEDIATE ... COMMIT`, rolling back on error. */
+export function transaction<T>(db: Database, fn: () => T): T {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const result = fn();
+    db.exec("COMMIT");
+    return result;
+  } catch (err) {
+    try {
+      db.exec("ROLLBACK");
+    } catch {
+      // The transaction may already be gone (e.g. SQLITE_FULL rolls back).
+    }
+    throw err;
+  }
+}
+
+function createPrivateFile(dbPath: string): void {
+  ensurePrivateDir(stateDir(dbPath));
+  try {
+    const file = Deno.openSync(dbPath, {
+      read: true,
+      write: true,
+      create: true,
+      mode: 0o600,
+    });
+    file.close();
+  } catch (err) {
+    if (err instanceof Deno.errors.PermissionDenied) {
+      // A read-only file or directory: let SQLite open what it can and fail
+      // with a clear message on the first write.
+      try {
+        Deno.statSync(dbPath);
+        return;
+      } catch {
+        // fall through
+      }
+    }
+    throw new StintError(
+      `Cannot create the store ${dbPath}: ${describeFsError(err)}`,
+      { cause: err },
+    );
+  }
+}
+
+function initMeta(db: Database): void {
+  const row = db.prepare("SELECT value FROM meta WHERE key = 'host_id'").get();
+  if (row) return;
+  db.prepare(
+    "INSERT OR IGNORE INTO meta (key, value) VALUES ('host_id', ?), ('seq', '0'), ('created_at', ?)",
+  ).run(newHostId(), String(Date.now()));
+}
+
+/** A host id: the sanitised hostname plus 8 random hex digits. Safe in object keys. */
+export function newHostId(): string {
+  let name = "host";
+  try {
+    name = Deno.hostname().toLowerCase().replace(/[^a-z0-9-]+/g, "-")
+      .replace(/^-+|-+$/g, "").slice(0, 32) || "host";
+  } catch {
+    // No permission or no hostname: keep the default.
+  }
+  const bytes = crypto.getRandomValues(new Uint8Array(4));
+  return `${name}-${
+    [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("")
+  }`;
+}
+
+/** Turn SQLite failures into one-line errors that name the file and what to do. */
+export function translateSqliteError(err: unknown, dbPath: string): unknown {
+  if (err instanceof StintError || !(err instanceof Error)) return err;
+  const msg = err.message;
+  const errcode = (err as { errcode?: number }).errcode;
+  if (errcode === 26 || /file is not a database/i.test(msg)) {
+    return new StintError(
+      `The store ${dbPath} is not a SQLite database; move it aside or point STINT_DB/--db at another file`,
+      { cause: err },
+    );
+  }
+  if (errcode === 11 || /malformed/i.test(msg)) {
+    return new StintError(
+      `The store ${dbPath} is corrupt (${msg}); restore it from a backup or the bucket`,
+      { cause: err },
+    );
+  }
+  if (errcode === 5 || /database is locked/i.test(msg)) {
+    return new StintError(
+      `The store ${dbPath} stayed locked for ${
+        BUSY_TIMEOUT_MS / 1000
+      } s; another stint may be stuck`,
+      { cause: err },
+    );
+  }
+  if (errcode === 8 || /readonly database|read-only/i.test(msg)) {
+    return new StintError(
+      `The store ${dbPath} is read-only; check the permissions of the file and its directory`,
+      { cause: err },
+    );
+  }
+  if (errcode === 13 || /database or disk is full/i.test(msg)) {
+    return new StintError(
+      `The disk holding ${dbPath} is full; free some space and try again`,
+      { cause: err },
+    );
+  }
+  if (errcode === 14 || /unable to open database/i.test(msg)) {
+    return new StintError(
+      `Cannot open the store ${dbPath}; check that its directory exists and is writable`,
+      { cause: err },
+    );
+  }
+  return err;
+}

@@ -1,0 +1,74 @@
+/**
+ * Where stint keeps its state: the database file, its directory and logs.
+ * @module
+ */
+import { dirname, join } from "node:path";
+import { StintError } from "../errors.ts";
+
+/** Resolve the store path: `--db` flag, else `STINT_DB`, else the XDG state dir. */
+export function resolveDbPath(
+  flag: string | undefined,
+  env: { get(key: string): string | undefined } = Deno.env,
+): string {
+  if (flag) return flag;
+  const fromEnv = env.get("STINT_DB");
+  if (fromEnv) return fromEnv;
+  const xdg = env.get("XDG_STATE_HOME");
+  if (xdg) return join(xdg, "stint", "stint.db");
+  const home = env.get("HOME");
+  if (!home) {
+    throw new StintError(
+      "Cannot find a place for the store: HOME is not set; set STINT_DB or pass --db",
+    );
+  }
+  return join(home, ".local", "state", "stint", "stint.db");
+}
+
+/** The state directory that holds the database file (and `logs/`). */
+export function stateDir(dbPath: string): string {
+  return dirname(dbPath);
+}
+
+/** The directory that holds captured logs. */
+export function logsDir(dbPath: string): string {
+  return join(stateDir(dbPath), "logs");
+}
+
+const LOG_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+/** Whether `id` is safe to use as a log file name (no path traversal). */
+export function isValidLogId(id: string): boolean {
+  return LOG_ID.test(id);
+}
+
+/** The log file path of a log id; rejects ids that could escape the logs dir. */
+export function logPath(dbPath: string, logId: string): string {
+  if (!isValidLogId(logId)) {
+    throw new StintError(`Invalid log id "${logId}"`);
+  }
+  return join(logsDir(dbPath), `${logId}.log`);
+}
+
+/** Create `dir` (and parents) with mode 0700 and tighten it if it exists. */
+export function ensurePrivateDir(dir: string): void {
+  try {
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    Deno.chmodSync(dir, 0o700);
+  } catch (err) {
+    throw new StintError(
+      `Cannot create the state directory ${dir}: ${describeFsError(err)}`,
+      { cause: err },
+    );
+  }
+}
+
+/** A short, user-readable reason for a file system error. */
+export function describeFsError(err: unknown): string {
+  if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (err instanceof Deno.errors.NotFound) return "not found";
+  if (err instanceof Deno.errors.AlreadyExists) return "already exists";
+  const msg = err instanceof Error ? err.message : String(err);
+  if (/ENOSPC|No space left/i.test(msg)) return "no space left on device";
+  if (/EROFS|read-only file system/i.test(msg)) return "read-only file system";
+  return msg.split("\n")[0];
+}

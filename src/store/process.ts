@@ -1,0 +1,44 @@
+/**
+ * Process identity for liveness checks: a pid plus its start time, so a
+ * reused pid is not mistaken for the process that started a run.
+ * @module
+ */
+
+/**
+ * The start time of `pid` (clock ticks since boot, from `/proc/<pid>/stat`),
+ * or null when the process does not exist. On systems without /proc this
+ * falls back to "alive" checks only and returns "" for a live pid.
+ */
+export function processStartTime(pid: number): string | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // The command name (field 2) may contain spaces and parentheses.
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // rest[0] is field 3 (state); starttime is field 22.
+    if (rest[0] === "Z" || rest[0] === "X") return null;
+    return rest[19] ?? "";
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    if (Deno.build.os === "linux") return null;
+    try {
+      Deno.kill(pid, "SIGCONT");
+      return "";
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** Why a recorded process is no longer the one that was recorded, or null if it still is. */
+export function processGoneReason(
+  pid: number | null,
+  startTime: string | null,
+): string | null {
+  if (pid === null || pid <= 0) return "no process id was recorded";
+  const now = processStartTime(pid);
+  if (now === null) return `process ${pid} is gone`;
+  if (startTime && now && now !== startTime) {
+    return `process ${pid} was reused by another program`;
+  }
+  return null;
+}

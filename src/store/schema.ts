@@ -1,0 +1,150 @@
+/**
+ * Schema and migrations. `PRAGMA user_version` holds the version; migration
+ * `n` takes a file from version `n` to `n + 1`. Migrations are ordered and
+ * idempotent (each runs in the same transaction that bumps the version).
+ * @module
+ */
+import type { Database } from "./sqlite.ts";
+
+/** Every migration, in order. Index `i` upgrades version `i` to `i + 1`. */
+export const MIGRATIONS: readonly string[] = [
+  // v1: the record kinds of spec section 3. Synced rows carry `origin` (the
+  // host that last wrote them) and `seq` (that host's change counter).
+  `
+  CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE IF NOT EXISTS executions (
+    id TEXT PRIMARY KEY,
+    ref TEXT NOT NULL,
+    project_dir TEXT,
+    task TEXT,
+    command TEXT NOT NULL,
+    args TEXT NOT NULL DEFAULT '[]',
+    started_at INTEGER NOT NULL,
+    completed_at INTEGER,
+    duration_ms INTEGER,
+    status TEXT NOT NULL,
+    exit_code INTEGER,
+    signal TEXT,
+    error TEXT,
+    pid INTEGER,
+    pid_start TEXT,
+    log_id TEXT,
+    host_id TEXT NOT NULL,
+    background_id TEXT,
+    parent_id TEXT,
+    scope_id TEXT,
+    origin TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS executions_ref_started ON executions(ref, started_at);
+  CREATE INDEX IF NOT EXISTS executions_started ON executions(started_at);
+  CREATE INDEX IF NOT EXISTS executions_running ON executions(status) WHERE status = 'running';
+  CREATE INDEX IF NOT EXISTS executions_origin_seq ON executions(origin, seq);
+
+  CREATE TABLE IF NOT EXISTS background_runs (
+    id TEXT PRIMARY KEY,
+    execution_id TEXT,
+    ref TEXT NOT NULL,
+    command TEXT NOT NULL DEFAULT '',
+    pid INTEGER,
+    pgid INTEGER,
+    pid_start TEXT,
+    started_at INTEGER NOT NULL,
+    completed_at INTEGER,
+    status TEXT NOT NULL,
+    exit_code INTEGER,
+    error TEXT,
+    log_id TEXT,
+    host_id TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS background_started ON background_runs(started_at);
+  CREATE INDEX IF NOT EXISTS background_running ON background_runs(status) WHERE status = 'running';
+  CREATE INDEX IF NOT EXISTS background_origin_seq ON background_runs(origin, seq);
+
+  CREATE TABLE IF NOT EXISTS scopes (
+    id TEXT PRIMARY KEY,
+    parent_id TEXT,
+    run_id TEXT,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS scopes_run ON scopes(run_id);
+  INSERT OR IGNORE INTO scopes (id, parent_id, run_id, created_at) VALUES ('root', NULL, NULL, 0);
+
+  CREATE TABLE IF NOT EXISTS vars (
+    scope_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    origin TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (scope_id, key)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS vars_origin_seq ON vars(origin, seq);
+
+  CREATE TABLE IF NOT EXISTS cache (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL,
+    updated_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    origin TEXT NOT NULL,
+    seq INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS cache_expires ON cache(expires_at) WHERE expires_at IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS cache_origin_seq ON cache(origin, seq);
+
+  CREATE TABLE IF NOT EXISTS tombstones (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    deleted_at INTEGER NOT NULL,
+    origin TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (kind, key)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS tombstones_origin_seq ON tombstones(origin, seq);
+  `,
+];
+
+/** The schema version this build of stint writes. */
+export const SCHEMA_VERSION: number = MIGRATIONS.length;
+
+/** Read `PRAGMA user_version`. */
+export function schemaVersion(db: Database): number {
+  const row = db.prepare("PRAGMA user_version").get();
+  return Number(row?.user_version ?? 0);
+}
+
+/**
+ * Apply the migrations from the file's version up to `target` (default:
+ * current) inside one `BEGIN IMMEDIATE` transaction. Returns the versions
+ * applied. Safe to race: the version is re-read under the write lock.
+ */
+export function migrate(
+  db: Database,
+  options?: { target?: number },
+): number[] {
+  const target = options?.target ?? SCHEMA_VERSION;
+  const applied: number[] = [];
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    let version = schemaVersion(db);
+    while (version < target) {
+      db.exec(MIGRATIONS[version]);
+      version++;
+      db.exec(`PRAGMA user_version = ${version}`);
+      applied.push(version);
+    }
+    db.exec("COMMIT");
+  } catch (err) {
+    db.exec("ROLLBACK");
+    throw err;
+  }
+  return applied;
+}

@@ -1,0 +1,46 @@
+/**
+ * Limits on keys and values, enforced before anything is written.
+ * @module
+ */
+import { UsageError } from "../errors.ts";
+
+/** Longest key in bytes. */
+export const MAX_KEY_BYTES = 256;
+/** Largest var value in bytes. */
+export const MAX_VAR_BYTES = 1024 * 1024;
+/** Largest cache value in bytes. */
+export const MAX_CACHE_BYTES = 16 * 1024 * 1024;
+
+const encoder = new TextEncoder();
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Throw a UsageError unless `key` is a valid var or cache key. */
+export function validateKey(key: string, what = "key"): void {
+  if (key.length === 0) {
+    throw new UsageError(`The ${what} is empty; give a non-empty ${what}`);
+  }
+  if (encoder.encode(key).length > MAX_KEY_BYTES) {
+    throw new UsageError(`The ${what} is longer than ${MAX_KEY_BYTES} bytes`);
+  }
+  if (CONTROL.test(key)) {
+    throw new UsageError(
+      `The ${what} ${JSON.stringify(key)} contains a control character`,
+    );
+  }
+}
+
+/** Throw a UsageError when `size` exceeds `max` bytes. */
+export function validateSize(size: number, max: number, what: string): void {
+  if (size > max) {
+    throw new UsageError(
+      `The ${what} is ${size} bytes, over the limit of ${max} bytes (${
+        formatMiB(max)
+      })`,
+    );
+  }
+}
+
+function formatMiB(bytes: number): string {
+  return `${bytes / (1024 * 1024)} MiB`;
+}

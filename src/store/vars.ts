@@ -1,0 +1,187 @@
+/**
+ * Scopes and scoped variables. Each run gets a scope whose parent is its
+ * caller's scope; lookups walk the chain to `root`. Only root vars sync.
+ * @module
+ */
+import { NotFoundError } from "../errors.ts";
+import { writeTombstone } from "./executions.ts";
+import { hostId, nextSeq } from "./meta.ts";
+import { transaction } from "./open.ts";
+import type { Database } from "./sqlite.ts";
+import { MAX_VAR_BYTES, validateKey, validateSize } from "./validate.ts";
+import { uuidv7 } from "./ids.ts";
+
+/** The scope every chain ends at; always exists. */
+export const ROOT_SCOPE = "root";
+
+/** A variable and the scope it was found in. */
+export interface VarEntry {
+  key: string;
+  value: string;
+  scopeId: string;
+  updatedAt: number;
+}
+
+/** Create a scope under `parent` (default root); returns its id. */
+export function createScope(
+  db: Database,
+  options?: { parent?: string | null; runId?: string | null; id?: string },
+): string {
+  const id = options?.id ?? uuidv7();
+  transaction(db, () => {
+    db.prepare(
+      "INSERT INTO scopes (id, parent_id, run_id, created_at) VALUES (?, ?, ?, ?)",
+    ).run(
+      id,
+      options?.parent ?? ROOT_SCOPE,
+      options?.runId ?? null,
+      Date.now(),
+    );
+  });
+  return id;
+}
+
+/** Whether a scope exists. */
+export function scopeExists(db: Database, id: string): boolean {
+  return db.prepare("SELECT 1 AS x FROM scopes WHERE id = ?").get(id) !==
+    undefined;
+}
+
+/** Delete a scope and its vars. Root cannot be deleted. */
+export function deleteScope(db: Database, id: string): boolean {
+  if (id === ROOT_SCOPE) return false;
+  return transaction(db, () => {
+    db.prepare("DELETE FROM vars WHERE scope_id = ?").run(id);
+    return Number(
+      db.prepare("DELETE FROM scopes WHERE id = ?").run(id).changes,
+    ) > 0;
+  });
+}
+
+// The chain from `scope` up through its parents, then root (even if the chain
+// is broken because an outer run already ended).
+const CHAIN = `WITH RECURSIVE chain(id, depth) AS (
+    SELECT ?, 0
+    UNION ALL
+    SELECT s.parent_id, c.depth + 1 FROM scopes s JOIN chain c ON s.id = c.id
+    WHERE s.parent_id IS NOT NULL AND c.depth < 64
+  ), full_chain(id, depth) AS (
+    SELECT id, depth FROM chain UNION ALL SELECT 'root', 1000
+  )`;
+
+/** Set a var in `scope`. The scope must exist. */
+export function setVar(
+  db: Database,
+  key: string,
+  value: string,
+  options?: { scope?: string },
+): void {
+  validateKey(key);
+  validateSize(new TextEncoder().encode(value).length, MAX_VAR_BYTES, "value");
+  const scope = options?.scope ?? ROOT_SCOPE;
+  transaction(db, () => {
+    if (!scopeExists(db, scope)) {
+      throw new NotFoundError(
+        `Scope ${scope} no longer exists (its run has ended); use --global to set a root var`,
+      );
+    }
+    const host = hostId(db);
+    const synced = scope === ROOT_SCOPE;
+    db.prepare(
+      `INSERT INTO vars (scope_id, key, value, updated_at, origin, seq) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT(scope_id, key) DO UPDATE SET value = excluded.value,
+         updated_at = excluded.updated_at, origin = excluded.origin, seq = excluded.seq`,
+    ).run(scope, key, value, Date.now(), host, synced ? nextSeq(db) : 0);
+    if (synced) {
+      db.prepare("DELETE FROM tombstones WHERE kind = 'var' AND key = ?").run(
+        key,
+      );
+    }
+  });
+}
+
+/** Look `key` up through the scope chain, nearest scope first, then root. */
+export function getVar(
+  db: Database,
+  key: string,
+  options?: { scope?: string },
+): VarEntry | undefined {
+  const row = db.prepare(
+    `${CHAIN} SELECT v.key, v.value, v.scope_id, v.updated_at FROM full_chain c
+       JOIN vars v ON v.scope_id = c.id AND v.key = ? ORDER BY c.depth LIMIT 1`,
+  ).get(options?.scope ?? ROOT_SCOPE, key);
+  return row
+    ? {
+      key: String(row.key),
+      value: String(row.value),
+      scopeId: String(row.scope_id),
+      updatedAt: Number(row.updated_at),
+    }
+    : undefined;
+}
+
+/** Every var visible from `scope`, merged: the nearest scope wins. Sorted by key. */
+export function getAllVars(
+  db: Database,
+  options?: { scope?: string },
+): VarEntry[] {
+  return db.prepare(
+    `${CHAIN}, ranked AS (
+       SELECT v.key, v.value, v.scope_id, v.updated_at,
+         ROW_NUMBER() OVER (PARTITION BY v.key ORDER BY c.depth) AS rn
+       FROM full_chain c JOIN vars v ON v.scope_id = c.id)
+     SELECT key, value, scope_id, updated_at FROM ranked WHERE rn = 1 ORDER BY key`,
+  ).all(options?.scope ?? ROOT_SCOPE).map((row) => ({
+    key: String(row.key),
+    value: String(row.value),
+    scopeId: String(row.scope_id),
+    updatedAt: Number(row.updated_at),
+  }));
+}
+
+/** The keys visible from `scope`. */
+export function varKeys(db: Database, options?: { scope?: string }): string[] {
+  return getAllVars(db, options).map((v) => v.key);
+}
+
+/** Delete `key` from exactly `scope` (no fallback). Returns whether it existed there. */
+export function deleteVar(
+  db: Database,
+  key: string,
+  options?: { scope?: string },
+): boolean {
+  validateKey(key);
+  const scope = options?.scope ?? ROOT_SCOPE;
+  return transaction(db, () => {
+    const changed = Number(
+      db.prepare("DELETE FROM vars WHERE scope_id = ? AND key = ?").run(
+        scope,
+        key,
+      ).changes,
+    );
+    if (changed > 0 && scope === ROOT_SCOPE) {
+      writeTombstone(db, {
+        kind: "var",
+        key,
+        host: hostId(db),
+        now: Date.now(),
+      });
+    }
+    return changed > 0;
+  });
+}
+
+/** Delete the scopes (and vars) of runs that are no longer running. */
+export function reclaimOrphanScopes(db: Database): number {
+  return transaction(db, () => {
+    const orphans = db.prepare(
+      `SELECT s.id FROM scopes s JOIN executions e ON e.id = s.run_id
+       WHERE s.id != 'root' AND e.status != 'running'`,
+    ).all();
+    for (const o of orphans) {
+      db.prepare("DELETE FROM vars WHERE scope_id = ?").run(o.id);
+      db.prepare("DELETE FROM scopes WHERE id = ?").run(o.id);
+    }
+    return orphans.length;
+  });
+}
