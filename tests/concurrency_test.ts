@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { withStore } from "../src/store/mod.ts";
+
+const WRITER = new URL("./fixtures/writer.ts", import.meta.url).pathname;
+
+Deno.test("16 processes writing to one file: 0 errors, 0 lost rows, unique change numbers", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "stint-conc-" });
+  const db = join(dir, "stint.db");
+  const processes = 16;
+  const writes = 60;
+  const children = Array.from({ length: processes }, (_, w) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", WRITER, db, String(w), String(writes)],
+      stdout: "piped",
+      stderr: "piped",
+    }).output());
+  const results = await Promise.all(children);
+  let errors = 0;
+  for (const r of results) {
+    assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+    errors += JSON.parse(new TextDecoder().decode(r.stdout)).errors;
+  }
+  assert.equal(errors, 0);
+  withStore(db, (conn) => {
+    const rows = Number(conn.prepare("SELECT COUNT(*) AS n FROM executions").get()?.n);
+    assert.equal(rows, processes * writes);
+    for (let w = 0; w < processes; w++) {
+      const n = conn.prepare("SELECT COUNT(*) AS n FROM executions WHERE ref = ?").get(
+        `w${w}:task`,
+      )?.n;
+      assert.equal(Number(n), writes, `writer ${w}`);
+    }
+    const dupes = conn.prepare(
+      `SELECT COUNT(*) AS n FROM (SELECT seq FROM executions UNION ALL SELECT seq FROM vars)
+       GROUP BY seq HAVING COUNT(*) > 1`,
+    ).all();
+    assert.equal(dupes.length, 0, "every write took its own change number");
+    const vars = Number(conn.prepare("SELECT COUNT(*) AS n FROM vars").get()?.n);
+    assert.equal(vars, processes);
+  });
+});
