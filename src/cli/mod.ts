@@ -19,6 +19,50 @@ interface Entry {
 }
 
 const COMMANDS: Record<string, Entry> = {
+  run: {
+    summary: "Run a deno.json task and record it (-b: in the background)",
+    load: () => import("./run.ts"),
+  },
+  exec: {
+    summary: "Run an ad-hoc command and record it",
+    load: () => import("./exec.ts"),
+  },
+  tasks: {
+    summary: "List the project's tasks with their last status and duration",
+    load: () => import("./tasks.ts"),
+  },
+  history: {
+    summary: "Show recorded runs (filters, refs, clear)",
+    load: () => import("./history.ts"),
+  },
+  logs: {
+    summary: "Print or follow the log of a run",
+    load: () => import("./logs.ts"),
+  },
+  stats: {
+    summary: "Success rate and duration percentiles per ref",
+    load: () => import("./stats.ts"),
+  },
+  bg: {
+    summary: "List, follow, kill and wait for background runs",
+    load: () => import("./bg.ts"),
+  },
+  vars: {
+    summary: "Scoped variables (this run, its callers, then root)",
+    load: () => import("./vars.ts"),
+  },
+  cache: {
+    summary: "A key-value cache with optional expiry",
+    load: () => import("./cache.ts"),
+  },
+  sync: {
+    summary: "Push, pull or restore the store with the bucket",
+    load: () => import("./sync.ts"),
+  },
+  status: {
+    summary: "Probe the store and the bucket (safe from cron)",
+    load: () => import("./status.ts"),
+  },
   store: {
     summary: "Show, migrate, back up or destroy the store file",
     load: () => import("./store.ts"),

@@ -1,0 +1,175 @@
+/**
+ * The narrow object-store interface everything in `src/sync/` is written
+ * against (after Litestream's ReplicaClient): put, get, head, list, delete.
+ * One implementation talks S3 (`s3_bucket.ts`); this module has no SDK
+ * import, so loading it costs nothing.
+ *
+ * Keys are relative to the bucket's root (its configured prefix); every key
+ * is checked by {@link validateKey} before any request is made.
+ * @module
+ */
+import { StintError } from "../errors.ts";
+
+/** What the store knows about one object. */
+export interface ObjectInfo {
+  /** The key, relative to the bucket's root prefix. */
+  key: string;
+  /** Size in bytes. */
+  size: number;
+  /** The entity tag, without quotes, when the server sent one. */
+  etag?: string;
+  /** When the object was last written, when the server said. */
+  lastModified?: Date;
+  /** User metadata (`x-amz-meta-*`, lower-case names); `head` only. */
+  metadata?: Record<string, string>;
+}
+
+/** Options for {@link Bucket.put}. */
+export interface PutOptions {
+  /** The object's content type (default `application/octet-stream`). */
+  contentType?: string;
+  /** User metadata; names are lower-cased `[a-z0-9-]` words. */
+  metadata?: Record<string, string>;
+}
+
+/** A place to keep objects: the only thing sync code talks to. */
+export interface Bucket {
+  /** Write `body` under `key`, replacing what was there. */
+  put(key: string, body: Uint8Array, options?: PutOptions): Promise<void>;
+  /** Read the object under `key`; null when there is none. */
+  get(key: string): Promise<Uint8Array | null>;
+  /** What is known about `key` without reading it; null when missing. */
+  head(key: string): Promise<ObjectInfo | null>;
+  /** Every object whose key starts with `prefix` (may be ""), in key order. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Delete `keys`; missing keys are not an error. */
+  delete(keys: string[]): Promise<void>;
+  /** How many HTTP requests this bucket has sent (retries included). */
+  readonly requestCount: number;
+  /** One line naming the bucket, endpoint and prefix (never a credential). */
+  readonly description: string;
+  /** Release connections. The bucket must not be used afterwards. */
+  close(): Promise<void>;
+}
+
+/** The kinds of bucket failure a reporter tells apart. */
+export type BucketErrorKind =
+  | "credentials"
+  | "access-denied"
+  | "no-bucket"
+  | "unreachable"
+  | "timeout"
+  | "corrupt"
+  | "invalid-key"
+  | "other";
+
+/** Optional facts attached to a {@link BucketError}. */
+export interface BucketErrorDetails {
+  /** The server's error code (`NoSuchBucket`) or the network code (`ECONNREFUSED`). */
+  code?: string;
+  /** The HTTP status, when there was a response. */
+  status?: number;
+  /** The bucket operation that failed (`put`, `get`, ...). */
+  operation?: string;
+  /** The key involved, when there was one. */
+  key?: string;
+}
+
+/**
+ * A bucket operation failed. `message` is one sentence-case line naming the
+ * bucket or endpoint and the server's error code; it never holds a secret.
+ */
+export class BucketError extends StintError {
+  /** What went wrong, for reporters that report once per kind. */
+  readonly kind: BucketErrorKind;
+  /** The server's or the network's error code, when known. */
+  readonly code?: string;
+  /** The HTTP status, when there was a response. */
+  readonly status?: number;
+  /** The operation that failed. */
+  readonly operation?: string;
+  /** The key involved. */
+  readonly key?: string;
+
+  /** Build an error of `kind` with a one-line message. */
+  constructor(
+    kind: BucketErrorKind,
+    message: string,
+    details: BucketErrorDetails = {},
+  ) {
+    super(oneLine(message), { exitCode: 1 });
+    this.name = "BucketError";
+    this.kind = kind;
+    this.code = details.code;
+    this.status = details.status;
+    this.operation = details.operation;
+    this.key = details.key;
+  }
+}
+
+/** The longest key S3 accepts, in UTF-8 bytes. */
+export const MAX_KEY_BYTES = 1024;
+
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * Why `key` is not a safe object key, or null when it is. Rejected: empty
+ * keys, a leading `/`, `.` / `..` / empty segments, backslashes, control
+ * characters, and keys over 1024 UTF-8 bytes.
+ */
+export function keyProblem(key: string): string | null {
+  if (typeof key !== "string" || key.length === 0) return "it is empty";
+  if (CONTROL.test(key)) return "it contains a control character";
+  if (key.startsWith("/")) return "it starts with /";
+  if (key.includes("\\")) return "it contains a backslash";
+  const bytes = new TextEncoder().encode(key).length;
+  if (bytes > MAX_KEY_BYTES) {
+    return `it is ${bytes} bytes long (the limit is ${MAX_KEY_BYTES})`;
+  }
+  for (const segment of key.split("/")) {
+    if (segment === "..") return "it has a .. segment";
+    if (segment === ".") return "it has a . segment";
+  }
+  if (key.endsWith("/")) return "it ends with /";
+  if (key.includes("//")) return "it has an empty segment (//)";
+  return null;
+}
+
+/** Throw a `BucketError` of kind `invalid-key` unless `key` is safe. */
+export function validateKey(key: string): void {
+  const problem = keyProblem(key);
+  if (problem !== null) {
+    throw new BucketError(
+      "invalid-key",
+      `Invalid object key ${quoteForMessage(key)}: ${problem}`,
+      { key: typeof key === "string" ? key : undefined },
+    );
+  }
+}
+
+/**
+ * Throw unless `prefix` is a safe listing prefix: "" or a key-like string
+ * that may end with `/` (no `..`, control characters or leading `/`).
+ */
+export function validatePrefix(prefix: string): void {
+  if (prefix === "") return;
+  const problem = keyProblem(prefix.endsWith("/") ? `${prefix}x` : prefix);
+  if (problem !== null) {
+    throw new BucketError(
+      "invalid-key",
+      `Invalid listing prefix ${quoteForMessage(prefix)}: ${problem}`,
+    );
+  }
+}
+
+/** A short, quoted, single-line rendering of `s` for an error message. */
+export function quoteForMessage(s: unknown, max = 80): string {
+  const text = typeof s === "string" ? s : String(s);
+  const cut = text.length > max ? `${text.slice(0, max)}...` : text;
+  return JSON.stringify(cut);
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*[\r\n]+\s*/g, " ").trim();
+}
