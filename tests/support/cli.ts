@@ -55,7 +55,13 @@ export interface CliOptions {
 
 function command(args: string[], options: CliOptions, piped: boolean) {
   const env: Record<string, string> = { ...options.env };
-  const clear = ["STINT_RUN_ID", "STINT_SCOPE", "STINT_PARENT_RUN_ID", "STINT_BUCKET", ...(options.unset ?? [])];
+  const clear = [
+    "STINT_RUN_ID",
+    "STINT_SCOPE",
+    "STINT_PARENT_RUN_ID",
+    "STINT_BUCKET",
+    ...(options.unset ?? []),
+  ];
   const base = Deno.env.toObject();
   for (const k of clear) delete base[k];
   return new Deno.Command(Deno.execPath(), {

@@ -1,0 +1,155 @@
+// The CLI skeleton through real processes: help, version, usage errors,
+// global flags, the store commands, and bad store files.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { stint, tempState } from "./support/cli.ts";
+
+const COMMANDS = [
+  "run",
+  "exec",
+  "tasks",
+  "history",
+  "logs",
+  "stats",
+  "bg",
+  "vars",
+  "cache",
+  "sync",
+  "status",
+  "store",
+];
+
+/** A usage or user error: exactly one line on stderr, no stack frames. */
+function assertOneLine(stderr: string): void {
+  const lines = stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `expected one line, got:\n${stderr}`);
+  assert.match(lines[0], /^stint: /);
+  assert.doesNotMatch(stderr, /\n\s+at |\.ts:\d+:\d+/);
+}
+
+Deno.test("stint --help lists every command and exits 0", async () => {
+  const { env } = tempState();
+  const r = await stint(["--help"], { env });
+  assert.equal(r.code, 0);
+  for (const c of COMMANDS) assert.match(r.stdout, new RegExp(`^  ${c} `, "m"));
+});
+
+Deno.test("every command has --help", async () => {
+  const { env } = tempState();
+  for (const c of COMMANDS) {
+    const r = await stint([c, "--help"], { env });
+    assert.equal(r.code, 0, `${c} --help: ${r.stderr}`);
+    assert.match(r.stdout, /Usage: stint/, `${c} --help`);
+  }
+});
+
+Deno.test("--version prints the version; no command prints help and exits 2", async () => {
+  const { env } = tempState();
+  const v = await stint(["--version"], { env });
+  assert.equal(v.code, 0);
+  assert.match(v.stdout, /^stint \d+\.\d+\.\d+\n$/);
+  const none = await stint([], { env });
+  assert.equal(none.code, 2);
+  assert.match(none.stdout, /Commands:/);
+});
+
+Deno.test("an unknown command exits 2 with one line and a suggestion", async () => {
+  const { env } = tempState();
+  const r = await stint(["histroy"], { env });
+  assert.equal(r.code, 2);
+  assertOneLine(r.stderr);
+  assert.match(r.stderr, /Unknown command "histroy"; did you mean history/);
+});
+
+Deno.test("bad flags exit 2 with one line naming the flag", async () => {
+  const { env } = tempState();
+  const unknown = await stint(["store", "path", "--bogus"], { env });
+  assert.equal(unknown.code, 2);
+  assertOneLine(unknown.stderr);
+  assert.match(unknown.stderr, /Unknown option --bogus/);
+  const missing = await stint(["--db"], { env });
+  assert.equal(missing.code, 2);
+  assertOneLine(missing.stderr);
+  assert.match(missing.stderr, /--db needs a file path/);
+  const extra = await stint(["store", "path", "extra"], { env });
+  assert.equal(extra.code, 2);
+  assertOneLine(extra.stderr);
+  const sub = await stint(["store", "nope"], { env });
+  assert.equal(sub.code, 2);
+  assertOneLine(sub.stderr);
+});
+
+Deno.test("--db wins over STINT_DB, which wins over XDG_STATE_HOME", async () => {
+  const t = tempState();
+  const fromEnv = await stint(["store", "path"], { env: t.env });
+  assert.equal(fromEnv.stdout.trim(), t.db);
+  const other = join(t.dir, "other.db");
+  const fromFlag = await stint(["--db", other, "store", "path"], {
+    env: t.env,
+  });
+  assert.equal(fromFlag.stdout.trim(), other);
+  const xdg = await stint(["store", "path", "--json"], {
+    env: { ...t.env, STINT_DB: "" },
+  });
+  assert.deepEqual(JSON.parse(xdg.stdout), {
+    path: join(t.env.XDG_STATE_HOME, "stint", "stint.db"),
+  });
+});
+
+Deno.test("store migrate creates a private store; backup copies it 0600", async () => {
+  const t = tempState();
+  const m = await stint(["store", "migrate", "--json"], { env: t.env });
+  assert.equal(m.code, 0, m.stderr);
+  const out = JSON.parse(m.stdout);
+  assert.equal(out.to > 0, true);
+  assert.equal(Deno.statSync(t.db).mode! & 0o777, 0o600);
+  assert.equal(Deno.statSync(join(t.dir, "state")).mode! & 0o777, 0o700);
+  const again = await stint(["store", "migrate"], { env: t.env });
+  assert.match(again.stdout, /nothing to do/);
+
+  const target = join(t.dir, "copy.db");
+  const b = await stint(["store", "backup", target], { env: t.env });
+  assert.equal(b.code, 0, b.stderr);
+  assert.equal(Deno.statSync(target).mode! & 0o777, 0o600);
+  const head = Deno.readFileSync(target).subarray(0, 15);
+  assert.equal(new TextDecoder().decode(head), "SQLite format 3");
+  const twice = await stint(["store", "backup", target], { env: t.env });
+  assert.equal(twice.code, 1);
+  assertOneLine(twice.stderr);
+  assert.match(twice.stderr, /already exists/);
+});
+
+Deno.test("store destroy needs --yes without a terminal and then removes the file", async () => {
+  const t = tempState();
+  await stint(["store", "migrate"], { env: t.env });
+  const refused = await stint(["store", "destroy"], { env: t.env });
+  assert.equal(refused.code, 2);
+  assertOneLine(refused.stderr);
+  assert.match(refused.stderr, /--yes/);
+  assert.ok(Deno.statSync(t.db).isFile, "nothing deleted without --yes");
+  const done = await stint(["store", "destroy", "--yes"], { env: t.env });
+  assert.equal(done.code, 0, done.stderr);
+  assert.throws(() => Deno.statSync(t.db), Deno.errors.NotFound);
+});
+
+Deno.test("a garbage store file: one clear line, exit 1, file unchanged", async () => {
+  const t = tempState();
+  Deno.mkdirSync(join(t.dir, "state"), { recursive: true });
+  const garbage = new TextEncoder().encode("this is not sqlite\n".repeat(200));
+  Deno.writeFileSync(t.db, garbage);
+  const r = await stint(["store", "migrate"], { env: t.env });
+  assert.equal(r.code, 1);
+  assertOneLine(r.stderr);
+  assert.match(r.stderr, /is not a SQLite database/);
+  assert.deepEqual(Deno.readFileSync(t.db), garbage);
+});
+
+Deno.test("no HOME and no STINT_DB: a clear error, not a crash", async () => {
+  const r = await stint(["store", "path"], {
+    env: { NO_COLOR: "1" },
+    unset: ["HOME", "STINT_DB", "XDG_STATE_HOME"],
+  });
+  assert.equal(r.code, 1, r.stderr);
+  assertOneLine(r.stderr);
+  assert.match(r.stderr, /HOME is not set/);
+});
