@@ -119,3 +119,18 @@ export function pruneExpired(db: Database, now: number = Date.now()): number {
       .changes,
   );
 }
+
+/**
+ * Prune expired entries outside any transaction of the caller: a read first,
+ * so a store with nothing expired never takes the write lock. Returns how many.
+ */
+export function pruneExpiredEntries(
+  db: Database,
+  options?: { now?: number },
+): number {
+  const now = options?.now ?? Date.now();
+  const any = db.prepare(
+    "SELECT 1 AS x FROM cache WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT 1",
+  ).get(now);
+  return any ? transaction(db, () => pruneExpired(db, now)) : 0;
+}

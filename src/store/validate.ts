@@ -41,6 +41,18 @@ export function validateSize(size: number, max: number, what: string): void {
   }
 }
 
+/**
+ * Throw a UsageError when a var value cannot be stored as text: SQLite
+ * would silently cut a text value at its first NUL character.
+ */
+export function validateText(value: string, what: string): void {
+  if (value.includes("\0")) {
+    throw new UsageError(
+      `The ${what} contains a NUL character; vars hold text, so keep binary data in stint cache`,
+    );
+  }
+}
+
 function formatMiB(bytes: number): string {
   return `${bytes / (1024 * 1024)} MiB`;
 }

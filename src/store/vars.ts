@@ -4,11 +4,16 @@
  * @module
  */
 import { NotFoundError } from "../errors.ts";
-import { writeTombstone } from "./executions.ts";
+import { reconcileExecutions, writeTombstone } from "./executions.ts";
 import { hostId, nextSeq } from "./meta.ts";
 import { transaction } from "./open.ts";
 import type { Database } from "./sqlite.ts";
-import { MAX_VAR_BYTES, validateKey, validateSize } from "./validate.ts";
+import {
+  MAX_VAR_BYTES,
+  validateKey,
+  validateSize,
+  validateText,
+} from "./validate.ts";
 import { uuidv7 } from "./ids.ts";
 
 /** The scope every chain ends at; always exists. */
@@ -78,6 +83,7 @@ export function setVar(
 ): void {
   validateKey(key);
   validateSize(new TextEncoder().encode(value).length, MAX_VAR_BYTES, "value");
+  validateText(value, "value");
   const scope = options?.scope ?? ROOT_SCOPE;
   transaction(db, () => {
     if (!scopeExists(db, scope)) {
@@ -184,4 +190,72 @@ export function reclaimOrphanScopes(db: Database): number {
     }
     return orphans.length;
   });
+}
+
+/** One scope of a chain and the run that owns it. */
+export interface ScopeInfo {
+  id: string;
+  parentId: string | null;
+  /** The execution that owns the scope (null for root and run-less scopes). */
+  runId: string | null;
+  /** That execution's ref, when it is still recorded. */
+  ref: string | null;
+  /** 0 for the starting scope, counting up towards root. */
+  depth: number;
+}
+
+/**
+ * The scopes from `scope` up to root that still exist, nearest first; root
+ * is always last. When `scope` itself is gone the chain is just root.
+ */
+export function scopeChain(
+  db: Database,
+  options?: { scope?: string },
+): ScopeInfo[] {
+  const rows = db.prepare(
+    `WITH RECURSIVE chain(id, depth) AS (
+       SELECT id, 0 FROM scopes WHERE id = ?
+       UNION ALL
+       SELECT s.parent_id, c.depth + 1 FROM scopes s JOIN chain c ON s.id = c.id
+       WHERE s.parent_id IS NOT NULL AND c.depth < 64
+     )
+     SELECT c.id, c.depth, s.parent_id, s.run_id, e.ref FROM chain c
+       JOIN scopes s ON s.id = c.id LEFT JOIN executions e ON e.id = s.run_id
+     ORDER BY c.depth`,
+  ).all(options?.scope ?? ROOT_SCOPE);
+  const chain: ScopeInfo[] = [];
+  for (const r of rows) {
+    const id = String(r.id);
+    if (id === ROOT_SCOPE) break;
+    chain.push({
+      id,
+      parentId: r.parent_id === null ? null : String(r.parent_id),
+      runId: r.run_id === null ? null : String(r.run_id),
+      ref: r.ref === null ? null : String(r.ref),
+      depth: Number(r.depth),
+    });
+  }
+  chain.push({
+    id: ROOT_SCOPE,
+    parentId: null,
+    runId: null,
+    ref: null,
+    depth: chain.length,
+  });
+  return chain;
+}
+
+/**
+ * Reclaim the scopes of runs that have ended: runs whose process is gone are
+ * marked lost first (which drops their scopes), then scopes whose run is no
+ * longer running are deleted. Takes a write lock only when there is work.
+ * Returns how many scopes were reclaimed or runs marked lost.
+ */
+export function reclaimEndedScopes(db: Database): number {
+  const lost = reconcileExecutions(db).length;
+  const ended = db.prepare(
+    `SELECT 1 AS x FROM scopes s JOIN executions e ON e.id = s.run_id
+     WHERE s.id != 'root' AND e.status != 'running' LIMIT 1`,
+  ).get();
+  return lost + (ended ? reclaimOrphanScopes(db) : 0);
 }
