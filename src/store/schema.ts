@@ -110,6 +110,17 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS tombstones_origin_seq ON tombstones(origin, seq);
   `,
+  // v2 (sync): which content-addressed blob (`logs/<sha256>.gz`) holds each
+  // log, so a run from another host can fetch its log, and a log is hashed
+  // and uploaded once. Sync cursors live in `meta` (`sync.*` keys).
+  `
+  CREATE TABLE IF NOT EXISTS log_blobs (
+    log_id TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    uploaded INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** The schema version this build of stint writes. */

@@ -1,0 +1,308 @@
+/**
+ * Sync configuration: flags > environment > the user config file
+ * (`$XDG_CONFIG_HOME/stint/config.json`, else `~/.config/stint/config.json`).
+ * A bad value never crashes: it yields one warning and the default. No
+ * bucket means sync is off. Credentials are deliberately absent: the AWS
+ * SDK's default chain finds them, so stint never stores or prints them.
+ * @module
+ */
+import { join } from "node:path";
+
+/** Where and how often to sync. Holds no credential. */
+export interface SyncConfig {
+  /** The bucket name. */
+  bucket: string;
+  /** A custom S3 endpoint (MinIO, Swift, R2, fauxqs); unset means AWS. */
+  endpoint?: string;
+  /** The signing region. */
+  region: string;
+  /** Root prefix of every object, ending in `/` (default `stint/`). */
+  prefix: string;
+  /** Flush-loop interval in milliseconds (default 30 000). */
+  flushIntervalMs: number;
+  /** The config file that contributed values, when one was read. */
+  configFile?: string;
+}
+
+/** Values given on the command line (highest precedence). */
+export interface SyncFlags {
+  bucket?: string;
+  endpoint?: string;
+  region?: string;
+  prefix?: string;
+  /** Seconds, as typed. */
+  flushInterval?: string;
+}
+
+/** Where {@linkcode loadSyncConfig} reads from. */
+export interface LoadSyncConfigOptions {
+  /** The environment (default `Deno.env`). */
+  env?: { get(key: string): string | undefined };
+  /** Command-line values. */
+  flags?: SyncFlags;
+}
+
+/** The default root prefix. */
+export const DEFAULT_PREFIX = "stint/";
+/** The default flush interval, in seconds. */
+export const DEFAULT_FLUSH_INTERVAL_S = 30;
+/** The default region when neither stint nor the AWS settings name one. */
+export const DEFAULT_REGION = "us-east-1";
+
+const FILE_KEYS = new Set([
+  "bucket",
+  "endpoint",
+  "region",
+  "prefix",
+  "flush_interval",
+]);
+
+/** The user config file path (it may not exist). */
+export function configFilePath(
+  env: { get(key: string): string | undefined } = Deno.env,
+): string | null {
+  const xdg = safeGet(env, "XDG_CONFIG_HOME");
+  if (xdg) return join(xdg, "stint", "config.json");
+  const home = safeGet(env, "HOME");
+  return home ? join(home, ".config", "stint", "config.json") : null;
+}
+
+/**
+ * Resolve the sync configuration. `config` is null when no bucket is
+ * configured (sync off) or a value makes syncing unsafe; `warnings` holds one
+ * sentence per bad value (never a credential).
+ */
+export function loadSyncConfig(
+  options?: LoadSyncConfigOptions,
+): { config: SyncConfig | null; warnings: string[] } {
+  const env = options?.env ?? Deno.env;
+  const flags = options?.flags ?? {};
+  const warnings: string[] = [];
+  const file = readConfigFile(env, warnings);
+  const fileValues = file?.values ?? {};
+
+  const pick = (
+    flag: string | undefined,
+    envName: string,
+    fileKey: string,
+  ): { value: string; from: string } | undefined => {
+    if (flag !== undefined && flag !== "") {
+      return { value: flag, from: `--${fileKey.replace("_", "-")}` };
+    }
+    const fromEnv = safeGet(env, envName);
+    if (fromEnv !== undefined && fromEnv !== "") {
+      return { value: fromEnv, from: envName };
+    }
+    const fromFile = fileValues[fileKey];
+    if (fromFile !== undefined) {
+      return { value: fromFile, from: `${fileKey} in ${file?.path}` };
+    }
+    return undefined;
+  };
+
+  const bucketIn = pick(flags.bucket, "STINT_BUCKET", "bucket");
+  const endpointIn = pick(flags.endpoint, "STINT_S3_ENDPOINT", "endpoint");
+  const regionIn = pick(flags.region, "STINT_S3_REGION", "region");
+  const prefixIn = pick(flags.prefix, "STINT_S3_PREFIX", "prefix");
+  const intervalIn = pick(
+    flags.flushInterval,
+    "STINT_FLUSH_INTERVAL",
+    "flush_interval",
+  );
+
+  let flushIntervalMs = DEFAULT_FLUSH_INTERVAL_S * 1000;
+  if (intervalIn) {
+    const s = Number(intervalIn.value.trim());
+    if (
+      intervalIn.value.trim() === "" || !Number.isFinite(s) || s < 0.05 ||
+      s > 86_400
+    ) {
+      warnings.push(
+        `Ignoring ${intervalIn.from}=${
+          show(intervalIn.value)
+        }: expected seconds between 0.05 and 86400; using ${DEFAULT_FLUSH_INTERVAL_S}`,
+      );
+    } else {
+      flushIntervalMs = Math.round(s * 1000);
+    }
+  }
+
+  let prefix = DEFAULT_PREFIX;
+  if (prefixIn) {
+    const p = normalisePrefix(prefixIn.value);
+    if (p === null) {
+      warnings.push(
+        `Ignoring ${prefixIn.from}=${
+          show(prefixIn.value)
+        }: use path segments of letters, digits, and - _ . (no .. or //); using "${DEFAULT_PREFIX}"`,
+      );
+    } else {
+      prefix = p;
+    }
+  }
+
+  const awsRegion = safeGet(env, "AWS_REGION") ||
+    safeGet(env, "AWS_DEFAULT_REGION");
+  let region = awsRegion && /^[a-z0-9-]{1,64}$/.test(awsRegion)
+    ? awsRegion
+    : DEFAULT_REGION;
+  if (regionIn) {
+    if (/^[a-z0-9-]{1,64}$/.test(regionIn.value)) {
+      region = regionIn.value;
+    } else {
+      warnings.push(
+        `Ignoring ${regionIn.from}=${
+          show(regionIn.value)
+        }: a region is lower-case letters, digits and - (like us-east-1); using ${region}`,
+      );
+    }
+  }
+
+  let endpoint: string | undefined;
+  let endpointBad = false;
+  if (endpointIn) {
+    endpoint = normaliseEndpoint(endpointIn.value) ?? undefined;
+    if (endpoint === undefined) {
+      endpointBad = true;
+      warnings.push(
+        `Ignoring ${endpointIn.from}=${
+          show(maskUserInfo(endpointIn.value))
+        }: expected an http:// or https:// URL without credentials; sync is off until it is fixed`,
+      );
+    }
+  }
+
+  if (!bucketIn) return { config: null, warnings };
+  if (!isValidBucketName(bucketIn.value)) {
+    warnings.push(
+      `Ignoring ${bucketIn.from}=${
+        show(bucketIn.value)
+      }: a bucket name is 3-63 lower-case letters, digits, dots and hyphens; sync is off`,
+    );
+    return { config: null, warnings };
+  }
+  // A bad endpoint must not silently send the store to AWS instead.
+  if (endpointBad) return { config: null, warnings };
+  const config: SyncConfig = {
+    bucket: bucketIn.value,
+    region,
+    prefix,
+    flushIntervalMs,
+  };
+  if (endpoint) config.endpoint = endpoint;
+  if (file && Object.keys(file.values).length > 0) {
+    config.configFile = file.path;
+  }
+  return { config, warnings };
+}
+
+/** Whether `name` is a valid S3 bucket name (the common rules). */
+export function isValidBucketName(name: string): boolean {
+  return /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) &&
+    !name.includes("..") && !/^\d+\.\d+\.\d+\.\d+$/.test(name);
+}
+
+/** `p` as a root prefix ending in `/` ("" stays ""), or null when unsafe. */
+export function normalisePrefix(p: string): string | null {
+  const trimmed = p.trim();
+  if (trimmed === "" || trimmed === "/") return "";
+  const body = trimmed.replace(/\/+$/, "");
+  if (body.startsWith("/")) return null;
+  for (const seg of body.split("/")) {
+    if (!/^[A-Za-z0-9_.-]{1,100}$/.test(seg) || seg === "." || seg === "..") {
+      return null;
+    }
+  }
+  return `${body}/`;
+}
+
+function normaliseEndpoint(value: string): string | null {
+  try {
+    const url = new URL(value.trim());
+    if (url.protocol !== "http:" && url.protocol !== "https:") return null;
+    if (url.username || url.password) return null;
+    return url.toString().replace(/\/$/, "");
+  } catch {
+    return null;
+  }
+}
+
+function readConfigFile(
+  env: { get(key: string): string | undefined },
+  warnings: string[],
+): { path: string; values: Record<string, string> } | null {
+  const path = configFilePath(env);
+  if (path === null) return null;
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    warnings.push(
+      `Ignoring the config file ${path}: it cannot be read (${
+        err instanceof Error ? err.message.split("\n")[0] : String(err)
+      })`,
+    );
+    return null;
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    warnings.push(
+      `Ignoring the config file ${path}: it is not valid JSON`,
+    );
+    return null;
+  }
+  if (data === null || typeof data !== "object" || Array.isArray(data)) {
+    warnings.push(
+      `Ignoring the config file ${path}: expected a JSON object like {"bucket": "my-bucket"}`,
+    );
+    return null;
+  }
+  const values: Record<string, string> = {};
+  for (const [key, value] of Object.entries(data as Record<string, unknown>)) {
+    if (/secret|access_key|token|password|credential/i.test(key)) {
+      warnings.push(
+        `Ignoring "${key}" in ${path}: credentials come only from the AWS settings (AWS_ACCESS_KEY_ID, AWS_PROFILE, ...); remove it from the file`,
+      );
+      continue;
+    }
+    if (!FILE_KEYS.has(key)) {
+      warnings.push(
+        `Ignoring unknown setting "${key}" in ${path} (known: ${
+          [...FILE_KEYS].join(", ")
+        })`,
+      );
+      continue;
+    }
+    if (typeof value === "string") values[key] = value;
+    else if (typeof value === "number" && key === "flush_interval") {
+      values[key] = String(value);
+    } else {
+      warnings.push(`Ignoring "${key}" in ${path}: expected a string`);
+    }
+  }
+  return { path, values };
+}
+
+function safeGet(
+  env: { get(key: string): string | undefined },
+  key: string,
+): string | undefined {
+  try {
+    return env.get(key);
+  } catch {
+    return undefined;
+  }
+}
+
+// A URL may carry user:password; never echo it back.
+function maskUserInfo(value: string): string {
+  return value.replace(/\/\/[^/@]*@/, "//****@");
+}
+
+function show(value: string): string {
+  const cut = value.length > 60 ? `${value.slice(0, 60)}...` : value;
+  return JSON.stringify(cut);
+}
