@@ -1,14 +1,290 @@
 /**
- * `stint logs` (placeholder until its issue lands; replaced by the real module).
+ * `stint logs <run-or-background-id> [--follow] [--tail N] [--grep RE]`:
+ * print a run's captured output byte-exact, or follow it until the run ends.
  * @module
  */
-import { StintError } from "../errors.ts";
+import { NotFoundError, StintError, UsageError } from "../errors.ts";
+import {
+  type BackgroundRun,
+  type Execution,
+  getBackgroundRun,
+  getBackgroundRunExact,
+  getExecution,
+  getExecutionExact,
+  reconcileBackgroundRuns,
+  reconcileExecutions,
+  withStore,
+} from "../store/mod.ts";
+import type { Database } from "../store/sqlite.ts";
+import { boolFlag, intFlag, parseFlags, stringFlag } from "./args.ts";
 import type { Context } from "./context.ts";
+import { readLogBytes, readLogFrom } from "./log_source.ts";
+import { writeAll } from "./output.ts";
 
 /** Help for `stint logs`. */
-export const help = "Usage: stint logs (not built yet)";
+export const help = `Usage: stint logs <run-or-background-id> [options]
+
+Print the captured output (stdout and stderr, interleaved as they arrived) of
+a run, byte for byte. The id is an execution id or a unique prefix of one (the
+ID column of stint history), or a background run id (stint bg list).
+
+Options:
+  -f, --follow     Keep printing new output as it arrives; stops when the run ends
+  -n, --tail <n>   Only the last n lines (with --follow: then everything new)
+  --grep <re>      Only lines matching the regular expression (JavaScript syntax)
+
+Exit codes: 0 ok, 1 no such run or no log for it, 2 bad usage.
+
+Examples:
+  stint logs 0193a1b2
+  stint logs 0193a1b2 --tail 50 --grep 'error|warn'
+  stint logs k3x9q2mf --follow`;
+
+const NL = 0x0a;
+const POLL_MS = 150;
+const decoder = new TextDecoder();
 
 /** Run `stint logs`. */
-export function run(_args: string[], _ctx: Context): number {
-  throw new StintError("stint logs is not built yet");
+export async function run(args: string[], ctx: Context): Promise<number> {
+  const p = parseFlags(args, {
+    follow: { type: "boolean", short: "f" },
+    tail: { type: "string", short: "n" },
+    grep: { type: "string" },
+  }, { command: "logs", min: 1, max: 1 });
+  const tail = intFlag(p, "tail", { min: 0 });
+  const grep = compileGrep(stringFlag(p, "grep"));
+  const target = withStore(
+    ctx.dbPath,
+    (db) => findRun(db, p.positionals[0]),
+  );
+  const filter = new LineFilter(grep);
+  if (boolFlag(p, "follow") && isRunning(target)) {
+    return await follow(ctx, target, filter, tail);
+  }
+  if (!target.logId) throw noLog(target);
+  const bytes = await readLogBytes(ctx.dbPath, target.logId);
+  if (bytes === null) throw noLog(target);
+  out(selectLines(bytes, filter, tail, true));
+  return 0;
+}
+
+/** What `stint logs` resolved an id to. */
+interface Target {
+  id: string;
+  execution: Execution | null;
+  background: BackgroundRun | null;
+  logId: string | null;
+}
+
+/**
+ * Resolve an id: an exact execution or background id first, then a unique
+ * prefix of either. A prefix that matches one of each is ambiguous.
+ */
+function findRun(db: Database, id: string): Target {
+  reconcileExecutions(db);
+  reconcileBackgroundRuns(db);
+  let execution: Execution | null = getExecutionExact(db, id) ?? null;
+  let background: BackgroundRun | null = execution
+    ? null
+    : getBackgroundRunExact(db, id) ?? null;
+  if (!execution && !background) {
+    execution = orNull(() => getExecution(db, id));
+    background = orNull(() => getBackgroundRun(db, id));
+    if (execution && background) {
+      throw new StintError(
+        `Id prefix "${id}" matches run ${execution.id} and background run ${background.id}; give more characters`,
+      );
+    }
+  }
+  if (background && background.executionId) {
+    execution = getExecutionExact(db, background.executionId) ?? null;
+  }
+  if (!execution && !background) {
+    throw new NotFoundError(
+      `No run or background run with id "${id}"; see stint history or stint bg list --all`,
+    );
+  }
+  return {
+    id: execution?.id ?? background!.id,
+    execution,
+    background,
+    logId: execution?.logId ?? background?.logId ?? null,
+  };
+}
+
+function orNull<T>(fn: () => T): T | null {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof NotFoundError) return null;
+    throw err;
+  }
+}
+
+function isRunning(t: Target): boolean {
+  if (t.execution) return t.execution.status === "running";
+  return t.background?.status === "running";
+}
+
+function noLog(t: Target): StintError {
+  const what = t.execution?.status === "running" || isRunning(t)
+    ? "has no log file yet"
+    : "has no log file on this machine";
+  return new StintError(
+    `Run ${t.id} ${what}${
+      t.logId ? "" : " (it recorded no log)"
+    }; stint history shows its status`,
+  );
+}
+
+function compileGrep(raw: string | undefined): RegExp | null {
+  if (raw === undefined) return null;
+  try {
+    return new RegExp(raw);
+  } catch (err) {
+    throw new UsageError(
+      `--grep is not a valid regular expression: ${
+        (err as Error).message.split("\n")[0]
+      }`,
+    );
+  }
+}
+
+/** Splits bytes into lines (keeping each line's newline) and filters them by a regex. */
+class LineFilter {
+  #re: RegExp | null;
+  #partial: Uint8Array = new Uint8Array(0);
+
+  constructor(re: RegExp | null) {
+    this.#re = re;
+  }
+
+  get filtering(): boolean {
+    return this.#re !== null;
+  }
+
+  /**
+   * Feed bytes; returns the complete lines that pass. With `final`, a last
+   * line without a newline is returned too.
+   */
+  lines(bytes: Uint8Array, final: boolean): Uint8Array[] {
+    const data = this.#partial.length ? concat([this.#partial, bytes]) : bytes;
+    const lines: Uint8Array[] = [];
+    let start = 0;
+    for (let i = 0; i < data.length; i++) {
+      if (data[i] === NL) {
+        lines.push(data.subarray(start, i + 1));
+        start = i + 1;
+      }
+    }
+    if (final) {
+      if (start < data.length) lines.push(data.subarray(start));
+      this.#partial = new Uint8Array(0);
+    } else {
+      this.#partial = data.slice(start);
+    }
+    return this.#re ? lines.filter((l) => this.matches(l)) : lines;
+  }
+
+  matches(line: Uint8Array): boolean {
+    const end = line.length && line[line.length - 1] === NL
+      ? line.length - 1
+      : line.length;
+    return this.#re!.test(decoder.decode(line.subarray(0, end)));
+  }
+}
+
+/** Apply --grep and --tail to `bytes`; unchanged bytes when neither is given. */
+function selectLines(
+  bytes: Uint8Array,
+  filter: LineFilter,
+  tail: number | undefined,
+  final: boolean,
+): Uint8Array {
+  if (!filter.filtering && tail === undefined) return bytes;
+  let lines = filter.lines(bytes, final);
+  if (tail !== undefined) lines = tail === 0 ? [] : lines.slice(-tail);
+  return concat(lines);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+function out(bytes: Uint8Array): void {
+  if (bytes.length) writeAll(Deno.stdout, bytes);
+}
+
+/**
+ * Print what the log holds (honouring --tail and --grep), then new bytes
+ * as they arrive, until the run's record is no longer `running`. Without
+ * --grep partial lines are printed as they come, like the terminal saw them.
+ */
+async function follow(
+  ctx: Context,
+  target: Target,
+  filter: LineFilter,
+  tail: number | undefined,
+): Promise<number> {
+  if (!target.logId) throw noLog(target);
+  let offset = 0;
+  let first = true;
+  for (;;) {
+    const running = stillRunning(ctx, target);
+    // Read after checking the record: the runner writes the log before it
+    // records the end, so a run seen as ended has all its bytes on disk.
+    const chunk = await readLogFrom(ctx.dbPath, target.logId, offset);
+    if (chunk === null) {
+      if (!running) {
+        const bytes = await readLogBytes(ctx.dbPath, target.logId);
+        if (bytes === null) throw noLog(target);
+        out(selectLines(bytes, filter, first ? tail : undefined, true));
+        return 0;
+      }
+    } else {
+      offset += chunk.length;
+      if (first) {
+        // Without --grep a partial last line is printed now; the rest of
+        // it follows raw. With --grep it waits in the filter for its end.
+        const final = filter.filtering ? !running : true;
+        out(selectLines(chunk, filter, tail, final));
+        first = false;
+      } else if (filter.filtering) {
+        out(concat(filter.lines(chunk, !running)));
+      } else {
+        out(chunk);
+      }
+    }
+    if (!running) return 0;
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+function stillRunning(ctx: Context, target: Target): boolean {
+  return withStore(ctx.dbPath, (db) => {
+    if (target.execution) {
+      reconcileExecutions(db);
+      return getExecutionExact(db, target.execution.id)?.status === "running";
+    }
+    reconcileBackgroundRuns(db);
+    const bg = getBackgroundRunExact(db, target.background!.id);
+    if (bg?.executionId && !target.execution) {
+      // The supervisor started the execution since we looked: follow it.
+      const e = getExecutionExact(db, bg.executionId);
+      if (e) {
+        target.execution = e;
+        target.logId ??= e.logId;
+        return e.status === "running";
+      }
+    }
+    return bg?.status === "running";
+  });
 }

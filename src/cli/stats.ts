@@ -1,14 +1,99 @@
 /**
- * `stint stats` (placeholder until its issue lands; replaced by the real module).
+ * `stint stats [ref] [--json]`: runs, success rate, p50/p95 duration and a
+ * sparkline of recent durations, per ref.
  * @module
  */
-import { StintError } from "../errors.ts";
+import { NotFoundError } from "../errors.ts";
+import { reconcileExecutions, withStore } from "../store/mod.ts";
+import { refStats, refStatsToJson } from "../store/stats.ts";
+import { boolFlag, intFlag, parseFlags } from "./args.ts";
 import type { Context } from "./context.ts";
+import {
+  formatDuration,
+  paintStatus,
+  printJson,
+  println,
+  printTable,
+  relativeTime,
+} from "./output.ts";
 
 /** Help for `stint stats`. */
-export const help = "Usage: stint stats (not built yet)";
+export const help = `Usage: stint stats [ref] [options]
+
+Per ref (or for one ref): how many runs, the success rate of finished runs,
+the median (p50) and p95 duration, and a sparkline of the recent durations
+(oldest to newest). Durations count runs that ended on their own (succeeded
+or failed); killed and lost runs measure the interruption, not the task.
+
+Options:
+  --recent <n>     Durations in the sparkline (default 20)
+  --json           Print JSON: an array of per-ref stats (durations in ms)
+
+Exit codes: 0 ok, 1 no runs recorded for the ref, 2 bad usage.
+
+Examples:
+  stint stats
+  stint stats myapp:test
+  stint stats --json`;
+
+const BARS = "▁▂▃▄▅▆▇█";
 
 /** Run `stint stats`. */
-export function run(_args: string[], _ctx: Context): number {
-  throw new StintError("stint stats is not built yet");
+export async function run(args: string[], ctx: Context): Promise<number> {
+  const p = parseFlags(args, {
+    recent: { type: "string" },
+    json: { type: "boolean" },
+  }, { command: "stats", max: 1 });
+  const recent = intFlag(p, "recent", { min: 1, max: 1000 }) ?? 20;
+  const ref = p.positionals[0];
+  const stats = withStore(ctx.dbPath, (db) => {
+    reconcileExecutions(db);
+    return refStats(db, { ref, recent });
+  });
+  if (ref !== undefined && stats.length === 0) {
+    throw new NotFoundError(
+      `No runs recorded for "${ref}"; stint history refs lists the refs`,
+    );
+  }
+  if (boolFlag(p, "json")) {
+    printJson(stats.map(refStatsToJson));
+    return 0;
+  }
+  if (stats.length === 0) {
+    println(
+      "No runs recorded yet; stint run <task> or stint exec -- <cmd> records one",
+    );
+    return 0;
+  }
+  const now = Date.now();
+  await printTable(
+    ctx,
+    ["REF", "RUNS", "SUCCESS", "P50", "P95", "RECENT", "LAST"],
+    stats.map((s) => [
+      s.ref,
+      String(s.runs),
+      s.successRate === null ? "-" : `${(s.successRate * 100).toFixed(0)}%`,
+      formatDuration(s.p50Ms),
+      formatDuration(s.p95Ms),
+      sparkline(s.recentMs) || "-",
+      `${paintStatus(s.lastStatus, ctx.color)} ${
+        relativeTime(s.lastStartedAt, now)
+      }`,
+    ]),
+  );
+  return 0;
+}
+
+/**
+ * A sparkline of `values` scaled from their minimum to their maximum
+ * (all equal values draw a flat middle line).
+ */
+export function sparkline(values: number[]): string {
+  if (values.length === 0) return "";
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  if (max === min) return BARS[3].repeat(values.length);
+  return values.map((v) =>
+    BARS[Math.round(((v - min) / (max - min)) * (BARS.length - 1))]
+  ).join("");
 }

@@ -1,14 +1,139 @@
 /**
- * `stint tasks` (placeholder until its issue lands; replaced by the real module).
+ * `stint tasks [--json]`: the nearest project's tasks with their description,
+ * dependencies, last status and last / median duration from history.
  * @module
  */
 import { StintError } from "../errors.ts";
+import {
+  type Execution,
+  executionToJson,
+  listExecutions,
+  reconcileExecutions,
+  withStore,
+} from "../store/mod.ts";
+import { durationPercentiles } from "../store/stats.ts";
+import { findProject, taskRef } from "../tasks/mod.ts";
+import { boolFlag, parseFlags } from "./args.ts";
 import type { Context } from "./context.ts";
+import {
+  formatDuration,
+  paint,
+  paintStatus,
+  printJson,
+  println,
+  printTable,
+  relativeTime,
+} from "./output.ts";
 
 /** Help for `stint tasks`. */
-export const help = "Usage: stint tasks (not built yet)";
+export const help = `Usage: stint tasks [--json]
+
+List the tasks of the nearest deno.json / deno.jsonc / package.json (walking
+up from the current directory, as deno task does) with their description,
+dependencies, and from history: the last run's status and duration and the
+median duration. A task's runs are recorded under the ref <project>:<task>.
+
+Options:
+  --json     Print JSON: { project, config_path, dir, tasks: [...] }
+
+Exit codes: 0 ok, 1 no config file found, 2 bad usage.
+
+Examples:
+  stint tasks
+  stint tasks --json`;
+
+interface TaskRow {
+  name: string;
+  ref: string;
+  command: string | null;
+  description: string | null;
+  dependencies: string[];
+  source: string;
+  last: Execution | null;
+  medianMs: number | null;
+}
 
 /** Run `stint tasks`. */
-export function run(_args: string[], _ctx: Context): number {
-  throw new StintError("stint tasks is not built yet");
+export async function run(args: string[], ctx: Context): Promise<number> {
+  const p = parseFlags(args, { json: { type: "boolean" } }, {
+    command: "tasks",
+    max: 0,
+  });
+  const project = findProject(Deno.cwd());
+  if (!project) {
+    throw new StintError(
+      `No deno.json, deno.jsonc or package.json found in ${Deno.cwd()} or any parent directory; run stint tasks inside a project`,
+    );
+  }
+  const rows: TaskRow[] = withStore(ctx.dbPath, (db) => {
+    reconcileExecutions(db);
+    return project.tasks.map((t) => {
+      const ref = taskRef(project, t.name);
+      const [medianMs] = durationPercentiles(db, ref, [50]);
+      return {
+        name: t.name,
+        ref,
+        command: t.command,
+        description: t.description,
+        dependencies: t.dependencies,
+        source: t.source,
+        last: listExecutions(db, { ref, limit: 1 })[0] ?? null,
+        medianMs,
+      };
+    });
+  });
+  if (boolFlag(p, "json")) {
+    printJson({
+      project: project.name,
+      config_path: project.configPath,
+      dir: project.dir,
+      tasks: rows.map((r) => ({
+        name: r.name,
+        ref: r.ref,
+        command: r.command,
+        description: r.description,
+        dependencies: r.dependencies,
+        source: r.source,
+        last_run: r.last ? executionToJson(r.last) : null,
+        last_status: r.last?.status ?? null,
+        last_duration_ms: r.last?.durationMs ?? null,
+        median_duration_ms: r.medianMs,
+      })),
+    });
+    return 0;
+  }
+  println(
+    paint(
+      `${project.name} (${project.configPath})`,
+      "bold",
+      ctx.color,
+    ),
+  );
+  if (rows.length === 0) {
+    println(`No tasks defined in ${project.configPath}`);
+    return 0;
+  }
+  const now = Date.now();
+  await printTable(
+    ctx,
+    ["TASK", "DESCRIPTION", "DEPENDS ON", "LAST RUN", "LAST", "MEDIAN"],
+    rows.map((r) => [
+      r.name,
+      r.description ?? paint(clip(r.command ?? "-", 60), "dim", ctx.color),
+      r.dependencies.join(", ") || "-",
+      r.last
+        ? `${paintStatus(r.last.status, ctx.color)} ${
+          relativeTime(r.last.startedAt, now)
+        }`
+        : "never",
+      formatDuration(r.last?.durationMs),
+      formatDuration(r.medianMs),
+    ]),
+  );
+  return 0;
+}
+
+/** Shorten `text` to `max` characters with an ellipsis (tables stay readable). */
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
