@@ -1,0 +1,328 @@
+// stint logs through the real CLI: byte-exact output, --tail, --grep,
+// --follow ending with the run, id resolution (prefix, background id).
+import assert from "node:assert/strict";
+import {
+  finishExecution,
+  processStartTime,
+  saveBackgroundRun,
+  withStore,
+} from "../src/store/mod.ts";
+import { spawnStint, stint, tempState, waitFor } from "./support/cli.ts";
+import { appendLog, seedRuns, writeLog } from "./support/history_seed.ts";
+
+function assertOneLine(stderr: string): void {
+  const lines = stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `expected one line, got:\n${stderr}`);
+  assert.match(lines[0], /^stint: \S/);
+  assert.doesNotMatch(stderr, /\n\s+at |\.ts:\d+:\d+/);
+}
+
+const LOG =
+  "compiling\nwarning: unused x\nerror: boom\nretrying\nerror: boom again\ndone";
+
+Deno.test("logs: prints the log byte-exact, binary and non-UTF-8 included", async () => {
+  const st = tempState();
+  const bytes = new Uint8Array([
+    ...new TextEncoder().encode("colour \x1b[31mred\x1b[0m\r\npartial"),
+    0x00,
+    0xff,
+    0xfe,
+    0x80,
+    0x0a,
+    ...Array.from({ length: 300_000 }, (_, i) => i % 256),
+  ]);
+  const [e] = seedRuns(st.db, [{
+    ref: "app:bin",
+    startedAt: Date.now() - 5000,
+    log: bytes,
+  }]);
+  const r = await stint(["logs", e.id], { env: st.env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdoutBytes, bytes);
+  // A prefix works as well as the whole id.
+  const p = await stint(["logs", e.id.slice(0, 13)], { env: st.env });
+  assert.deepEqual(p.stdoutBytes, bytes);
+});
+
+Deno.test("logs: --tail and --grep select lines, together like grep | tail", async () => {
+  const st = tempState();
+  const [e] = seedRuns(st.db, [{
+    ref: "app:x",
+    startedAt: Date.now() - 5000,
+    log: LOG,
+  }]);
+  const out = async (...args: string[]) => {
+    const r = await stint(["logs", e.id, ...args], { env: st.env });
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout;
+  };
+  assert.equal(await out("--tail", "2"), "error: boom again\ndone");
+  assert.equal(await out("-n", "1"), "done");
+  assert.equal(await out("--tail", "0"), "");
+  assert.equal(await out("--tail", "100"), LOG);
+  assert.equal(
+    await out("--grep", "^error"),
+    "error: boom\nerror: boom again\n",
+  );
+  assert.equal(
+    await out("--grep", "boom|warn", "--tail", "2"),
+    "error: boom\nerror: boom again\n",
+  );
+  assert.equal(await out("--grep", "does not occur"), "");
+  // The last line has no newline; it still matches.
+  assert.equal(await out("--grep", "one$"), "done");
+});
+
+Deno.test("logs: bad flags exit 2, unknown ids and missing logs exit 1", async () => {
+  const st = tempState();
+  const t = Date.now() - 5000;
+  const [withLog, noLog] = seedRuns(st.db, [
+    { ref: "app:x", startedAt: t, log: "x\n" },
+    { ref: "app:y", startedAt: t + 1 },
+  ]);
+  const cases: [string[], number, RegExp][] = [
+    [
+      [withLog.id, "--grep", "(unclosed"],
+      2,
+      /--grep is not a valid regular expression/,
+    ],
+    [[withLog.id, "--tail", "-3"], 2, /--tail/],
+    [[withLog.id, "--tail", "many"], 2, /--tail must be a whole number/],
+    [[], 2, /needs an argument/],
+    [[withLog.id, "extra"], 2, /Unexpected argument/],
+    [["ffffffff"], 1, /No run or background run with id "ffffffff"/],
+    [["../../etc/passwd"], 1, /No run or background run/],
+    [[noLog.id], 1, /has no log file/],
+  ];
+  for (const [args, code, re] of cases) {
+    const r = await stint(["logs", ...args], { env: st.env });
+    assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
+    assertOneLine(r.stderr);
+    assert.match(r.stderr, re);
+    assert.equal(r.stdout, "");
+  }
+  // The record says there is a log but the file is gone.
+  Deno.removeSync(
+    (await import("../src/store/mod.ts")).logPath(st.db, withLog.logId!),
+  );
+  const gone = await stint(["logs", withLog.id], { env: st.env });
+  assert.equal(gone.code, 1);
+  assertOneLine(gone.stderr);
+  assert.match(gone.stderr, /has no log file on this machine/);
+});
+
+Deno.test("logs: an ambiguous prefix says so (exit 1), a longer one resolves", async () => {
+  const st = tempState();
+  const t = Date.now() - 5000;
+  const [a, b] = seedRuns(st.db, [
+    { ref: "app:x", startedAt: t, log: "first\n" },
+    { ref: "app:x", startedAt: t, log: "second\n" },
+  ]);
+  const shared = a.id.slice(0, 13);
+  assert.ok(b.id.startsWith(shared));
+  const r = await stint(["logs", shared], { env: st.env });
+  assert.equal(r.code, 1);
+  assertOneLine(r.stderr);
+  assert.match(r.stderr, /ambiguous/);
+  const full = await stint(["logs", b.id.slice(0, 30)], { env: st.env });
+  assert.equal(full.stdout, "second\n");
+});
+
+Deno.test("logs: a background run id shows its execution's log", async () => {
+  const st = tempState();
+  const [e] = seedRuns(st.db, [{
+    ref: "app:serve",
+    startedAt: Date.now() - 5000,
+    log: "serving on :8000\n",
+    backgroundId: "k3x9q2mf",
+  }]);
+  withStore(st.db, (db) =>
+    saveBackgroundRun(db, {
+      id: "k3x9q2mf",
+      ref: "app:serve",
+      executionId: e.id,
+      status: "completed",
+      exitCode: 0,
+      completedAt: Date.now(),
+    }));
+  for (const id of ["k3x9q2mf", "k3x9"]) {
+    const r = await stint(["logs", id], { env: st.env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "serving on :8000\n");
+  }
+});
+
+/** Collect a child's stdout as it arrives. */
+function collect(child: Deno.ChildProcess): {
+  text: () => string;
+  done: Promise<void>;
+} {
+  const chunks: Uint8Array[] = [];
+  const dec = new TextDecoder();
+  const done = (async () => {
+    for await (const c of child.stdout) chunks.push(c);
+  })();
+  return {
+    text: () => chunks.map((c) => dec.decode(c, { stream: true })).join(""),
+    done,
+  };
+}
+
+/** A live process to stand in for a running task (pid + start time). */
+function liveProcess(): Deno.ChildProcess {
+  return new Deno.Command("sleep", {
+    args: ["120"],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
+Deno.test("logs --follow: prints new bytes as they arrive and ends when the run ends", async () => {
+  const st = tempState();
+  const sleeper = liveProcess();
+  try {
+    const [e] = seedRuns(st.db, [{
+      ref: "app:watch",
+      startedAt: Date.now() - 1000,
+      status: "running",
+      pid: sleeper.pid,
+      pidStart: processStartTime(sleeper.pid),
+      log: "line 1\nline 2\nline 3\n",
+    }]);
+    const child = spawnStint(["logs", e.id, "--follow", "--tail", "1"], {
+      env: st.env,
+    });
+    await child.stdin.close();
+    const out = collect(child);
+    await waitFor(() => out.text() === "line 3\n", {
+      timeoutMs: 20_000,
+      what: "the tail of the log",
+    });
+    appendLog(st.db, e.logId!, "line 4 partial");
+    await waitFor(() => out.text().endsWith("line 4 partial"), {
+      timeoutMs: 20_000,
+      what: "a partial line while following",
+    });
+    appendLog(st.db, e.logId!, " done\n");
+    await waitFor(() => out.text().endsWith("line 4 partial done\n"), {
+      timeoutMs: 20_000,
+      what: "the rest of the line",
+    });
+    // Still following: the run is still running.
+    const early = await Promise.race([
+      child.status.then(() => "exited"),
+      new Promise((r) => setTimeout(() => r("running"), 500)),
+    ]);
+    assert.equal(early, "running");
+    appendLog(st.db, e.logId!, "last words\n");
+    withStore(
+      st.db,
+      (db) => finishExecution(db, e.id, { status: "succeeded", exitCode: 0 }),
+    );
+    const status = await child.status;
+    await out.done;
+    assert.equal(status.code, 0);
+    assert.equal(out.text(), "line 3\nline 4 partial done\nlast words\n");
+  } finally {
+    sleeper.kill();
+    await sleeper.status;
+  }
+});
+
+Deno.test("logs --follow --grep: whole matching lines only; ends when the run is lost", async () => {
+  const st = tempState();
+  const sleeper = liveProcess();
+  let killed = false;
+  try {
+    const [e] = seedRuns(st.db, [{
+      ref: "app:watch",
+      startedAt: Date.now() - 1000,
+      status: "running",
+      pid: sleeper.pid,
+      pidStart: processStartTime(sleeper.pid),
+      log: "ok 1\nERR a\nok 2\nERR b",
+    }]);
+    const child = spawnStint(["logs", e.id, "-f", "--grep", "^ERR"], {
+      env: st.env,
+    });
+    await child.stdin.close();
+    const out = collect(child);
+    await waitFor(() => out.text() === "ERR a\n", {
+      timeoutMs: 20_000,
+      what: "the first matching line",
+    });
+    appendLog(st.db, e.logId!, " continued\nok 3\nERR c\n");
+    await waitFor(() => out.text() === "ERR a\nERR b continued\nERR c\n", {
+      timeoutMs: 20_000,
+      what: "matching lines appended later",
+    });
+    // The "task" dies without its record being finished (stint was
+    // SIGKILLed): the next read marks it lost and the follow ends.
+    sleeper.kill("SIGKILL");
+    await sleeper.status;
+    killed = true;
+    const status = await child.status;
+    await out.done;
+    assert.equal(status.code, 0);
+    const [rec] = JSON.parse(
+      (await stint(["history", "--json"], { env: st.env })).stdout,
+    );
+    assert.equal(rec.status, "lost");
+  } finally {
+    if (!killed) {
+      sleeper.kill();
+      await sleeper.status;
+    }
+  }
+});
+
+Deno.test("logs --follow on a finished run prints the log and exits", async () => {
+  const st = tempState();
+  const [e] = seedRuns(st.db, [{
+    ref: "app:x",
+    startedAt: Date.now() - 5000,
+    log: LOG,
+  }]);
+  const r = await stint(["logs", e.id, "--follow", "--tail", "1"], {
+    env: st.env,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "done");
+});
+
+Deno.test("logs --follow waits for a log file that does not exist yet", async () => {
+  const st = tempState();
+  const sleeper = liveProcess();
+  try {
+    const [e] = seedRuns(st.db, [{
+      ref: "app:late",
+      startedAt: Date.now() - 1000,
+      status: "running",
+      pid: sleeper.pid,
+      pidStart: processStartTime(sleeper.pid),
+    }]);
+    withStore(
+      st.db,
+      (db) =>
+        db.prepare("UPDATE executions SET log_id = id WHERE id = ?").run(e.id),
+    );
+    const child = spawnStint(["logs", e.id, "--follow"], { env: st.env });
+    await child.stdin.close();
+    const out = collect(child);
+    await new Promise((r) => setTimeout(r, 400));
+    writeLog(st.db, e.id, "hello late\n");
+    await waitFor(() => out.text() === "hello late\n", {
+      timeoutMs: 20_000,
+      what: "the late log",
+    });
+    withStore(
+      st.db,
+      (db) => finishExecution(db, e.id, { status: "failed", exitCode: 1 }),
+    );
+    assert.equal((await child.status).code, 0);
+    await out.done;
+  } finally {
+    sleeper.kill();
+    await sleeper.status;
+  }
+});
