@@ -5,8 +5,9 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
   countExecutions,
-  durationPercentiles,
+  medianDuration,
   nearestRank,
+  percentiles,
 } from "../src/store/stats.ts";
 import { logPath, withStore } from "../src/store/mod.ts";
 import { sparkline } from "../src/cli/stats.ts";
@@ -412,6 +413,18 @@ Deno.test("stats: runs, success rate, nearest-rank p50/p95 and a sparkline", asy
   ]);
   assert.equal(row[5], "▁▂▃▄▅▆▇█");
 
+  // A window of the newest 4 runs: killed, failed (2000), 1900, 1800.
+  const win = await stint(["stats", "app:test", "--window", "4", "--json"], {
+    env: st.env,
+  });
+  const [w] = JSON.parse(win.stdout);
+  assert.equal(w.runs, 21);
+  assert.equal(w.window, 4);
+  assert.deepEqual([w.succeeded, w.failed, w.killed], [2, 1, 1]);
+  assert.equal(w.success_rate, 0.5);
+  assert.equal(w.p50_ms, 1900);
+  assert.equal(w.p95_ms, 2000);
+
   const unknown = await stint(["stats", "no:such"], { env: st.env });
   assert.equal(unknown.code, 1);
   assertOneLine(unknown.stderr);
@@ -439,9 +452,13 @@ Deno.test("stats helpers: nearest rank, percentiles in SQL, sparkline scaling", 
       durationMs: d,
     })),
   );
+  assert.deepEqual(percentiles([7, 3, 9, 1, 5], [50, 95, 0]), [5, 9, 1]);
+  assert.deepEqual(percentiles([], [50]), [null]);
   withStore(st.db, (db) => {
-    assert.deepEqual(durationPercentiles(db, "r:x", [50, 95, 0]), [5, 9, 1]);
-    assert.deepEqual(durationPercentiles(db, "none", [50]), [null]);
+    assert.equal(medianDuration(db, "r:x"), 5);
+    // The window covers the newest runs only: the two newest are 7 and 3.
+    assert.equal(medianDuration(db, "r:x", 2), 3);
+    assert.equal(medianDuration(db, "none"), null);
   });
 });
 

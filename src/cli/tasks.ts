@@ -11,7 +11,7 @@ import {
   reconcileExecutions,
   withStore,
 } from "../store/mod.ts";
-import { durationPercentiles } from "../store/stats.ts";
+import { medianDuration } from "../store/stats.ts";
 import { findProject, taskRef } from "../tasks/mod.ts";
 import { boolFlag, parseFlags } from "./args.ts";
 import type { Context } from "./context.ts";
@@ -31,7 +31,7 @@ export const help = `Usage: stint tasks [--json]
 List the tasks of the nearest deno.json / deno.jsonc / package.json (walking
 up from the current directory, as deno task does) with their description,
 dependencies, and from history: the last run's status and duration and the
-median duration. A task's runs are recorded under the ref <project>:<task>.
+median duration (of the newest 1,000 runs that ran to their end). A task's runs are recorded under the ref <project>:<task>.
 
 Options:
   --json     Print JSON: { project, config_path, dir, tasks: [...] }
@@ -69,7 +69,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     reconcileExecutions(db);
     return project.tasks.map((t) => {
       const ref = taskRef(project, t.name);
-      const [medianMs] = durationPercentiles(db, ref, [50]);
+      const medianMs = medianDuration(db, ref);
       return {
         name: t.name,
         ref,

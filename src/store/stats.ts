@@ -1,41 +1,59 @@
 /**
- * Read-side aggregates over execution history: counts, duration percentiles
- * and recent durations per ref, computed in SQL so a store with a million
- * rows answers without loading them.
+ * Read-side aggregates over execution history. Rates and percentiles cover
+ * each ref's newest runs (a window, 1,000 by default) read through the
+ * (ref, started_at) index, so a store with a million rows answers in well
+ * under a second, and the figures describe the task as it is now rather
+ * than as it was a year ago. Run totals use the covering index only.
  * @module
  */
+import type { ExecutionStatus } from "./executions.ts";
 import type { Database, SqlValue } from "./sqlite.ts";
 
-/**
- * Runs whose duration says how long the work takes: they ran to their own
- * end. Killed and lost runs measure the interruption, not the task.
- */
-const TIMED = "status IN ('succeeded', 'failed') AND duration_ms IS NOT NULL";
+/** How many of a ref's newest runs rates and percentiles cover by default. */
+export const DEFAULT_WINDOW = 1000;
 
 /** Aggregates for one ref. Durations are milliseconds. */
 export interface RefStats {
   ref: string;
+  /** Every run of the ref ever recorded. */
   runs: number;
+  lastStartedAt: number;
+  lastStatus: ExecutionStatus;
+  /** How many runs the figures below cover (the newest, up to the window). */
+  window: number;
   succeeded: number;
   failed: number;
   killed: number;
   lost: number;
   running: number;
-  /** succeeded / finished runs (running ones excluded); null with none finished. */
+  /** succeeded / finished runs in the window; null with none finished. */
   successRate: number | null;
-  /** Nearest-rank percentiles of the timed runs; null with none. */
+  /** Nearest-rank percentiles of the timed runs in the window; null with none. */
   p50Ms: number | null;
   p95Ms: number | null;
   /** Durations of the most recent timed runs, oldest first. */
   recentMs: number[];
-  lastStartedAt: number;
-  lastStatus: string;
 }
 
-/** Count the executions of `ref` (every ref when omitted). */
+/** One run as the aggregates see it. */
+interface RunFacts {
+  status: ExecutionStatus;
+  durationMs: number | null;
+}
+
+/**
+ * Whether a run's duration says how long the work takes: it ran to its own
+ * end. Killed and lost runs measure the interruption, not the task.
+ */
+function timed(r: RunFacts): r is RunFacts & { durationMs: number } {
+  return (r.status === "succeeded" || r.status === "failed") &&
+    r.durationMs !== null;
+}
+
+/** Count the executions, optionally of one ref and/or one status. */
 export function countExecutions(
   db: Database,
-  options: { ref?: string; status?: string } = {},
+  options: { ref?: string; status?: ExecutionStatus } = {},
 ): number {
   const where: string[] = [];
   const params: SqlValue[] = [];
@@ -55,34 +73,15 @@ export function countExecutions(
   return Number(row?.n ?? 0);
 }
 
-/**
- * Nearest-rank percentiles of the timed runs of `ref` (one sort in SQL).
- * Returns null for each percentile when the ref has no timed runs.
- */
-export function durationPercentiles(
-  db: Database,
-  ref: string,
-  percentiles: number[],
-): (number | null)[] {
-  const n = Number(
-    db.prepare(
-      `SELECT COUNT(*) AS n FROM executions WHERE ref = ? AND ${TIMED}`,
-    ).get(ref)?.n ?? 0,
-  );
-  if (n === 0) return percentiles.map(() => null);
-  const ranks = percentiles.map((p) => nearestRank(p, n));
-  const cols = ranks.map((_, i) => `MAX(CASE WHEN rn = ? THEN d END) AS p${i}`)
-    .join(", ");
-  const row = db.prepare(
-    `SELECT ${cols} FROM (
-       SELECT duration_ms AS d, ROW_NUMBER() OVER (ORDER BY duration_ms) AS rn
-       FROM executions WHERE ref = ? AND ${TIMED}
-     )`,
-  ).get(...ranks, ref);
-  return ranks.map((_, i) => {
-    const v = row?.[`p${i}`];
-    return v === null || v === undefined ? null : Number(v);
-  });
+/** The newest `limit` runs of `ref` (status and duration only), newest first. */
+function newestRuns(db: Database, ref: string, limit: number): RunFacts[] {
+  return db.prepare(
+    `SELECT status, duration_ms FROM executions WHERE ref = ?
+     ORDER BY started_at DESC, id DESC LIMIT ?`,
+  ).all(ref, limit).map((r) => ({
+    status: String(r.status) as ExecutionStatus,
+    durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
+  }));
 }
 
 /** The 1-based nearest-rank index of percentile `p` among `n` sorted values. */
@@ -90,59 +89,76 @@ export function nearestRank(p: number, n: number): number {
   return Math.min(n, Math.max(1, Math.ceil((p / 100) * n)));
 }
 
-/** Durations of the `limit` most recent timed runs of `ref`, oldest first. */
-export function recentDurations(
+/** Nearest-rank percentiles of `values` (null each when empty). */
+export function percentiles(
+  values: number[],
+  ps: number[],
+): (number | null)[] {
+  if (values.length === 0) return ps.map(() => null);
+  const sorted = [...values].sort((a, b) => a - b);
+  return ps.map((p) => sorted[nearestRank(p, sorted.length) - 1]);
+}
+
+/**
+ * The median duration of the timed runs among the newest `window` runs of
+ * `ref`, or null when there are none.
+ */
+export function medianDuration(
   db: Database,
   ref: string,
-  limit: number,
-): number[] {
-  return db.prepare(
-    `SELECT duration_ms FROM executions WHERE ref = ? AND ${TIMED}
-     ORDER BY started_at DESC, id DESC LIMIT ?`,
-  ).all(ref, limit).map((r) => Number(r.duration_ms)).reverse();
+  window: number = DEFAULT_WINDOW,
+): number | null {
+  const durations = newestRuns(db, ref, window).filter(timed).map((r) =>
+    r.durationMs
+  );
+  return percentiles(durations, [50])[0];
 }
 
 /**
  * Stats for `ref`, or for every ref (most recently run first) when omitted.
- * `recent` is how many recent durations to return per ref (default 20).
+ * `recent` is how many recent durations to return per ref (default 20);
+ * `window` how many newest runs the rates and percentiles cover.
  */
 export function refStats(
   db: Database,
-  options: { ref?: string; recent?: number } = {},
+  options: { ref?: string; recent?: number; window?: number } = {},
 ): RefStats[] {
   const recent = options.recent ?? 20;
-  const counts = db.prepare(
-    `SELECT ref, COUNT(*) AS runs,
-       SUM(status = 'succeeded') AS succeeded, SUM(status = 'failed') AS failed,
-       SUM(status = 'killed') AS killed, SUM(status = 'lost') AS lost,
-       SUM(status = 'running') AS running, MAX(started_at) AS last_started_at
+  const window = options.window ?? DEFAULT_WINDOW;
+  // Index-only: totals and the latest start per ref.
+  const totals = db.prepare(
+    `SELECT ref, COUNT(*) AS runs, MAX(started_at) AS last_started_at
      FROM executions${options.ref !== undefined ? " WHERE ref = ?" : ""}
      GROUP BY ref ORDER BY last_started_at DESC, ref`,
   ).all(...(options.ref !== undefined ? [options.ref] : []));
-  return counts.map((c) => {
-    const ref = String(c.ref);
-    const runs = Number(c.runs);
-    const running = Number(c.running);
-    const succeeded = Number(c.succeeded);
-    const finished = runs - running;
-    const [p50Ms, p95Ms] = durationPercentiles(db, ref, [50, 95]);
-    const last = db.prepare(
-      "SELECT status FROM executions WHERE ref = ? ORDER BY started_at DESC, id DESC LIMIT 1",
-    ).get(ref);
+  return totals.map((t) => {
+    const ref = String(t.ref);
+    // The sparkline may reach further back than a small window.
+    const fetched = newestRuns(db, ref, Math.max(window, recent));
+    const runs = fetched.slice(0, window);
+    const count = (s: ExecutionStatus) =>
+      runs.filter((r) => r.status === s).length;
+    const running = count("running");
+    const succeeded = count("succeeded");
+    const finished = runs.length - running;
+    const durations = runs.filter(timed).map((r) => r.durationMs);
+    const [p50Ms, p95Ms] = percentiles(durations, [50, 95]);
     return {
       ref,
-      runs,
+      runs: Number(t.runs),
+      lastStartedAt: Number(t.last_started_at),
+      lastStatus: runs[0]?.status ?? "lost",
+      window: runs.length,
       succeeded,
-      failed: Number(c.failed),
-      killed: Number(c.killed),
-      lost: Number(c.lost),
+      failed: count("failed"),
+      killed: count("killed"),
+      lost: count("lost"),
       running,
       successRate: finished > 0 ? succeeded / finished : null,
       p50Ms,
       p95Ms,
-      recentMs: recentDurations(db, ref, recent),
-      lastStartedAt: Number(c.last_started_at),
-      lastStatus: String(last?.status ?? ""),
+      recentMs: fetched.filter(timed).slice(0, recent).map((r) => r.durationMs)
+        .reverse(),
     };
   });
 }
@@ -152,6 +168,9 @@ export function refStatsToJson(s: RefStats): Record<string, unknown> {
   return {
     ref: s.ref,
     runs: s.runs,
+    last_started_at: new Date(s.lastStartedAt).toISOString(),
+    last_status: s.lastStatus,
+    window: s.window,
     succeeded: s.succeeded,
     failed: s.failed,
     killed: s.killed,
@@ -161,8 +180,6 @@ export function refStatsToJson(s: RefStats): Record<string, unknown> {
     p50_ms: s.p50Ms,
     p95_ms: s.p95Ms,
     recent_ms: s.recentMs,
-    last_started_at: new Date(s.lastStartedAt).toISOString(),
-    last_status: s.lastStatus,
   };
 }
 
