@@ -9,6 +9,8 @@ import { withinBudget } from "./result.ts";
 
 const GROUPS: Record<string, () => Promise<BenchResult[]>> = {
   store: async () => (await import("./store_bench.ts")).benchStore(),
+  history: async () => (await import("./history_bench.ts")).benchHistory(),
+  vars: async () => (await import("./vars_bench.ts")).benchVars(),
 };
 
 function fmt(n: number | undefined, unit = ""): string {

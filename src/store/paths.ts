@@ -2,8 +2,57 @@
  * Where stint keeps its state: the database file, its directory and logs.
  * @module
  */
-import { dirname, join } from "node:path";
 import { StintError } from "../errors.ts";
+
+// Every command resolves the store path at start-up, and loading node:path
+// costs ~5 ms there (more than the rest of `stint vars get`), so the two
+// POSIX helpers needed are kept here, following node:path's rules exactly.
+
+/** POSIX `path.join`: join the non-empty parts and normalise. */
+function join(...parts: string[]): string {
+  const joined = parts.filter((p) => p.length > 0).join("/");
+  return joined === "" ? "." : normalize(joined);
+}
+
+/** POSIX `path.normalize`: resolve `.`/`..`, collapse slashes, keep a trailing one. */
+function normalize(path: string): string {
+  const absolute = path.startsWith("/");
+  const out: string[] = [];
+  for (const seg of path.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") {
+      if (out.length > 0 && out[out.length - 1] !== "..") out.pop();
+      else if (!absolute) out.push("..");
+      continue;
+    }
+    out.push(seg);
+  }
+  let s = out.join("/");
+  if (s === "" && !absolute) s = ".";
+  if (s !== "" && path.endsWith("/")) s += "/";
+  return absolute ? `/${s}` : s;
+}
+
+/** POSIX `path.dirname`. */
+function dirname(path: string): string {
+  if (path.length === 0) return ".";
+  const hasRoot = path[0] === "/";
+  let end = -1;
+  let matchedSlash = true;
+  for (let i = path.length - 1; i >= 1; --i) {
+    if (path[i] === "/") {
+      if (!matchedSlash) {
+        end = i;
+        break;
+      }
+    } else {
+      matchedSlash = false;
+    }
+  }
+  if (end === -1) return hasRoot ? "/" : ".";
+  if (hasRoot && end === 1) return "//";
+  return path.slice(0, end);
+}
 
 /** Resolve the store path: `--db` flag, else `STINT_DB`, else the XDG state dir. */
 export function resolveDbPath(
