@@ -1,14 +1,418 @@
 /**
- * `stint bg` (placeholder until its issue lands; replaced by the real module).
+ * `stint bg list | show | logs | kill | wait | clean`: background runs
+ * started with `stint run -b` / `stint exec -b`. Also the hidden
+ * `stint bg __supervise <payload>` the detached supervisor runs as.
  * @module
  */
-import { StintError } from "../errors.ts";
+import { StintError, UsageError } from "../errors.ts";
+import {
+  killBackground,
+  killOrphanedTask,
+  parsePayload,
+  readBackground,
+  superviseRun,
+  waitBackground,
+} from "../runner/background.ts";
+import { copyLog } from "../runner/follow.ts";
+import { SignalForwarder } from "../runner/forwarder.ts";
+import { parseSignal } from "../runner/signals.ts";
+import {
+  type BackgroundRun,
+  backgroundRunToJson,
+  deleteBackgroundRun,
+  getBackgroundRun,
+  getBackgroundRunExact,
+  listBackgroundRuns,
+  reconcileBackgroundRuns,
+} from "../store/background.ts";
+import { executionToJson, reconcileExecutions } from "../store/executions.ts";
+import { withStore } from "../store/open.ts";
+import { isValidLogId, logPath } from "../store/paths.ts";
+import {
+  boolFlag,
+  type FlagSpec,
+  type Parsed,
+  parseDuration,
+  parseFlags,
+  stringFlag,
+} from "./args.ts";
 import type { Context } from "./context.ts";
+import {
+  eprintln,
+  formatDuration,
+  paintStatus,
+  printJson,
+  println,
+  printTable,
+  relativeTime,
+  writeAll,
+} from "./output.ts";
+import { withSyncSession } from "./sync_session.ts";
 
 /** Help for `stint bg`. */
-export const help = "Usage: stint bg (not built yet)";
+export const help = `Usage: stint bg <subcommand>
+
+Background runs are started with stint run -b <task> or stint exec -b -- <cmd>.
+A detached supervisor runs each one (own session, no terminal, output to the
+run's log) and records its end. <id> may be a unique prefix of the id.
+
+  list [--all] [--json]             Running runs (--all: finished ones too)
+  show <id> [--json]                Everything about one run
+  logs <id> [-f]                    Print its log; -f follows until the run ends
+  kill <id> [--signal S] [--grace D]
+                                    Signal the run's whole process group
+                                    (default TERM), SIGKILL after the grace
+                                    period (default 10s); the run ends killed
+  wait <id> [--timeout D] [--json]  Wait for the run to end; exit with its code
+  clean [--older-than D] [--json]   Delete finished runs and their logs
+                                    (default: every finished run)
+
+Statuses: running, completed, failed, killed, lost (the supervisor died
+without recording the end; found when runs are read).
+
+Exit codes:
+  0        success (bg wait: the run's own exit code instead)
+  1        unknown id, ambiguous prefix, no log, or killing a run that already ended
+  2        bad usage
+  124      bg wait --timeout ran out (the run goes on)
+  125      bg wait on a run that was lost (its exit code is unknown)
+
+Examples:
+  id=$(stint run -b dev)
+  stint bg list
+  stint bg logs "$id" -f
+  stint bg kill "$id" --signal INT
+  stint bg wait "$id" --timeout 10m; echo "exit $?"
+  stint bg clean --older-than 7d`;
 
 /** Run `stint bg`. */
-export function run(_args: string[], _ctx: Context): number {
-  throw new StintError("stint bg is not built yet");
+export async function run(args: string[], ctx: Context): Promise<number> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case "list":
+      return await list(rest, ctx);
+    case "show":
+      return show(rest, ctx);
+    case "logs":
+      return await logs(rest, ctx);
+    case "kill":
+      return await kill(rest, ctx);
+    case "wait":
+      return await wait(rest, ctx);
+    case "clean":
+      return await clean(rest, ctx);
+    case "__supervise":
+      return await supervise(rest, ctx);
+    case undefined:
+      throw new UsageError(
+        "stint bg needs a subcommand: list, show, logs, kill, wait or clean",
+      );
+    default:
+      throw new UsageError(
+        `Unknown subcommand "bg ${sub}"; use list, show, logs, kill, wait or clean`,
+      );
+  }
+}
+
+function parse(
+  args: string[],
+  spec: FlagSpec,
+  command: string,
+  positionals: number,
+): Parsed {
+  return parseFlags(args, spec, {
+    command: `bg ${command}`,
+    min: positionals,
+    max: positionals,
+  });
+}
+
+/** Find a run by id or prefix, reconciling dead supervisors first. */
+function resolve(ctx: Context, id: string): BackgroundRun {
+  return withStore(ctx.dbPath, (db) => {
+    reconcileBackgroundRuns(db);
+    reconcileExecutions(db);
+    return getBackgroundRun(db, id);
+  });
+}
+
+async function list(args: string[], ctx: Context): Promise<number> {
+  const p = parse(
+    args,
+    { all: { type: "boolean", short: "a" }, json: { type: "boolean" } },
+    "list",
+    0,
+  );
+  const all = boolFlag(p, "all");
+  const runs = withStore(ctx.dbPath, (db) => {
+    reconcileBackgroundRuns(db);
+    reconcileExecutions(db);
+    return listBackgroundRuns(db, { all });
+  });
+  if (boolFlag(p, "json")) {
+    printJson(runs.map(backgroundRunToJson));
+    return 0;
+  }
+  if (runs.length === 0) {
+    println(
+      all
+        ? "No background runs yet; start one with stint run -b <task>"
+        : "No background runs are running (stint bg list --all shows finished ones)",
+    );
+    return 0;
+  }
+  const now = Date.now();
+  await printTable(
+    ctx,
+    ["ID", "REF", "STATUS", "PID", "STARTED", "DURATION", "EXIT"],
+    runs.map((r) => [
+      r.id,
+      r.ref,
+      paintStatus(r.status, ctx.color),
+      r.pid === null ? "-" : String(r.pid),
+      relativeTime(r.startedAt, now),
+      formatDuration((r.completedAt ?? now) - r.startedAt),
+      r.exitCode === null ? "-" : String(r.exitCode),
+    ]),
+  );
+  return 0;
+}
+
+function show(args: string[], ctx: Context): number {
+  const p = parse(args, { json: { type: "boolean" } }, "show", 1);
+  const found = resolve(ctx, p.positionals[0]);
+  const { run: r, execution: e } = readBackground(ctx.dbPath, found.id);
+  const log = r.logId && isValidLogId(r.logId)
+    ? logPath(ctx.dbPath, r.logId)
+    : null;
+  if (boolFlag(p, "json")) {
+    printJson({
+      ...backgroundRunToJson(r),
+      execution: e ? executionToJson(e) : null,
+      log_path: log,
+    });
+    return 0;
+  }
+  const now = Date.now();
+  const taskPid = e && e.pid !== null && e.pid !== r.pid ? e.pid : null;
+  const rows: [string, string][] = [
+    ["id", r.id],
+    ["ref", r.ref],
+    ["status", paintStatus(r.status, ctx.color)],
+    ["command", r.command || "-"],
+    [
+      "started",
+      `${new Date(r.startedAt).toISOString()} (${
+        relativeTime(r.startedAt, now)
+      })`,
+    ],
+    [
+      "completed",
+      r.completedAt === null ? "-" : new Date(r.completedAt).toISOString(),
+    ],
+    ["duration", formatDuration((r.completedAt ?? now) - r.startedAt)],
+    ["exit code", r.exitCode === null ? "-" : String(r.exitCode)],
+    ["signal", e?.signal ?? "-"],
+    ["error", r.error ?? "-"],
+    ["supervisor", r.pid === null ? "-" : `pid ${r.pid}`],
+    [
+      "task",
+      taskPid === null ? "-" : `pid ${taskPid} (process group ${taskPid})`,
+    ],
+    ["execution", r.executionId ?? "-"],
+    ["log", log ?? "-"],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  for (const [k, v] of rows) println(`${k.padEnd(width)}  ${v}`);
+  return 0;
+}
+
+async function logs(args: string[], ctx: Context): Promise<number> {
+  const p = parse(args, { follow: { type: "boolean", short: "f" } }, "logs", 1);
+  const r = resolve(ctx, p.positionals[0]);
+  if (!r.logId || !isValidLogId(r.logId)) {
+    throw new StintError(`Background run ${r.id} has no log`);
+  }
+  const path = logPath(ctx.dbPath, r.logId);
+  const isRunning = () =>
+    withStore(ctx.dbPath, (db) => {
+      reconcileBackgroundRuns(db);
+      return getBackgroundRunExact(db, r.id)?.status === "running";
+    });
+  try {
+    await copyLog(path, {
+      write: (bytes) => writeAll(Deno.stdout, bytes),
+      follow: boolFlag(p, "follow"),
+      isRunning,
+    });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new StintError(
+        `The log of background run ${r.id} is gone (${path}); it may have been cleaned`,
+      );
+    }
+    throw err;
+  }
+  return 0;
+}
+
+async function kill(args: string[], ctx: Context): Promise<number> {
+  const p = parse(
+    args,
+    { signal: { type: "string", short: "s" }, grace: { type: "string" } },
+    "kill",
+    1,
+  );
+  const signal = parseSignal(stringFlag(p, "signal") ?? "TERM");
+  const grace = stringFlag(p, "grace");
+  const graceMs = grace === undefined
+    ? 10_000
+    : parseDuration(grace, "--grace");
+  const r = resolve(ctx, p.positionals[0]);
+  return await withSyncSession(
+    ctx,
+    { pull: false, flushLoop: false },
+    async () => {
+      if (r.status === "lost") {
+        const state = readBackground(ctx.dbPath, r.id);
+        if (await killOrphanedTask(ctx.dbPath, state, signal)) {
+          println(
+            `Killed what was left of lost background run ${r.id} (${r.ref}) with ${signal}`,
+          );
+          return 0;
+        }
+      }
+      if (r.status !== "running") {
+        throw new StintError(
+          `Background run ${r.id} (${r.ref}) already ended (${r.status}${
+            r.exitCode === null ? "" : `, exit ${r.exitCode}`
+          }); nothing to kill`,
+        );
+      }
+      const end = await killBackground(ctx.dbPath, r.id, { signal, graceMs });
+      if (end.run.status === "killed") {
+        println(`Killed background run ${r.id} (${r.ref}) with ${signal}`);
+      } else {
+        println(
+          `Background run ${r.id} (${r.ref}) ended (${end.run.status}${
+            end.run.exitCode === null ? "" : `, exit ${end.run.exitCode}`
+          }) after ${signal}`,
+        );
+      }
+      return 0;
+    },
+  );
+}
+
+async function wait(args: string[], ctx: Context): Promise<number> {
+  const p = parse(
+    args,
+    { timeout: { type: "string", short: "t" }, json: { type: "boolean" } },
+    "wait",
+    1,
+  );
+  const raw = stringFlag(p, "timeout");
+  const timeoutMs = raw === undefined
+    ? undefined
+    : parseDuration(raw, "--timeout");
+  const r = resolve(ctx, p.positionals[0]);
+  const end = await waitBackground(ctx.dbPath, r.id, { timeoutMs });
+  if (end === null) {
+    eprintln(
+      `stint: Timed out after ${raw} waiting for background run ${r.id} (${r.ref}); it is still running`,
+    );
+    return 124;
+  }
+  if (boolFlag(p, "json")) printJson(backgroundRunToJson(end));
+  if (end.status === "lost") {
+    throw new StintError(
+      `Background run ${end.id} (${end.ref}) was lost: ${
+        end.error ?? "its supervisor died"
+      }; its exit code is unknown`,
+      { exitCode: 125 },
+    );
+  }
+  return end.exitCode ?? (end.status === "completed" ? 0 : 1);
+}
+
+async function clean(args: string[], ctx: Context): Promise<number> {
+  const p = parse(
+    args,
+    { "older-than": { type: "string" }, json: { type: "boolean" } },
+    "clean",
+    0,
+  );
+  const raw = stringFlag(p, "older-than");
+  const olderMs = raw === undefined ? 0 : parseDuration(raw, "--older-than");
+  const removed = await withSyncSession(
+    ctx,
+    { pull: false, flushLoop: false },
+    () =>
+      Promise.resolve(withStore(ctx.dbPath, (db) => {
+        reconcileBackgroundRuns(db);
+        const runs = listBackgroundRuns(db, {
+          all: true,
+          finishedBefore: Date.now() - olderMs,
+        });
+        for (const r of runs) deleteBackgroundRun(db, r.id);
+        return runs;
+      })),
+  );
+  for (const r of removed) {
+    if (!r.logId || !isValidLogId(r.logId)) continue;
+    try {
+      Deno.removeSync(logPath(ctx.dbPath, r.logId));
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+  if (boolFlag(p, "json")) {
+    printJson({ removed: removed.length, ids: removed.map((r) => r.id) });
+  } else {
+    println(
+      removed.length === 0
+        ? `No finished background runs${
+          raw ? ` older than ${raw}` : ""
+        } to remove`
+        : `Removed ${removed.length} finished background run${
+          removed.length === 1 ? "" : "s"
+        } and ${removed.length === 1 ? "its log" : "their logs"}`,
+    );
+  }
+  return 0;
+}
+
+/** The detached supervisor: its stderr is /dev/null, so failures go to the log. */
+async function supervise(args: string[], ctx: Context): Promise<number> {
+  const payload = parsePayload(args[0]);
+  const forwarder = new SignalForwarder().install();
+  try {
+    return await withSyncSession(
+      ctx,
+      { pull: true, flushLoop: true },
+      () => superviseRun(payload, { dbPath: ctx.dbPath, forwarder }),
+    );
+  } catch (err) {
+    try {
+      const f = Deno.openSync(logPath(ctx.dbPath, payload.exec), {
+        append: true,
+        create: true,
+        mode: 0o600,
+      });
+      writeAll(
+        f,
+        new TextEncoder().encode(
+          `stint: supervisor failed: ${
+            (err as Error).message?.split("\n")[0] ?? String(err)
+          }\n`,
+        ),
+      );
+      f.close();
+    } catch {
+      // nowhere left to report it; the record says failed or lost
+    }
+    throw err;
+  } finally {
+    forwarder.dispose();
+  }
 }

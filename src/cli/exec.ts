@@ -1,14 +1,99 @@
 /**
- * `stint exec` (placeholder until its issue lands; replaced by the real module).
+ * `stint exec [--name N] [--shell] [-b] [--json] -- <cmd> [args...]`: run an
+ * ad-hoc command (no shell unless asked) and record it like a task run.
  * @module
  */
-import { StintError } from "../errors.ts";
+import { basename } from "node:path";
+import { UsageError } from "../errors.ts";
+import type { RunSpec } from "../runner/execute.ts";
+import { boolFlag, type FlagSpec, stringFlag } from "./args.ts";
 import type { Context } from "./context.ts";
+import { launch, parseWithHint, quoteArg } from "./run.ts";
 
 /** Help for `stint exec`. */
-export const help = "Usage: stint exec (not built yet)";
+export const help =
+  `Usage: stint exec [--name <ref>] [--shell] [-b] [--json] -- <command> [args...]
+
+Run an ad-hoc command in the current directory and record it like a task
+run: output streams to the terminal and into the run's log, and the child
+gets STINT_RUN_ID and its own STINT_SCOPE. The command runs directly, never
+through a shell, unless --shell is given.
+
+Options:
+      --name <ref>   Record the run under this ref (default: exec:<program>)
+      --shell        Run the words after -- as one /bin/sh -c script
+  -b, --background   Start detached, print the background run id, return at once
+      --json         Print the finished run's record as JSON (with -b: the background run)
+
+Exit codes: the command's own code; 128+n when killed by signal n;
+127 when the program is not found, 126 when it is not executable; 2 for bad usage.
+
+Examples:
+  stint exec -- cargo build --release
+  stint exec --name nightly:backup -- ./backup.sh /data
+  stint exec --shell -- 'du -sh * | sort -h'
+  stint exec -b --name soak -- deno run -A soak.ts`;
+
+const FLAGS: FlagSpec = {
+  name: { type: "string" },
+  shell: { type: "boolean" },
+  background: { type: "boolean", short: "b" },
+  json: { type: "boolean" },
+};
 
 /** Run `stint exec`. */
-export function run(_args: string[], _ctx: Context): number {
-  throw new StintError("stint exec is not built yet");
+export async function run(args: string[], ctx: Context): Promise<number> {
+  const p = parseWithHint(args, FLAGS, "exec");
+  const argv = args.includes("--") ? p.rest : p.positionals;
+  if (args.includes("--") && p.positionals.length > 0) {
+    throw new UsageError(
+      `Unexpected argument "${
+        p.positionals[0]
+      }" before --; put the whole command after --`,
+    );
+  }
+  if (argv.length === 0 || argv[0] === "") {
+    throw new UsageError(
+      "stint exec needs a command after --: stint exec -- <command> [args...]",
+    );
+  }
+  const shell = boolFlag(p, "shell");
+  const name = stringFlag(p, "name");
+  if (name !== undefined) validateRef(name);
+  const cwd = Deno.cwd();
+  const script = argv.join(" ");
+  const spec: RunSpec = shell
+    ? {
+      ref: name ?? `exec:${basename(script.trim().split(/\s+/)[0] || "sh")}`,
+      command: `sh -c ${quoteArg(script)}`,
+      args: [script],
+      program: "/bin/sh",
+      programArgs: ["-c", script],
+      cwd,
+      projectDir: cwd,
+      task: null,
+    }
+    : {
+      ref: name ?? `exec:${basename(argv[0])}`,
+      command: argv.map(quoteArg).join(" "),
+      args: argv.slice(1),
+      program: argv[0],
+      programArgs: argv.slice(1),
+      cwd,
+      projectDir: cwd,
+      task: null,
+    };
+  return await launch(spec, ctx, {
+    background: boolFlag(p, "background"),
+    json: boolFlag(p, "json"),
+  });
+}
+
+function validateRef(ref: string): void {
+  // deno-lint-ignore no-control-regex
+  if (ref.trim() === "" || ref.length > 200 || /[\x00-\x1f\x7f]/.test(ref)) {
+    throw new UsageError(
+      "--name must be 1 to 200 printable characters, e.g. --name nightly:backup",
+    );
+  }
 }

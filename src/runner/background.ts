@@ -1,0 +1,379 @@
+/**
+ * Background runs: a detached supervisor (its own session, no terminal) that
+ * runs one execution exactly as a foreground run would and records the end;
+ * and the other side of it: kill, wait, and finishing a run whose supervisor
+ * died.
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import { StintError } from "../errors.ts";
+import {
+  type BackgroundRun,
+  type BackgroundStatus,
+  getBackgroundRunExact,
+  reconcileBackgroundRuns,
+  saveBackgroundRun,
+} from "../store/background.ts";
+import {
+  type Execution,
+  finishExecution,
+  getExecutionExact,
+} from "../store/executions.ts";
+import { shortId, uuidv7 } from "../store/ids.ts";
+import { withStore } from "../store/open.ts";
+import {
+  ensurePrivateDir,
+  isValidLogId,
+  logPath,
+  logsDir,
+} from "../store/paths.ts";
+import { processGoneReason, processStartTime } from "../store/process.ts";
+import { deleteScope } from "../store/vars.ts";
+import { runExecution, type RunResult, type RunSpec } from "./execute.ts";
+import type { SignalForwarder } from "./forwarder.ts";
+import {
+  groupAlive,
+  reapGroup,
+  signalGroup,
+  signalProcess,
+  sleep,
+} from "./process_group.ts";
+import { FORWARDED_SIGNALS, signalExitCode } from "./signals.ts";
+
+/** What the supervisor is told on its command line (never through the environment). */
+export interface SupervisePayload {
+  /** The background run id. */
+  bg: string;
+  /** The execution id (also the log id). */
+  exec: string;
+  /** What to run. */
+  spec: RunSpec;
+}
+
+/** stint's own entry point, for spawning the supervisor. */
+const MAIN = new URL("../../main.ts", import.meta.url);
+
+/**
+ * Start `spec` in the background: record the run, create its log, spawn a
+ * detached supervisor and return without waiting for it.
+ */
+export function startBackground(
+  spec: RunSpec,
+  options: { dbPath: string; quiet?: boolean },
+): { run: BackgroundRun; logPath: string } {
+  const { dbPath } = options;
+  const bg = shortId();
+  const exec = uuidv7();
+  ensurePrivateDir(logsDir(dbPath));
+  const log = logPath(dbPath, exec);
+  Deno.writeFileSync(log, new Uint8Array(), { mode: 0o600 });
+  // Recorded under stint's own pid until the supervisor's is known, so a
+  // concurrent `bg list` never sees a running record without a live process.
+  withStore(dbPath, (db) =>
+    saveBackgroundRun(db, {
+      id: bg,
+      ref: spec.ref,
+      command: spec.command,
+      executionId: exec,
+      logId: exec,
+      pid: Deno.pid,
+      pidStart: processStartTime(Deno.pid),
+      status: "running",
+      startedAt: Date.now(),
+    }));
+
+  const payload: SupervisePayload = { bg, exec, spec };
+  const main = MAIN.protocol === "file:" ? fileURLToPath(MAIN) : MAIN.href;
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--quiet",
+        main,
+        "--db",
+        dbPath,
+        ...(options.quiet ? ["--quiet"] : []),
+        "bg",
+        "__supervise",
+        JSON.stringify(payload),
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+      detached: true,
+    }).spawn();
+  } catch (err) {
+    const msg = `Cannot start the background supervisor: ${
+      (err as Error).message.split("\n")[0]
+    }`;
+    withStore(dbPath, (db) =>
+      saveBackgroundRun(db, {
+        id: bg,
+        ref: spec.ref,
+        status: "failed",
+        error: msg,
+        completedAt: Date.now(),
+      }));
+    throw new StintError(msg);
+  }
+  child.unref();
+  const run = withStore(dbPath, (db) =>
+    saveBackgroundRun(db, {
+      id: bg,
+      ref: spec.ref,
+      pid: child.pid,
+      pidStart: processStartTime(child.pid),
+      pgid: child.pid,
+    }));
+  return { run, logPath: log };
+}
+
+/** Parse and check the supervisor's payload (it comes from our own argv). */
+export function parsePayload(raw: string | undefined): SupervisePayload {
+  let p: SupervisePayload;
+  try {
+    p = JSON.parse(raw ?? "");
+  } catch {
+    throw new StintError("Invalid supervisor payload", { exitCode: 2 });
+  }
+  const s = p?.spec;
+  const ok = typeof p?.bg === "string" && /^[0-9a-z]{1,32}$/.test(p.bg) &&
+    typeof p.exec === "string" && isValidLogId(p.exec) &&
+    typeof s?.ref === "string" && typeof s.program === "string" &&
+    Array.isArray(s.programArgs) && typeof s.cwd === "string" &&
+    Array.isArray(s.args) && typeof s.command === "string";
+  if (!ok) throw new StintError("Invalid supervisor payload", { exitCode: 2 });
+  return p;
+}
+
+/** The background status an execution's end maps to. */
+export function backgroundStatusOf(e: Execution): BackgroundStatus {
+  switch (e.status) {
+    case "succeeded":
+      return "completed";
+    case "killed":
+      return "killed";
+    case "lost":
+      return "lost";
+    default:
+      return "failed";
+  }
+}
+
+/**
+ * The supervisor's work: run the execution (output to the log only) and
+ * record the background run's end. Returns the run's exit code.
+ */
+export async function superviseRun(
+  payload: SupervisePayload,
+  options: { dbPath: string; forwarder: SignalForwarder },
+): Promise<number> {
+  const { dbPath } = options;
+  let result: RunResult;
+  try {
+    result = await runExecution(payload.spec, {
+      dbPath,
+      forwarder: options.forwarder,
+      terminal: false,
+      id: payload.exec,
+      backgroundId: payload.bg,
+    });
+  } catch (err) {
+    const msg = (err as Error).message?.split("\n")[0] ?? String(err);
+    withStore(dbPath, (db) =>
+      saveBackgroundRun(db, {
+        id: payload.bg,
+        ref: payload.spec.ref,
+        status: "failed",
+        error: `Supervisor failed: ${msg}`,
+        completedAt: Date.now(),
+      }));
+    throw err;
+  }
+  const e = result.execution;
+  withStore(dbPath, (db) =>
+    saveBackgroundRun(db, {
+      id: payload.bg,
+      ref: payload.spec.ref,
+      status: backgroundStatusOf(e),
+      exitCode: result.exitCode,
+      error: e.error,
+      completedAt: e.completedAt ?? Date.now(),
+    }));
+  return result.exitCode;
+}
+
+/** A background run with its execution (absent until the supervisor records it). */
+export interface BackgroundState {
+  run: BackgroundRun;
+  execution: Execution | null;
+}
+
+/** Read a background run and its execution by exact id. */
+export function readBackground(dbPath: string, id: string): BackgroundState {
+  return withStore(dbPath, (db) => {
+    const run = getBackgroundRunExact(db, id);
+    if (!run) throw new StintError(`Background run ${id} disappeared`);
+    const execution = run.executionId
+      ? getExecutionExact(db, run.executionId) ?? null
+      : null;
+    return { run, execution };
+  });
+}
+
+/** The task's process group, when the execution is running under its own pid. */
+function taskGroup(s: BackgroundState): number | null {
+  const e = s.execution;
+  if (!e || e.status !== "running" || e.pid === null) return null;
+  if (e.pid === s.run.pid) return null; // still the supervisor's placeholder
+  return e.pid;
+}
+
+/**
+ * Kill a running background run: `signal` goes to the supervisor (which
+ * forwards it to the task's group and records `killed`) or, for signals it
+ * does not forward, straight to the task's group. After `graceMs` the group
+ * gets SIGKILL; a supervisor that does not record the end in time is killed
+ * too and the end is recorded here. Nothing of the group is left running.
+ */
+export async function killBackground(
+  dbPath: string,
+  id: string,
+  options: { signal: Deno.Signal; graceMs: number },
+): Promise<BackgroundState> {
+  const { signal } = options;
+  let state = readBackground(dbPath, id);
+  const supervisor = state.run.pid ?? 0;
+  const supervisorAlive = () =>
+    processGoneReason(state.run.pid, state.run.pidStart) === null;
+  let group = taskGroup(state);
+
+  if (FORWARDED_SIGNALS.includes(signal) && supervisorAlive()) {
+    signalProcess(supervisor, signal);
+  } else if (group !== null) {
+    signalGroup(group, signal);
+  } else {
+    signalProcess(supervisor, signal);
+  }
+
+  const deadline = Date.now() + options.graceMs;
+  let escalated = false;
+  for (;;) {
+    await sleep(100);
+    state = readBackground(dbPath, id);
+    group = taskGroup(state) ?? group;
+    if (state.run.status !== "running" || !supervisorAlive()) break;
+    if (Date.now() >= deadline && !escalated) {
+      escalated = true;
+      if (group !== null) signalGroup(group, "SIGKILL");
+      else signalProcess(supervisor, "SIGKILL");
+    } else if (Date.now() >= deadline + 5_000) {
+      signalProcess(supervisor, "SIGKILL");
+      break;
+    }
+  }
+
+  if (group !== null && groupAlive(group)) {
+    signalGroup(group, "SIGKILL");
+    await reapGroup(group, { graceMs: 0 });
+  }
+  state = readBackground(dbPath, id);
+  if (state.run.status === "running") {
+    finishAbandoned(dbPath, state, {
+      status: "killed",
+      signal,
+      error:
+        `Killed by ${signal} (stint bg kill); the supervisor did not record the end`,
+    });
+    state = readBackground(dbPath, id);
+  }
+  return state;
+}
+
+/**
+ * Record the end of a run whose supervisor is gone: the execution (if still
+ * running) and the background run, and reclaim the execution's scope.
+ */
+export function finishAbandoned(
+  dbPath: string,
+  state: BackgroundState,
+  end: { status: "killed" | "lost"; signal: Deno.Signal | null; error: string },
+): void {
+  const code = end.signal ? signalExitCode(end.signal) : null;
+  withStore(dbPath, (db) => {
+    const e = state.execution;
+    if (e && e.status === "running") {
+      finishExecution(db, e.id, {
+        status: end.status,
+        exitCode: code,
+        signal: end.signal,
+        error: end.error,
+      });
+      if (e.scopeId) deleteScope(db, e.scopeId);
+    }
+    saveBackgroundRun(db, {
+      id: state.run.id,
+      ref: state.run.ref,
+      status: end.status,
+      exitCode: code,
+      error: end.error,
+      completedAt: Date.now(),
+    });
+  });
+}
+
+/**
+ * Kill what is left of a lost run's task group (its supervisor died but the
+ * task may still run). Returns whether anything was running.
+ */
+export async function killOrphanedTask(
+  dbPath: string,
+  state: BackgroundState,
+  signal: Deno.Signal,
+): Promise<boolean> {
+  const e = state.execution;
+  if (!e || e.status !== "running" || e.pid === null) return false;
+  if (e.pid === state.run.pid || !groupAlive(e.pid)) return false;
+  signalGroup(e.pid, signal);
+  await reapGroup(e.pid, { graceMs: 3_000 });
+  withStore(dbPath, (db) => {
+    finishExecution(db, e.id, {
+      status: "killed",
+      exitCode: signalExitCode(signal),
+      signal,
+      error:
+        `Killed by ${signal} (stint bg kill) after its supervisor was lost`,
+    });
+    if (e.scopeId) deleteScope(db, e.scopeId);
+  });
+  return true;
+}
+
+/**
+ * Wait for a background run to end (reconciling a dead supervisor to
+ * `lost`); null when `timeoutMs` passes first.
+ */
+export async function waitBackground(
+  dbPath: string,
+  id: string,
+  options: { timeoutMs?: number },
+): Promise<BackgroundRun | null> {
+  const deadline = options.timeoutMs === undefined
+    ? Infinity
+    : Date.now() + options.timeoutMs;
+  let delay = 50;
+  for (;;) {
+    const run = withStore(dbPath, (db) => {
+      reconcileBackgroundRuns(db);
+      return getBackgroundRunExact(db, id);
+    });
+    if (!run) throw new StintError(`Background run ${id} disappeared`);
+    if (run.status !== "running") return run;
+    const left = deadline - Date.now();
+    if (left <= 0) return null;
+    await sleep(Math.min(delay, left));
+    delay = Math.min(delay * 2, 500);
+  }
+}

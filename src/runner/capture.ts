@@ -1,0 +1,120 @@
+/**
+ * Log capture: each chunk a child writes is passed on to the terminal as is
+ * (colours, partial lines, binary) and appended byte-exact to the run's log,
+ * stdout and stderr interleaved in arrival order.
+ * @module
+ */
+import { describeFsError } from "../store/paths.ts";
+
+/** A synchronous byte sink that stops quietly once it fails (a closed terminal). */
+export class TerminalSink {
+  #w: { writeSync(p: Uint8Array): number };
+  #broken = false;
+
+  /** Wrap `w` (Deno.stdout or Deno.stderr). */
+  constructor(w: { writeSync(p: Uint8Array): number }) {
+    this.#w = w;
+  }
+
+  /** Write all of `bytes`; after the first failure, drop further output. */
+  write(bytes: Uint8Array): void {
+    if (this.#broken) return;
+    try {
+      let off = 0;
+      while (off < bytes.length) off += this.#w.writeSync(bytes.subarray(off));
+    } catch {
+      // The reader went away (a closed pipe or terminal); the log still gets everything.
+      this.#broken = true;
+    }
+  }
+}
+
+/** The run's log file, opened for appending with mode 0600. */
+export class LogSink {
+  #file: Deno.FsFile | null;
+  /** The first write error, if any (the run goes on; the record notes it). */
+  error: string | null = null;
+
+  /** Open (creating if needed) the log at `path` for appending. */
+  constructor(path: string) {
+    this.#file = Deno.openSync(path, {
+      write: true,
+      append: true,
+      create: true,
+      mode: 0o600,
+    });
+  }
+
+  /** Append all of `bytes`. */
+  write(bytes: Uint8Array): void {
+    if (!this.#file || this.error) return;
+    try {
+      let off = 0;
+      while (off < bytes.length) {
+        off += this.#file.writeSync(bytes.subarray(off));
+      }
+    } catch (err) {
+      this.error = `Writing the log failed: ${describeFsError(err)}`;
+    }
+  }
+
+  /** Close the file. */
+  close(): void {
+    try {
+      this.#file?.close();
+    } catch {
+      // already closed
+    }
+    this.#file = null;
+  }
+}
+
+/** A running copy loop from one child pipe; `cancel` stops it early. */
+export interface Pump {
+  /** Resolves when the pipe reaches EOF or the pump is cancelled. */
+  done: Promise<void>;
+  /** Whether EOF was reached. */
+  finished(): boolean;
+  /** Stop reading (a process outside the group still holds the pipe open). */
+  cancel(): Promise<void>;
+}
+
+/** Copy `stream` to `log` and, when given, to `terminal`, chunk by chunk. */
+export function pump(
+  stream: ReadableStream<Uint8Array>,
+  sinks: { log: LogSink; terminal?: TerminalSink },
+): Pump {
+  const reader = stream.getReader();
+  let eof = false;
+  const done = (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        sinks.terminal?.write(value);
+        sinks.log.write(value);
+      }
+      eof = true;
+    } catch {
+      // cancelled or the pipe broke; what arrived is already written
+    } finally {
+      try {
+        reader.releaseLock();
+      } catch {
+        // a pending read after cancel
+      }
+    }
+  })();
+  return {
+    done,
+    finished: () => eof,
+    cancel: async () => {
+      try {
+        await reader.cancel();
+      } catch {
+        // already closed
+      }
+      await done;
+    },
+  };
+}

@@ -1,0 +1,310 @@
+/**
+ * Running one execution: record it, give the child its scope and ids, spawn
+ * it as the leader of its own session (so one signal reaches everything it
+ * starts), capture its output, forward signals, and record the end.
+ * @module
+ */
+import {
+  type Execution,
+  finishExecution,
+  setExecutionPid,
+  startExecution,
+} from "../store/executions.ts";
+import { withStore } from "../store/open.ts";
+import { ensurePrivateDir, logPath, logsDir } from "../store/paths.ts";
+import { processStartTime } from "../store/process.ts";
+import { uuidv7 } from "../store/ids.ts";
+import { createScope, deleteScope } from "../store/vars.ts";
+import { LogSink, type Pump, pump, TerminalSink } from "./capture.ts";
+import { childEnv, runParent } from "./env.ts";
+import type { SignalForwarder } from "./forwarder.ts";
+import { groupAlive, reapGroup, signalGroup, sleep } from "./process_group.ts";
+import { signalExitCode } from "./signals.ts";
+
+/** What to run and how to record it. */
+export interface RunSpec {
+  /** The ref the run is recorded under (`<project>:<task>` or the exec name). */
+  ref: string;
+  /** The command line shown in history. */
+  command: string;
+  /** The user's own arguments (recorded). */
+  args: string[];
+  /** The program to spawn (never through a shell unless the user asked). */
+  program: string;
+  /** Its arguments. */
+  programArgs: string[];
+  /** The directory the child runs in. */
+  cwd: string;
+  /** The project directory recorded with the run. */
+  projectDir: string | null;
+  /** The task name, for task runs. */
+  task: string | null;
+  /** Extra variables for the child (after stint's own environment). */
+  extraEnv?: Record<string, string>;
+}
+
+/** How to run it. */
+export interface RunOptions {
+  /** The store file. */
+  dbPath: string;
+  /** The forwarder, installed by the caller before this is called. */
+  forwarder: SignalForwarder;
+  /** Copy output to this process's stdout/stderr as well as the log. */
+  terminal: boolean;
+  /** A pre-assigned execution id (background runs). */
+  id?: string;
+  /** The background run this execution belongs to. */
+  backgroundId?: string | null;
+  /** stint's own environment (default: Deno.env). */
+  env?: Record<string, string>;
+  /** How long a signalled child gets before its group is SIGKILLed (default 10 s). */
+  killGraceMs?: number;
+}
+
+/** How a run ended. */
+export interface RunResult {
+  /** The finished record. */
+  execution: Execution;
+  /** The code stint should exit with (the child's, or 128+n for a signal). */
+  exitCode: number;
+  /** Set when the program could not be started. */
+  spawnError: string | null;
+}
+
+/**
+ * Run `spec` to completion and record it. The record is written as
+ * `running` before the child starts (with stint's pid until the child's is
+ * known), so a run is never invisible, and finished on every path.
+ */
+export async function runExecution(
+  spec: RunSpec,
+  options: RunOptions,
+): Promise<RunResult> {
+  const { dbPath } = options;
+  const id = options.id ?? uuidv7();
+  const env = options.env ?? Deno.env.toObject();
+  const parent = runParent(env);
+
+  ensurePrivateDir(logsDir(dbPath));
+  const log = new LogSink(logPath(dbPath, id));
+  let scopeId: string;
+  try {
+    scopeId = withStore(dbPath, (db) => {
+      const scope = createScope(db, { parent: parent.scope, runId: id });
+      startExecution(db, {
+        id,
+        ref: spec.ref,
+        command: spec.command,
+        args: spec.args,
+        projectDir: spec.projectDir,
+        task: spec.task,
+        pid: Deno.pid,
+        pidStart: processStartTime(Deno.pid),
+        logId: id,
+        backgroundId: options.backgroundId ?? null,
+        parentId: parent.runId,
+        scopeId: scope,
+      });
+      return scope;
+    });
+  } catch (err) {
+    log.close();
+    throw err;
+  }
+
+  let outcome: Outcome;
+  try {
+    outcome = await spawnAndWait(spec, {
+      ...options,
+      log,
+      env: childEnv(env, {
+        runId: id,
+        scopeId,
+        parentRunId: parent.runId,
+        dbPath,
+      }, spec.extraEnv),
+      id,
+    });
+  } finally {
+    log.close();
+  }
+
+  const error = [outcome.error, log.error].filter(Boolean).join("; ") || null;
+  const execution = withStore(dbPath, (db) => {
+    const done = finishExecution(db, id, {
+      status: outcome.status,
+      exitCode: outcome.exitCode,
+      signal: outcome.signal,
+      error,
+    });
+    deleteScope(db, scopeId);
+    return done;
+  });
+  return {
+    execution,
+    exitCode: outcome.stintExit,
+    spawnError: outcome.spawnError,
+  };
+}
+
+interface Outcome {
+  status: "succeeded" | "failed" | "killed";
+  exitCode: number | null;
+  signal: string | null;
+  error: string | null;
+  stintExit: number;
+  spawnError: string | null;
+}
+
+async function spawnAndWait(
+  spec: RunSpec,
+  options: RunOptions & {
+    log: LogSink;
+    env: Record<string, string>;
+    id: string;
+  },
+): Promise<Outcome> {
+  const { forwarder, log } = options;
+  if (forwarder.received) {
+    // Interrupted before the child existed: nothing to run or forward.
+    return {
+      status: "killed",
+      exitCode: null,
+      signal: forwarder.received,
+      error: `Interrupted by ${forwarder.received} before the command started`,
+      stintExit: signalExitCode(forwarder.received),
+      spawnError: null,
+    };
+  }
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(spec.program, {
+      args: spec.programArgs,
+      cwd: spec.cwd,
+      env: options.env,
+      clearEnv: true,
+      stdin: "inherit",
+      stdout: "piped",
+      stderr: "piped",
+      // setsid: the child leads a new session and process group.
+      detached: true,
+    }).spawn();
+  } catch (err) {
+    const [reason, code] = err instanceof Deno.errors.NotFound
+      ? ["command not found", 127]
+      : err instanceof Deno.errors.PermissionDenied
+      ? ["permission denied", 126]
+      : [(err as Error).message.split("\n")[0], 127];
+    const message = `Cannot run "${spec.program}": ${reason}`;
+    return {
+      status: "failed",
+      exitCode: code,
+      signal: null,
+      error: message,
+      stintExit: code,
+      spawnError: message,
+    };
+  }
+  const pgid = child.pid;
+  forwarder.attach(pgid);
+  const pumps = [
+    pump(child.stdout, {
+      log,
+      terminal: options.terminal ? new TerminalSink(Deno.stdout) : undefined,
+    }),
+    pump(child.stderr, {
+      log,
+      terminal: options.terminal ? new TerminalSink(Deno.stderr) : undefined,
+    }),
+  ];
+
+  let exited = false;
+  let escalation: ReturnType<typeof setTimeout> | undefined;
+  forwarder.signalled().then(() => {
+    if (exited) return;
+    escalation = setTimeout(
+      () => signalGroup(pgid, "SIGKILL"),
+      options.killGraceMs ?? 10_000,
+    );
+  });
+
+  let pidError: string | null = null;
+  try {
+    withStore(options.dbPath, (db) =>
+      setExecutionPid(db, options.id, {
+        pid: child.pid,
+        pidStart: processStartTime(child.pid),
+      }));
+  } catch (err) {
+    // The run goes on; the record keeps stint's pid, which is still alive.
+    pidError = `Could not record the child's pid: ${
+      (err as Error).message.split("\n")[0]
+    }`;
+  }
+
+  const status = await child.status;
+  exited = true;
+  clearTimeout(escalation);
+  if (forwarder.received) {
+    // Whatever ignored the forwarded signal must not outlive the run.
+    await reapGroup(pgid, { graceMs: 2_000 });
+  }
+  await drain(pumps, pgid);
+  forwarder.detach();
+
+  const received = forwarder.received;
+  if (received) {
+    return {
+      status: "killed",
+      exitCode: status.code,
+      signal: received,
+      error: joinErrors(`Interrupted by ${received}`, pidError),
+      stintExit: signalExitCode(received),
+      spawnError: null,
+    };
+  }
+  if (status.signal) {
+    return {
+      status: "killed",
+      exitCode: status.code,
+      signal: status.signal,
+      error: joinErrors(`Killed by ${status.signal}`, pidError),
+      stintExit: status.code,
+      spawnError: null,
+    };
+  }
+  return {
+    status: status.code === 0 ? "succeeded" : "failed",
+    exitCode: status.code,
+    signal: null,
+    error: pidError,
+    stintExit: status.code,
+    spawnError: null,
+  };
+}
+
+function joinErrors(a: string, b: string | null): string {
+  return b ? `${a}; ${b}` : a;
+}
+
+/**
+ * Wait for both pipes to reach EOF. A process that left the group (a
+ * daemon) may hold them open forever; once the group is empty for a second,
+ * stop reading so the run can be recorded.
+ */
+async function drain(pumps: Pump[], pgid: number): Promise<void> {
+  const all = Promise.all(pumps.map((p) => p.done)).then(() => true);
+  let emptySince: number | null = null;
+  for (;;) {
+    if (await Promise.race([all, sleep(200).then(() => false)])) return;
+    if (groupAlive(pgid)) {
+      emptySince = null;
+      continue;
+    }
+    emptySince ??= Date.now();
+    if (Date.now() - emptySince >= 1_000) {
+      await Promise.all(pumps.map((p) => p.cancel()));
+      return;
+    }
+  }
+}
