@@ -1,14 +1,355 @@
 /**
- * `stint sync` (placeholder until its issue lands; replaced by the real module).
+ * `stint sync push | pull | restore [--force] | status`: each step of the
+ * sync lifecycle by hand. Unlike the lifecycle inside other commands, these
+ * report failures as one line and exit 1.
  * @module
  */
-import { StintError } from "../errors.ts";
+import { StintError, UsageError } from "../errors.ts";
+import { withStore } from "../store/open.ts";
+import { currentSeq, getMeta, hostId } from "../store/meta.ts";
+import type { SyncConfig, SyncFlags } from "../sync/config.ts";
+import { boolFlag, type FlagSpec, parseFlags, stringFlag } from "./args.ts";
 import type { Context } from "./context.ts";
+import {
+  eprintln,
+  formatBytes,
+  formatDuration,
+  printJson,
+  println,
+  relativeTime,
+} from "./output.ts";
 
 /** Help for `stint sync`. */
-export const help = "Usage: stint sync (not built yet)";
+export const help = `Usage: stint sync <subcommand> [options]
+
+Move the store to and from an S3-compatible bucket by hand. Commands that
+run tasks already do this on their own when a bucket is configured: restore
+on a new machine, pull before a run, push every interval and at the end.
+
+Subcommands:
+  push [--compact]     Upload this host's changes (and new logs) since the last push;
+                       --compact also writes hosts/<host>/snap.db and drops old segments
+  pull                 Apply other hosts' new changes
+  restore [--force]    Build the local store from the bucket (only when it does not
+                       exist, unless --force: rebuilds it, unpushed changes are lost)
+  status               Local view: configuration, last push, unpushed changes, cursors
+                       (no network; for a probe of the bucket use stint status)
+
+Options:
+  --json               Print the result as JSON
+  --bucket <name>      Override STINT_BUCKET
+  --endpoint <url>     Override STINT_S3_ENDPOINT
+  --region <region>    Override STINT_S3_REGION
+  --prefix <prefix>    Override STINT_S3_PREFIX
+
+Configuration (flags > environment > $XDG_CONFIG_HOME/stint/config.json):
+  STINT_BUCKET            bucket name; sync is off without one
+  STINT_S3_ENDPOINT       S3-compatible endpoint URL (MinIO, R2, Swift); unset = AWS
+  STINT_S3_REGION         signing region (default AWS_REGION, else us-east-1)
+  STINT_S3_PREFIX         key prefix inside the bucket (default stint/)
+  STINT_FLUSH_INTERVAL    seconds between pushes while a task runs (default 30)
+  STINT_QUIET=1           no sync messages on stderr
+  Credentials come only from the AWS chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
+  AWS_PROFILE, ...); stint never stores or prints them.
+
+Exit codes: 0 done, 1 sync not configured or a bucket error (or a corrupt
+object was skipped), 2 usage error.
+
+Examples:
+  stint sync push
+  stint sync pull --json
+  STINT_BUCKET=team-stint stint sync restore
+  stint sync status`;
+
+const COMMON: FlagSpec = {
+  json: { type: "boolean" },
+  bucket: { type: "string" },
+  endpoint: { type: "string" },
+  region: { type: "string" },
+  prefix: { type: "string" },
+};
 
 /** Run `stint sync`. */
-export function run(_args: string[], _ctx: Context): number {
-  throw new StintError("stint sync is not built yet");
+export async function run(args: string[], ctx: Context): Promise<number> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case "push":
+      return await push(rest, ctx);
+    case "pull":
+      return await pull(rest, ctx);
+    case "restore":
+      return await restore(rest, ctx);
+    case "status":
+      return await status(rest, ctx);
+    case undefined:
+      throw new UsageError(
+        "stint sync needs a subcommand: push, pull, restore or status (see stint sync --help)",
+      );
+    default:
+      throw new UsageError(
+        `Unknown subcommand "${sub}" for stint sync; use push, pull, restore or status`,
+      );
+  }
+}
+
+function flagsOf(p: ReturnType<typeof parseFlags>): SyncFlags {
+  return {
+    bucket: stringFlag(p, "bucket"),
+    endpoint: stringFlag(p, "endpoint"),
+    region: stringFlag(p, "region"),
+    prefix: stringFlag(p, "prefix"),
+  };
+}
+
+async function loadConfig(
+  flags: SyncFlags,
+  options?: { required?: boolean },
+): Promise<SyncConfig | null> {
+  const spec = "../sync/config.ts";
+  const { loadSyncConfig } = await import(
+    spec
+  ) as typeof import("../sync/config.ts");
+  const { config, warnings } = loadSyncConfig({ flags });
+  for (const w of warnings) eprintln(`Warning: ${w}`);
+  if (config === null && (options?.required ?? true)) {
+    throw new StintError(
+      "Sync is not configured: set STINT_BUCKET (and STINT_S3_ENDPOINT for a non-AWS server) or pass --bucket; see stint sync --help",
+    );
+  }
+  return config;
+}
+
+async function openEngine(ctx: Context, config: SyncConfig) {
+  const engineSpec = "../sync/engine.ts";
+  const reporterSpec = "../sync/reporter.ts";
+  const s3Spec = "../sync/s3_bucket.ts";
+  const [{ SyncEngine }, { makeReporter }, { openS3Bucket }] = await Promise
+    .all([
+      import(engineSpec) as Promise<typeof import("../sync/engine.ts")>,
+      import(reporterSpec) as Promise<typeof import("../sync/reporter.ts")>,
+      import(s3Spec) as Promise<typeof import("../sync/s3_bucket.ts")>,
+    ]);
+  const bucket = openS3Bucket(config);
+  const reporter = makeReporter({
+    quiet: ctx.quiet,
+    stderrIsTty: ctx.stderrIsTty,
+    color: ctx.stderrIsTty && !Deno.env.get("NO_COLOR"),
+  });
+  return { engine: new SyncEngine(ctx.dbPath, { bucket, reporter }), bucket };
+}
+
+function where(config: SyncConfig): string {
+  return `s3://${config.bucket}/${config.prefix}`;
+}
+
+async function push(args: string[], ctx: Context): Promise<number> {
+  const p = parseFlags(args, { ...COMMON, compact: { type: "boolean" } }, {
+    command: "sync push",
+    max: 0,
+  });
+  const config = (await loadConfig(flagsOf(p)))!;
+  const { engine, bucket } = await openEngine(ctx, config);
+  try {
+    const r = await engine.push({ compact: boolFlag(p, "compact") });
+    if (boolFlag(p, "json")) {
+      printJson({
+        pushed: r.pushed,
+        records: r.records,
+        logs: r.logs,
+        bytes: r.bytes,
+        snapshot: r.snapshot,
+        seq: r.seq,
+        key: r.key ?? null,
+        duration_ms: r.durationMs,
+        requests: bucket.requestCount,
+      });
+    } else if (!r.pushed) {
+      println(`Nothing to push; ${where(config)} is up to date`);
+    } else {
+      println(
+        `Pushed ${r.records} change(s)${r.logs ? ` and ${r.logs} log(s)` : ""}${
+          r.snapshot ? " with a snapshot" : ""
+        } (${formatBytes(r.bytes)}) to ${where(config)} in ${
+          formatDuration(r.durationMs)
+        }`,
+      );
+    }
+    return 0;
+  } finally {
+    await bucket.close();
+  }
+}
+
+function reportProblems(r: { corrupt: string[]; problems: string[] }): void {
+  for (const key of r.corrupt) {
+    eprintln(
+      `Warning: skipped corrupt object ${key} (checksum or format check failed)`,
+    );
+  }
+  for (const line of r.problems) eprintln(`Warning: ${line}`);
+}
+
+async function pull(args: string[], ctx: Context): Promise<number> {
+  const p = parseFlags(args, COMMON, { command: "sync pull", max: 0 });
+  const config = (await loadConfig(flagsOf(p)))!;
+  const { engine, bucket } = await openEngine(ctx, config);
+  try {
+    const r = await engine.pull();
+    reportProblems(r);
+    if (boolFlag(p, "json")) {
+      printJson({
+        hosts: r.hosts,
+        applied: r.applied,
+        segments: r.segments,
+        snapshots: r.snapshots,
+        corrupt: r.corrupt,
+        problems: r.problems,
+        duration_ms: r.durationMs,
+      });
+    } else {
+      println(
+        `Pulled ${r.applied} change(s) from ${r.hosts} host(s) (${r.segments} segment(s), ${r.snapshots} snapshot(s)) from ${
+          where(config)
+        }`,
+      );
+    }
+    return r.corrupt.length > 0 ? 1 : 0;
+  } finally {
+    await bucket.close();
+  }
+}
+
+async function restore(args: string[], ctx: Context): Promise<number> {
+  const p = parseFlags(args, { ...COMMON, force: { type: "boolean" } }, {
+    command: "sync restore",
+    max: 0,
+  });
+  const config = (await loadConfig(flagsOf(p)))!;
+  const { engine, bucket } = await openEngine(ctx, config);
+  try {
+    const r = await engine.restore({ force: boolFlag(p, "force") });
+    reportProblems(r);
+    if (!r.restored) {
+      throw new StintError(
+        `Nothing to restore: ${where(config)} holds no stint data yet`,
+      );
+    }
+    if (boolFlag(p, "json")) {
+      printJson({
+        restored: r.restored,
+        path: ctx.dbPath,
+        host_id: r.hostId,
+        hosts: r.hosts,
+        applied: r.applied,
+        segments: r.segments,
+        snapshots: r.snapshots,
+        corrupt: r.corrupt,
+        problems: r.problems,
+        duration_ms: r.durationMs,
+      });
+    } else {
+      println(
+        `Restored ${ctx.dbPath} from ${
+          where(config)
+        }: ${r.applied} record(s) from ${r.hosts} host(s) in ${
+          formatDuration(r.durationMs)
+        }`,
+      );
+    }
+    return r.corrupt.length > 0 ? 1 : 0;
+  } finally {
+    await bucket.close();
+  }
+}
+
+async function status(args: string[], ctx: Context): Promise<number> {
+  const p = parseFlags(args, COMMON, { command: "sync status", max: 0 });
+  const config = await loadConfig(flagsOf(p), { required: false });
+  const spec = "../sync/changelog.ts";
+  const changelog = await import(spec) as typeof import("../sync/changelog.ts");
+  let exists = true;
+  try {
+    Deno.statSync(ctx.dbPath);
+  } catch {
+    exists = false;
+  }
+  const local = exists
+    ? withStore(ctx.dbPath, (db) => ({
+      host: hostId(db),
+      seq: currentSeq(db),
+      lastPush: changelog.lastPush(db),
+      unpushed: changelog.unpushedCount(db),
+      cursors: changelog.remoteCursors(db),
+      lastPullAt: getMeta(db, changelog.SYNC_META.lastPullAt),
+      restoredAt: getMeta(db, changelog.SYNC_META.restoredAt),
+    }))
+    : null;
+  if (boolFlag(p, "json")) {
+    const iso = (ms: number | string | undefined | null) =>
+      ms === undefined || ms === null
+        ? null
+        : new Date(Number(ms)).toISOString();
+    printJson({
+      configured: config !== null,
+      bucket: config?.bucket ?? null,
+      endpoint: config?.endpoint ?? null,
+      region: config?.region ?? null,
+      prefix: config?.prefix ?? null,
+      flush_interval_s: config ? config.flushIntervalMs / 1000 : null,
+      store: ctx.dbPath,
+      store_exists: exists,
+      host_id: local?.host ?? null,
+      seq: local?.seq ?? null,
+      last_push_at: iso(local?.lastPush?.at),
+      pushed_seq: local?.lastPush?.seq ?? 0,
+      unpushed: local?.unpushed ?? 0,
+      last_pull_at: iso(local?.lastPullAt),
+      restored_at: iso(local?.restoredAt),
+      cursors: Object.entries(local?.cursors ?? {}).map(([host, seq]) => ({
+        host,
+        seq,
+      })),
+    });
+    return 0;
+  }
+  println(
+    config
+      ? `Bucket:       ${where(config)}${
+        config.endpoint ? ` at ${config.endpoint}` : ` (AWS, ${config.region})`
+      }`
+      : "Bucket:       not configured (set STINT_BUCKET)",
+  );
+  if (config) {
+    println(`Flush every:  ${config.flushIntervalMs / 1000} s`);
+  }
+  println(
+    `Store:        ${ctx.dbPath}${exists ? "" : " (does not exist yet)"}`,
+  );
+  if (local) {
+    println(`Host id:      ${local.host}`);
+    println(
+      `Last push:    ${
+        local.lastPush
+          ? `${
+            relativeTime(local.lastPush.at)
+          } (up to change ${local.lastPush.seq} of ${local.seq})`
+          : "never"
+      }`,
+    );
+    println(`Unpushed:     ${local.unpushed} change(s)`);
+    println(
+      `Last pull:    ${
+        local.lastPullAt ? relativeTime(Number(local.lastPullAt)) : "never"
+      }`,
+    );
+    const cursors = Object.entries(local.cursors);
+    if (cursors.length === 0) println("Other hosts:  none seen yet");
+    else {
+      println("Other hosts:");
+      for (const [host, seq] of cursors) {
+        println(`  ${host}  up to change ${seq}`);
+      }
+    }
+  }
+  return 0;
 }

@@ -1,10 +1,13 @@
 /**
  * The seam between commands and the bucket-sync lifecycle (spec section 6):
  * start (restore or pull), a flush loop while `fn` runs, and one final flush.
- * With no bucket configured this only runs `fn`; the sync module is loaded
+ * With no bucket configured this only runs `fn`; the sync modules are loaded
  * only when a bucket is configured, so local-only commands never pay for it.
+ * Nested stint processes (inside a run: STINT_RUN_ID is set) leave restore,
+ * pull, flushing and the final push to the outermost one.
  * @module
  */
+import { join } from "node:path";
 import type { Context } from "./context.ts";
 
 /** What the wrapped command tells the lifecycle. */
@@ -17,12 +20,67 @@ export interface SyncSessionOptions {
 
 /**
  * Run `fn` inside the sync lifecycle. The final flush runs once, after `fn`
- * settles (normal exit, error, or a signal that `fn` handled).
+ * settles (normal exit, error, or a signal that `fn` handled). Sync errors
+ * are reported, never thrown, and never change what `fn` returns.
  */
 export async function withSyncSession<T>(
-  _ctx: Context,
-  _options: SyncSessionOptions,
+  ctx: Context,
+  options: SyncSessionOptions,
   fn: () => Promise<T>,
 ): Promise<T> {
-  return await fn();
+  if (env("STINT_RUN_ID") || !maybeConfigured()) return await fn();
+  let loaded;
+  try {
+    const configSpec = "../sync/config.ts";
+    const { loadSyncConfig } = await import(
+      configSpec
+    ) as typeof import("../sync/config.ts");
+    const { config, warnings } = loadSyncConfig();
+    if (config === null) {
+      if (warnings.length > 0 && !ctx.quiet && ctx.stderrIsTty) {
+        for (const w of warnings) console.error(`sync: ${w}`);
+      }
+      return await fn();
+    }
+    const sessionSpec = "../sync/session.ts";
+    const session = await import(
+      sessionSpec
+    ) as typeof import("../sync/session.ts");
+    loaded = { session, config, warnings };
+  } catch {
+    // Sync must never stop a command from running.
+    return await fn();
+  }
+  return await loaded.session.runInSyncSession(
+    ctx,
+    { ...options, config: loaded.config, warnings: loaded.warnings },
+    fn,
+  );
+}
+
+function env(key: string): string | undefined {
+  try {
+    return Deno.env.get(key);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Cheap check before loading anything: a bucket in env, or a config file. */
+function maybeConfigured(): boolean {
+  if (env("STINT_BUCKET")) return true;
+  const xdg = env("XDG_CONFIG_HOME");
+  const home = env("HOME");
+  const file = xdg
+    ? join(xdg, "stint", "config.json")
+    : home
+    ? join(home, ".config", "stint", "config.json")
+    : null;
+  if (file === null) return false;
+  try {
+    Deno.statSync(file);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -32,12 +32,18 @@ export interface PutOptions {
   metadata?: Record<string, string>;
 }
 
+/** Options for {@link Bucket.get}. */
+export interface GetOptions {
+  /** Treat an object without a stored SHA-256 as corrupt. */
+  requireChecksum?: boolean;
+}
+
 /** A place to keep objects: the only thing sync code talks to. */
 export interface Bucket {
   /** Write `body` under `key`, replacing what was there. */
   put(key: string, body: Uint8Array, options?: PutOptions): Promise<void>;
   /** Read the object under `key`; null when there is none. */
-  get(key: string): Promise<Uint8Array | null>;
+  get(key: string, options?: GetOptions): Promise<Uint8Array | null>;
   /** What is known about `key` without reading it; null when missing. */
   head(key: string): Promise<ObjectInfo | null>;
   /** Every object whose key starts with `prefix` (may be ""), in key order. */

@@ -28,6 +28,7 @@ import {
   type Bucket,
   BucketError,
   type BucketErrorKind,
+  type GetOptions,
   type ObjectInfo,
   type PutOptions,
   quoteForMessage,
@@ -98,7 +99,9 @@ export function loadS3Sdk(): Promise<S3Sdk> {
       sdkPromise = null;
       throw new BucketError(
         "other",
-        `Cannot load the AWS SDK (${spec}): ${firstLine(err)}; run "deno install" in the stint checkout`,
+        `Cannot load the AWS SDK (${spec}): ${
+          firstLine(err)
+        }; run "deno install" in the stint checkout`,
       );
     });
   }
@@ -107,7 +110,12 @@ export function loadS3Sdk(): Promise<S3Sdk> {
 
 /** An {@link S3Bucket} for a loaded sync configuration. */
 export function openS3Bucket(
-  config: { bucket: string; endpoint?: string; region?: string; prefix?: string },
+  config: {
+    bucket: string;
+    endpoint?: string;
+    region?: string;
+    prefix?: string;
+  },
   options: Omit<S3BucketOptions, "bucket" | "endpoint" | "region" | "prefix"> =
     {},
 ): S3Bucket {
@@ -219,14 +227,17 @@ export class S3Bucket implements Bucket {
   }
 
   /** {@inheritDoc Bucket.get} */
-  async get(key: string): Promise<Uint8Array | null> {
+  async get(key: string, options?: GetOptions): Promise<Uint8Array | null> {
     validateKey(key);
     const sdk = await loadS3Sdk();
     const client = await this.#getClient();
     const result = await this.#retry("get", key, async (a) => {
       try {
         const out = await client.send(
-          new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }),
+          new sdk.GetObjectCommand({
+            Bucket: this.bucket,
+            Key: this.prefix + key,
+          }),
           { abortSignal: a.signal },
         );
         const bytes = out.Body
@@ -240,12 +251,23 @@ export class S3Bucket implements Bucket {
     });
     if (result === null) return null;
     const want = result.metadata[CHECKSUM_METADATA];
+    if (want === undefined && options?.requireChecksum) {
+      throw new BucketError(
+        "corrupt",
+        `Object ${
+          quoteForMessage(key)
+        } in ${this.description} has no stored SHA-256, so it cannot be verified (it was not written by stint)`,
+        { operation: "get", key, code: "ChecksumMissing" },
+      );
+    }
     if (want !== undefined) {
       const got = await sha256Hex(result.bytes);
       if (got !== want.toLowerCase()) {
         throw new BucketError(
           "corrupt",
-          `Object ${quoteForMessage(key)} in ${this.description} is corrupt: its SHA-256 does not match the one stored with it`,
+          `Object ${
+            quoteForMessage(key)
+          } in ${this.description} is corrupt: its SHA-256 does not match the one stored with it`,
           { operation: "get", key, code: "ChecksumMismatch" },
         );
       }
@@ -363,7 +385,9 @@ export class S3Bucket implements Bucket {
         const code = first.Code ?? "UnknownError";
         throw new BucketError(
           code === "AccessDenied" ? "access-denied" : "other",
-          `Could not delete ${failed.length} object(s) from ${this.description}: ${quoteForMessage(key)} failed with ${code}`,
+          `Could not delete ${failed.length} object(s) from ${this.description}: ${
+            quoteForMessage(key)
+          } failed with ${code}`,
           { operation: "delete", key, code },
         );
       }
@@ -386,7 +410,8 @@ export class S3Bucket implements Bucket {
             ...(!this.endpoint && this.region !== "us-east-1"
               ? {
                 CreateBucketConfiguration: {
-                  LocationConstraint: this.region as S3.BucketLocationConstraint,
+                  LocationConstraint: this
+                    .region as S3.BucketLocationConstraint,
                 },
               }
               : {}),
@@ -411,10 +436,14 @@ export class S3Bucket implements Bucket {
     const sdk = await loadS3Sdk();
     const client = await this.#getClient();
     try {
-      await this.#retry("head bucket", undefined, (a) =>
-        client.send(new sdk.HeadBucketCommand({ Bucket: this.bucket }), {
-          abortSignal: a.signal,
-        }));
+      await this.#retry(
+        "head bucket",
+        undefined,
+        (a) =>
+          client.send(new sdk.HeadBucketCommand({ Bucket: this.bucket }), {
+            abortSignal: a.signal,
+          }),
+      );
       return true;
     } catch (err) {
       if (err instanceof BucketError && err.kind === "no-bucket") return false;
@@ -459,7 +488,9 @@ export class S3Bucket implements Bucket {
     if (!uploadId) {
       throw new BucketError(
         "other",
-        `The server started no multipart upload for ${quoteForMessage(key)} in ${this.description}`,
+        `The server started no multipart upload for ${
+          quoteForMessage(key)
+        } in ${this.description}`,
         { operation: "put", key },
       );
     }
@@ -487,7 +518,9 @@ export class S3Bucket implements Bucket {
           if (!out.ETag) {
             throw new BucketError(
               "other",
-              `The server returned no ETag for part ${index + 1} of ${quoteForMessage(key)} in ${this.description}`,
+              `The server returned no ETag for part ${index + 1} of ${
+                quoteForMessage(key)
+              } in ${this.description}`,
               { operation: "put", key },
             );
           }
@@ -608,7 +641,10 @@ export class S3Bucket implements Bucket {
           timeoutMs,
         });
         if (!retryable || attempt >= o.maxAttempts) throw error;
-        const cap = Math.min(o.backoffMaxMs, o.backoffBaseMs * 2 ** (attempt - 1));
+        const cap = Math.min(
+          o.backoffMaxMs,
+          o.backoffBaseMs * 2 ** (attempt - 1),
+        );
         const delay = Math.random() * cap;
         if (Date.now() - started + delay >= o.totalTimeoutMs) throw error;
         await new Promise((r) => setTimeout(r, delay));
@@ -638,7 +674,12 @@ export class S3Bucket implements Bucket {
       message: string,
       code: string | undefined,
       status?: number,
-    ) => new BucketError(kind, scrubSecrets(message), { ...details, code, status });
+    ) =>
+      new BucketError(kind, scrubSecrets(message), {
+        ...details,
+        code,
+        status,
+      });
 
     if (ctx.timedOut) {
       return {
@@ -654,7 +695,10 @@ export class S3Bucket implements Bucket {
     const name = typeof e.name === "string" ? e.name : "";
     const status = httpStatus(err);
     const netCode = networkCode(err);
-    if (name === "CredentialsProviderError" || /could not load credentials/i.test(firstLine(err))) {
+    if (
+      name === "CredentialsProviderError" ||
+      /could not load credentials/i.test(firstLine(err))
+    ) {
       return {
         error: make(
           "credentials",
@@ -683,11 +727,16 @@ export class S3Bucket implements Bucket {
       ? `HTTP${status}`
       : "UnknownError";
     const codeText = status !== undefined ? `${code}, HTTP ${status}` : code;
-    if (code === "NoSuchBucket" || (ctx.operation === "head bucket" && status === 404)) {
+    if (
+      code === "NoSuchBucket" ||
+      (ctx.operation === "head bucket" && status === 404)
+    ) {
       return {
         error: make(
           "no-bucket",
-          `Bucket "${this.bucket}" does not exist${this.endpoint ? ` at ${displayEndpoint(this.endpoint)}` : ""} (${codeText}); create it or check STINT_BUCKET`,
+          `Bucket "${this.bucket}" does not exist${
+            this.endpoint ? ` at ${displayEndpoint(this.endpoint)}` : ""
+          } (${codeText}); create it or check STINT_BUCKET`,
           code,
           status,
         ),
@@ -705,7 +754,10 @@ export class S3Bucket implements Bucket {
         retryable: false,
       };
     }
-    if (code === "AuthorizationHeaderMalformed" || code === "PermanentRedirect" || status === 301) {
+    if (
+      code === "AuthorizationHeaderMalformed" || code === "PermanentRedirect" ||
+      status === 301
+    ) {
       return {
         error: make(
           "other",
@@ -738,7 +790,8 @@ export class S3Bucket implements Bucket {
         retryable: true,
       };
     }
-    const transient = (status !== undefined && (status >= 500 || status === 429)) ||
+    const transient =
+      (status !== undefined && (status >= 500 || status === 429)) ||
       TRANSIENT_CODES.has(code);
     if (transient) {
       return {
@@ -753,7 +806,11 @@ export class S3Bucket implements Bucket {
     }
     if (name === "AbortError") {
       return {
-        error: make("timeout", `S3 request was aborted (${what} on ${where})`, "Aborted"),
+        error: make(
+          "timeout",
+          `S3 request was aborted (${what} on ${where})`,
+          "Aborted",
+        ),
         retryable: false,
       };
     }
@@ -868,14 +925,18 @@ function checkMetadata(
     if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(lower)) {
       throw new BucketError(
         "other",
-        `Invalid metadata name ${quoteForMessage(name)} for ${quoteForMessage(key)}: use letters, digits and -`,
+        `Invalid metadata name ${quoteForMessage(name)} for ${
+          quoteForMessage(key)
+        }: use letters, digits and -`,
         { operation: "put", key },
       );
     }
     if (typeof value !== "string" || !/^[\x20-\x7e]*$/.test(value)) {
       throw new BucketError(
         "other",
-        `Invalid metadata value for ${quoteForMessage(name)} on ${quoteForMessage(key)}: use printable ASCII`,
+        `Invalid metadata value for ${quoteForMessage(name)} on ${
+          quoteForMessage(key)
+        }: use printable ASCII`,
         { operation: "put", key },
       );
     }
@@ -930,7 +991,10 @@ async function sha256Hex(body: Uint8Array): Promise<string> {
     "SHA-256",
     body as Uint8Array<ArrayBuffer>,
   );
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0"))
+  return Array.from(
+    new Uint8Array(digest),
+    (b) => b.toString(16).padStart(2, "0"),
+  )
     .join("");
 }
 

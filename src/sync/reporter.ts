@@ -1,0 +1,271 @@
+/**
+ * The sync status reporter (after BucketHead's StatusReporter). Library code
+ * talks only to {@linkcode SyncReporter}; the CLI picks the rich reporter
+ * (stderr is a TTY) or the silent one (`STINT_QUIET=1`, `--quiet`, or not a
+ * TTY). Messages never hold a credential: errors come from
+ * {@link BucketError}, whose messages are scrubbed where they are made.
+ * @module
+ */
+
+/** What `start` reports: the connection and what the start step did. */
+export interface StartInfo {
+  /** The endpoint (printable: no user info) or undefined for AWS. */
+  endpoint?: string;
+  /** The bucket name. */
+  bucket: string;
+  /** The root prefix. */
+  prefix: string;
+  /** This store's host id. */
+  hostId: string;
+  /** What the start step did. */
+  action: "restored" | "pulled" | "none";
+  /** Rows applied by the restore or pull. */
+  records?: number;
+  /** Hosts whose changes were applied. */
+  hosts?: number;
+}
+
+/** What one push (`flush`) did. */
+export interface FlushInfo {
+  /** Bytes uploaded. */
+  bytes: number;
+  /** Wall time in ms. */
+  durationMs: number;
+  /** Records pushed. */
+  records: number;
+  /** Log blobs uploaded. */
+  logs: number;
+  /** Whether a snapshot (compaction) was written. */
+  snapshot: boolean;
+}
+
+/** Progress of a long transfer. */
+export interface ProgressInfo {
+  /** What is happening (`restore`, `push`, ...). */
+  operation: string;
+  /** Units done. */
+  done: number;
+  /** Units in all, when known. */
+  total?: number;
+  /** What a unit is (`objects`, `bytes`). */
+  unit: string;
+}
+
+/** What `stop` reports: the session's activity. */
+export interface StopInfo {
+  /** Pushes that uploaded something. */
+  pushes: number;
+  /** Bytes uploaded in all. */
+  bytes: number;
+  /** Records pushed in all. */
+  records: number;
+  /** Errors reported (all kinds). */
+  errors: number;
+}
+
+/** Where sync tells the user what it does. */
+export interface SyncReporter {
+  /** The session is connected (after restore / pull). */
+  start(info: StartInfo): void;
+  /** A push finished. */
+  flush(info: FlushInfo): void;
+  /** Something failed; reported once per kind per session. */
+  error(err: unknown): void;
+  /** A warning (bad configuration value, skipped object). */
+  warn(message: string): void;
+  /** A long transfer moved on. */
+  progress(info: ProgressInfo): void;
+  /** The session ended. */
+  stop(info: StopInfo): void;
+}
+
+/** The kind of an error, for once-per-kind reporting. */
+export function errorKind(err: unknown): string {
+  const kind = (err as { kind?: unknown } | null)?.kind;
+  return typeof kind === "string" ? kind : "other";
+}
+
+/** A one-line message for an error. */
+export function errorMessage(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split("\n")[0];
+}
+
+/** Reports nothing (quiet, or stderr is not a terminal); counts errors. */
+export class SilentReporter implements SyncReporter {
+  /** Errors seen, by kind (first message kept). */
+  readonly errors: Map<string, string> = new Map();
+  /** Warnings seen. */
+  readonly warnings: string[] = [];
+  /** {@inheritDoc SyncReporter.start} */
+  start(_info: StartInfo): void {}
+  /** {@inheritDoc SyncReporter.flush} */
+  flush(_info: FlushInfo): void {}
+  /** {@inheritDoc SyncReporter.error} */
+  error(err: unknown): void {
+    const kind = errorKind(err);
+    if (!this.errors.has(kind)) this.errors.set(kind, errorMessage(err));
+  }
+  /** {@inheritDoc SyncReporter.warn} */
+  warn(message: string): void {
+    this.warnings.push(message);
+  }
+  /** {@inheritDoc SyncReporter.progress} */
+  progress(_info: ProgressInfo): void {}
+  /** {@inheritDoc SyncReporter.stop} */
+  stop(_info: StopInfo): void {}
+}
+
+/** Options for {@linkcode RichReporter}. */
+export interface RichReporterOptions {
+  /** Where lines go (default: stderr). */
+  write?: (text: string) => void;
+  /** Colour (dim / red / yellow) on. */
+  color?: boolean;
+  /** Draw progress in place with `\r` (a terminal). */
+  live?: boolean;
+}
+
+/** Writes the session's story to stderr: connection, flushes, errors once per kind, a summary. */
+export class RichReporter implements SyncReporter {
+  #write: (text: string) => void;
+  #color: boolean;
+  #live: boolean;
+  #kinds = new Set<string>();
+  #errors = 0;
+  #progressShown = false;
+  #lastProgress = 0;
+
+  /** Build a reporter writing to stderr unless told otherwise. */
+  constructor(options: RichReporterOptions = {}) {
+    const encoder = new TextEncoder();
+    this.#write = options.write ?? ((text) => {
+      try {
+        const bytes = encoder.encode(text);
+        let off = 0;
+        while (off < bytes.length) {
+          off += Deno.stderr.writeSync(bytes.subarray(off));
+        }
+      } catch {
+        // stderr closed: nothing useful to do.
+      }
+    });
+    this.#color = options.color ?? false;
+    this.#live = options.live ?? false;
+  }
+
+  #line(text: string, style?: "dim" | "red" | "yellow"): void {
+    this.#endProgress();
+    const codes = { dim: [2, 22], red: [31, 39], yellow: [33, 39] };
+    const styled = this.#color && style
+      ? `\x1b[${codes[style][0]}m${text}\x1b[${codes[style][1]}m`
+      : text;
+    this.#write(`${styled}\n`);
+  }
+
+  #endProgress(): void {
+    if (this.#progressShown) {
+      this.#write("\r\x1b[2K");
+      this.#progressShown = false;
+    }
+  }
+
+  /** {@inheritDoc SyncReporter.start} */
+  start(info: StartInfo): void {
+    const where = info.endpoint ? ` at ${info.endpoint}` : "";
+    let did = "";
+    if (info.action === "restored") {
+      did = `; restored ${info.records ?? 0} records from ${
+        info.hosts ?? 0
+      } host(s)`;
+    } else if (info.action === "pulled" && (info.records ?? 0) > 0) {
+      did = `; pulled ${info.records} records from ${info.hosts ?? 0} host(s)`;
+    }
+    this.#line(
+      `sync: s3://${info.bucket}/${info.prefix}${where} as ${info.hostId}${did}`,
+      "dim",
+    );
+  }
+
+  /** {@inheritDoc SyncReporter.flush} */
+  flush(info: FlushInfo): void {
+    if (info.records === 0 && info.logs === 0 && !info.snapshot) return;
+    this.#line(
+      `sync: pushed ${info.records} change(s)${
+        info.logs ? `, ${info.logs} log(s)` : ""
+      }${info.snapshot ? " (snapshot)" : ""}, ${
+        formatBytes(info.bytes)
+      } in ${info.durationMs} ms`,
+      "dim",
+    );
+  }
+
+  /** {@inheritDoc SyncReporter.error} */
+  error(err: unknown): void {
+    this.#errors++;
+    const kind = errorKind(err);
+    if (this.#kinds.has(kind)) return;
+    this.#kinds.add(kind);
+    this.#line(`sync: ${errorMessage(err)}`, "red");
+  }
+
+  /** {@inheritDoc SyncReporter.warn} */
+  warn(message: string): void {
+    this.#line(`sync: ${message}`, "yellow");
+  }
+
+  /** {@inheritDoc SyncReporter.progress} */
+  progress(info: ProgressInfo): void {
+    if (!this.#live) return;
+    const now = Date.now();
+    const finished = info.total !== undefined && info.done >= info.total;
+    if (!finished && now - this.#lastProgress < 100) return;
+    this.#lastProgress = now;
+    const amount = info.unit === "bytes"
+      ? `${formatBytes(info.done)}${
+        info.total !== undefined ? ` / ${formatBytes(info.total)}` : ""
+      }`
+      : `${info.done}${
+        info.total !== undefined ? ` / ${info.total}` : ""
+      } ${info.unit}`;
+    this.#write(`\r\x1b[2Ksync: ${info.operation} ${amount}`);
+    this.#progressShown = true;
+    if (finished) this.#endProgress();
+  }
+
+  /** {@inheritDoc SyncReporter.stop} */
+  stop(info: StopInfo): void {
+    if (info.pushes === 0 && info.errors === 0 && this.#errors === 0) return;
+    this.#line(
+      `sync: ${info.pushes} push(es), ${info.records} change(s), ${
+        formatBytes(info.bytes)
+      }${
+        info.errors || this.#errors
+          ? `, ${Math.max(info.errors, this.#errors)} error(s)`
+          : ""
+      }`,
+      "dim",
+    );
+  }
+}
+
+/** Pick the reporter for a command: rich on a TTY stderr unless quiet. */
+export function makeReporter(
+  options: { quiet: boolean; stderrIsTty: boolean; color?: boolean },
+): SyncReporter {
+  if (options.quiet || !options.stderrIsTty) return new SilentReporter();
+  return new RichReporter({ color: options.color ?? false, live: true });
+}
+
+/** `1.2 KiB` style sizes. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}

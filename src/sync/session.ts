@@ -1,0 +1,174 @@
+/**
+ * The sync lifecycle (spec section 6) around one command: start (restore a
+ * missing file, else pull when asked), a flush loop while the command runs,
+ * and one final push. Sync errors go to the reporter and never into the
+ * command's result or exit code.
+ * @module
+ */
+import { withStore } from "../store/open.ts";
+import { hostId } from "../store/meta.ts";
+import type { Bucket } from "./bucket.ts";
+import type { SyncConfig } from "./config.ts";
+import { SyncEngine } from "./engine.ts";
+import { makeReporter, type StartInfo, type SyncReporter } from "./reporter.ts";
+import { displayEndpoint, openS3Bucket } from "./s3_bucket.ts";
+
+/** What the lifecycle needs to know about the command. */
+export interface SessionContext {
+  /** The store file. */
+  dbPath: string;
+  /** `--quiet` / `STINT_QUIET=1`. */
+  quiet: boolean;
+  /** Whether stderr is a terminal (rich reporter). */
+  stderrIsTty: boolean;
+}
+
+/** How to run the session. */
+export interface SessionOptions {
+  /** Pull other hosts' changes at start (commands that run tasks). */
+  pull: boolean;
+  /** Push every interval while the command runs. */
+  flushLoop: boolean;
+  /** The resolved configuration. */
+  config: SyncConfig;
+  /** Configuration warnings to report once. */
+  warnings?: string[];
+  /** Reporter (default: rich on a TTY, else silent). */
+  reporter?: SyncReporter;
+  /** Bucket (default: S3 from `config`). */
+  bucket?: Bucket;
+}
+
+/** A running session: `stop` is idempotent. */
+export interface SyncSession {
+  /** The engine (for tests and `stint sync`). */
+  readonly engine: SyncEngine;
+  /** Push now unless a push is already running (the flush loop's tick). */
+  flush(): Promise<void>;
+  /** Stop the loop, push once more, report the summary. Runs once. */
+  stop(): Promise<void>;
+}
+
+function fileExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Start a session: restore or pull, then (optionally) the flush loop. */
+export async function startSyncSession(
+  ctx: SessionContext,
+  options: SessionOptions,
+): Promise<SyncSession> {
+  const reporter = options.reporter ??
+    makeReporter({ quiet: ctx.quiet, stderrIsTty: ctx.stderrIsTty });
+  for (const w of options.warnings ?? []) reporter.warn(w);
+  const config = options.config;
+  const bucket = options.bucket ?? openS3Bucket(config, {
+    requestTimeoutMs: 10_000,
+    totalTimeoutMs: 15_000,
+  });
+  const engine = new SyncEngine(ctx.dbPath, { bucket, reporter });
+  const info: StartInfo = {
+    endpoint: config.endpoint ? displayEndpoint(config.endpoint) : undefined,
+    bucket: config.bucket,
+    prefix: config.prefix,
+    hostId: "",
+    action: "none",
+  };
+  try {
+    if (!fileExists(ctx.dbPath)) {
+      const r = await engine.restore();
+      if (r.restored) {
+        info.action = "restored";
+        info.records = r.applied;
+        info.hosts = r.hosts;
+      }
+      for (const p of r.problems) reporter.warn(p);
+    } else if (options.pull) {
+      const r = await engine.pull();
+      info.action = "pulled";
+      info.records = r.applied;
+      info.hosts = r.hosts;
+      for (const p of r.problems) reporter.warn(p);
+    }
+  } catch (err) {
+    engine.totals.errors++;
+    reporter.error(err);
+  }
+  try {
+    info.hostId = withStore(ctx.dbPath, hostId);
+  } catch {
+    info.hostId = "(unknown)";
+  }
+  reporter.start(info);
+
+  let inflight: Promise<void> | null = null;
+  const flush = (): Promise<void> => {
+    if (inflight) return inflight;
+    inflight = engine.push().then(
+      () => {},
+      (err) => {
+        engine.totals.errors++;
+        reporter.error(err);
+      },
+    ).finally(() => {
+      inflight = null;
+    });
+    return inflight;
+  };
+  let timer: ReturnType<typeof setInterval> | undefined;
+  if (options.flushLoop) {
+    timer = setInterval(() => {
+      // The loop never dies: flush() reports its own errors.
+      flush();
+    }, config.flushIntervalMs);
+  }
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> => {
+    if (stopping) return stopping;
+    stopping = (async () => {
+      if (timer !== undefined) clearInterval(timer);
+      if (inflight) await inflight;
+      await flush();
+      reporter.stop({ ...engine.totals });
+      await bucket.close().catch(() => {});
+    })();
+    return stopping;
+  };
+  return { engine, flush, stop };
+}
+
+/**
+ * Run `fn` inside a session; the final push runs once after `fn` settles,
+ * and its errors never change `fn`'s result.
+ */
+export async function runInSyncSession<T>(
+  ctx: SessionContext,
+  options: SessionOptions,
+  fn: () => Promise<T>,
+): Promise<T> {
+  let session: SyncSession | null = null;
+  try {
+    session = await startSyncSession(ctx, options);
+  } catch (err) {
+    (options.reporter ?? makeReporter({
+      quiet: ctx.quiet,
+      stderrIsTty: ctx.stderrIsTty,
+    })).error(err);
+  }
+  try {
+    return await fn();
+  } finally {
+    if (session) {
+      try {
+        await session.stop();
+      } catch {
+        // stop() reports its own errors; nothing may escape into the result.
+      }
+    }
+  }
+}
