@@ -12,8 +12,9 @@
 import { join } from "node:path";
 import { StintError } from "../errors.ts";
 import { getMeta } from "../store/meta.ts";
-import { withStore } from "../store/open.ts";
+import { BUSY_TIMEOUT_MS, withStore } from "../store/open.ts";
 import { SCHEMA_VERSION, schemaVersion } from "../store/schema.ts";
+import { type Database, openSqlite } from "../store/sqlite.ts";
 import { BucketError } from "./bucket.ts";
 import { lastPush, unpushedCount } from "./changelog.ts";
 import { loadSyncConfig, type SyncConfig } from "./config.ts";
@@ -289,30 +290,78 @@ interface StoreFacts {
   unpushedError?: string;
 }
 
+function readFacts(db: Database): StoreFacts {
+  const f: StoreFacts = {
+    schemaVersion: schemaVersion(db),
+    hostId: getMeta(db, "host_id") ?? null,
+    lastPush: null,
+    unpushed: null,
+  };
+  if (f.schemaVersion > SCHEMA_VERSION) {
+    throw new StintError(
+      `The store has schema version ${f.schemaVersion}, newer than this stint understands (${SCHEMA_VERSION}); upgrade stint`,
+    );
+  }
+  try {
+    f.lastPush = lastPush(db);
+  } catch (err) {
+    f.lastPushError = firstLine(err);
+  }
+  try {
+    f.unpushed = unpushedCount(db);
+  } catch (err) {
+    f.unpushedError = firstLine(err);
+  }
+  return f;
+}
+
+/**
+ * Read a store whose directory cannot be written: SQLite cannot create the
+ * WAL index (-shm) a reader needs, so open it as immutable instead. Nothing
+ * can be writing to it then, except through a -wal left behind, which is
+ * named in the detail.
+ */
+function readImmutable(dbPath: string): { facts: StoreFacts; note: string } {
+  const url = new URL("file:///");
+  url.pathname = dbPath;
+  const db = openSqlite(`${url.href}?immutable=1`, {
+    timeoutMs: BUSY_TIMEOUT_MS,
+    readOnly: true,
+  });
+  try {
+    const facts = readFacts(db);
+    let walBytes = 0;
+    try {
+      walBytes = Deno.statSync(`${dbPath}-wal`).size;
+    } catch {
+      walBytes = 0;
+    }
+    const note = walBytes > 0
+      ? `; read-only directory, read without its ${walBytes}-byte -wal file`
+      : "; read-only directory";
+    return { facts, note };
+  } finally {
+    db.close();
+  }
+}
+
 function probeStore(
   dbPath: string,
 ): { store: ProbeResult; facts: StoreFacts | null } {
   const started = performance.now();
   try {
-    const facts = withStore(dbPath, (db) => {
-      const f: StoreFacts = {
-        schemaVersion: schemaVersion(db),
-        hostId: getMeta(db, "host_id") ?? null,
-        lastPush: null,
-        unpushed: null,
-      };
+    let facts: StoreFacts;
+    let note = "";
+    try {
+      facts = withStore(dbPath, readFacts, { readOnly: true });
+    } catch (err) {
+      if (!exists(dbPath)) throw err;
       try {
-        f.lastPush = lastPush(db);
-      } catch (err) {
-        f.lastPushError = firstLine(err);
+        ({ facts, note } = readImmutable(dbPath));
+      } catch {
+        throw err;
       }
-      try {
-        f.unpushed = unpushedCount(db);
-      } catch (err) {
-        f.unpushedError = firstLine(err);
-      }
-      return f;
-    }, { readOnly: true });
+    }
     const ms = elapsed(started);
     const behind = facts.schemaVersion < SCHEMA_VERSION
       ? ` (this stint writes v${SCHEMA_VERSION}; it migrates on the next write)`
@@ -326,13 +375,14 @@ function probeStore(
           ? `${dbPath} is not a stint store (schema version 0); check --db / STINT_DB`
           : `${dbPath}, schema v${facts.schemaVersion}${behind}${
             facts.hostId ? `, host ${facts.hostId}` : ""
-          }`,
+          }${note}`,
         durationMs: ms,
         data: {
           path: dbPath,
           schema_version: facts.schemaVersion,
           current_schema_version: SCHEMA_VERSION,
           host_id: facts.hostId,
+          read_only_dir: note !== "",
         },
       },
       facts: empty ? null : facts,
