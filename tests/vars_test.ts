@@ -10,7 +10,16 @@ import { processStartTime } from "../src/store/process.ts";
 import { startExecution } from "../src/store/executions.ts";
 import { createScope, ROOT_SCOPE } from "../src/store/vars.ts";
 import { uuidv7 } from "../src/store/ids.ts";
-import { type CliResult, stint, tempState } from "./support/cli.ts";
+import { join } from "node:path";
+import {
+  type CliResult,
+  MAIN,
+  makeProject,
+  spawnStint,
+  stint,
+  tempState,
+  waitFor,
+} from "./support/cli.ts";
 
 function cleanup(dir: string): void {
   Deno.removeSync(dir, { recursive: true });
@@ -476,6 +485,233 @@ Deno.test("vars: listing reclaims the scope of a run whose process is gone", asy
         t.db,
         "SELECT COUNT(*) AS n FROM vars WHERE scope_id = ?",
         alive.scope,
+      ),
+      1,
+    );
+  } finally {
+    cleanup(t.dir);
+  }
+});
+
+// ---- With real `stint run`: scopes made by the runner, used by real tasks.
+
+const RENDEZVOUS = new URL("./fixtures/rendezvous.ts", import.meta.url)
+  .pathname;
+/** How a task invokes stint (paths quoted for the task shell). */
+const S = `deno run -A --quiet '${MAIN}'`;
+
+function scopesLeft(db: string): string[] {
+  return withStore(
+    db,
+    (c) =>
+      c.prepare("SELECT id FROM scopes ORDER BY id").all().map((r) =>
+        String(r.id)
+      ),
+  );
+}
+
+function scopedVarsLeft(db: string): number {
+  return countRows(
+    db,
+    "SELECT COUNT(*) AS n FROM vars WHERE scope_id != 'root'",
+  );
+}
+
+Deno.test("vars in runs: later steps see what earlier steps set; the scope goes with the run", async () => {
+  const t = tempState();
+  try {
+    const dir = makeProject(t.dir, {
+      steps:
+        `${S} vars set greeting 'hello there' && ${S} vars set n 1 && ${S} vars set n 2 && ${S} vars get greeting && ${S} vars get n`,
+      first: `${S} vars set from_first yes`,
+      second: {
+        command: `${S} vars get from_first`,
+        dependencies: ["first"],
+      },
+      fails: `${S} vars set doomed 1 && exit 3`,
+    });
+    let r = await stint(["run", "steps"], { env: t.env, cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "hello there\n2\n");
+    // The run's vars went with its scope; root never saw them.
+    assert.equal((await stint(["vars", "get", "n"], { env: t.env })).code, 1);
+    assert.deepEqual(scopesLeft(t.db), ["root"]);
+    assert.equal(scopedVarsLeft(t.db), 0);
+
+    // A task and its dependency run in one run, so they share its scope.
+    r = await stint(["run", "second"], { env: t.env, cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^yes$/m);
+    assert.deepEqual(scopesLeft(t.db), ["root"]);
+
+    // A failing run is cleaned up too.
+    r = await stint(["run", "fails"], { env: t.env, cwd: dir });
+    assert.equal(r.code, 3);
+    assert.deepEqual(scopesLeft(t.db), ["root"]);
+    assert.equal(scopedVarsLeft(t.db), 0);
+  } finally {
+    cleanup(t.dir);
+  }
+});
+
+Deno.test("vars in runs: root fallback, --global, and nested runs see their caller's vars", async () => {
+  const t = tempState();
+  try {
+    await stint(["vars", "set", "region", "eu"], { env: t.env });
+    const dir = makeProject(t.dir, {
+      outer:
+        `${S} vars set who outer && ${S} vars set --global last outer && ${S} run inner && ${S} vars get mine || echo inner-var-gone`,
+      inner:
+        `${S} vars get who && ${S} vars get region && ${S} vars set mine x && ${S} vars list --json`,
+    }, { name: "nest" });
+    const r = await stint(["run", "outer"], { env: t.env, cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const [who, region, ...rest] = r.stdout.split("\n");
+    assert.equal(who, "outer");
+    assert.equal(region, "eu");
+    const text = rest.join("\n");
+    const json = JSON.parse(text.slice(0, text.lastIndexOf("]") + 1));
+    const byKey = Object.fromEntries(
+      json.map((v: { key: string }) => [v.key, v]),
+    );
+    assert.equal(byKey.who.scope, "outer_run");
+    assert.equal(byKey.who.ref, "nest:outer");
+    assert.equal(byKey.mine.scope, "this_run");
+    assert.equal(byKey.mine.ref, "nest:inner");
+    assert.equal(byKey.region.scope, "root");
+    // Once the nested run ended its var was gone for the caller.
+    assert.match(r.stdout, /inner-var-gone\n$/);
+    // --global wrote through to root and outlives the runs.
+    assert.equal(
+      (await stint(["vars", "get", "last"], { env: t.env })).stdout,
+      "outer\n",
+    );
+    assert.deepEqual(scopesLeft(t.db), ["root"]);
+  } finally {
+    cleanup(t.dir);
+  }
+});
+
+Deno.test("vars in runs: two concurrent runs of one task never see each other's values", async () => {
+  const t = tempState();
+  try {
+    const meet = join(t.dir, "meet");
+    Deno.mkdirSync(meet);
+    const dir = makeProject(t.dir, {
+      // Both runs set v, then wait for each other, then read v back.
+      race:
+        `${S} vars set v $VAL && deno run -A --quiet '${RENDEZVOUS}' '${meet}' $VAL a b && ${S} vars get v && ${S} vars list --json`,
+    });
+    const [a, b] = await Promise.all(
+      ["a", "b"].map((val) =>
+        stint(["run", "race"], { env: { ...t.env, VAL: val }, cwd: dir })
+      ),
+    );
+    for (const [r, val] of [[a, "a"], [b, "b"]] as const) {
+      assert.equal(r.code, 0, r.stderr);
+      const [got, ...rest] = r.stdout.split("\n");
+      assert.equal(got, val);
+      const listed = JSON.parse(rest.join("\n"));
+      assert.deepEqual(
+        listed.map((v: { key: string; value: string; scope: string }) => [
+          v.key,
+          v.value,
+          v.scope,
+        ]),
+        [["v", val, "this_run"]],
+      );
+    }
+    assert.deepEqual(scopesLeft(t.db), ["root"]);
+  } finally {
+    cleanup(t.dir);
+  }
+});
+
+/** Start `stint run hold` (sets a var, then sleeps) and wait until the var is there. */
+async function startHolding(
+  t: { dir: string; db: string; env: Record<string, string> },
+): Promise<{ child: Deno.ChildProcess; runId: string; scope: string }> {
+  const dir = makeProject(t.dir, {
+    hold: `${S} vars set held yes && sleep 60`,
+  });
+  const child = spawnStint(["run", "hold"], { env: t.env, cwd: dir });
+  child.stdin.close();
+  const row = await waitFor(
+    () => {
+      if (!existsSync(t.db)) return undefined;
+      return withStore(t.db, (c) =>
+        c.prepare(
+          `SELECT e.id, e.scope_id, e.pid FROM executions e JOIN vars v ON v.scope_id = e.scope_id
+           WHERE v.key = 'held' AND e.status = 'running'`,
+        ).get());
+    },
+    { timeoutMs: 20_000, what: "the run to set its var" },
+  );
+  return { child, runId: String(row!.id), scope: String(row!.scope_id) };
+}
+
+Deno.test("vars in runs: SIGINT to stint removes the run's scope", async () => {
+  const t = tempState();
+  try {
+    const { child, runId, scope } = await startHolding(t);
+    child.kill("SIGINT");
+    const out = await child.output();
+    assert.notEqual(out.code, 0);
+    assert.deepEqual(scopesLeft(t.db), ["root"]);
+    assert.equal(scopedVarsLeft(t.db), 0);
+    assert.equal(
+      countRows(
+        t.db,
+        "SELECT COUNT(*) AS n FROM executions WHERE id = ? AND status = 'killed'",
+        runId,
+      ),
+      1,
+    );
+    assert.notEqual(scope, ROOT_SCOPE);
+  } finally {
+    cleanup(t.dir);
+  }
+});
+
+Deno.test("vars in runs: a SIGKILLed run's scope is reclaimed once it is seen lost", async () => {
+  const t = tempState();
+  try {
+    const { child, runId, scope } = await startHolding(t);
+    // The record carries the task's pid (its process group) once it started.
+    const pid = await waitFor(() => {
+      const p = withStore(t.db, (c) =>
+        Number(
+          c.prepare("SELECT pid FROM executions WHERE id = ?").get(runId)?.pid,
+        ));
+      return p && p !== child.pid ? p : 0;
+    }, { timeoutMs: 20_000, what: "the task's pid to be recorded" });
+    child.kill("SIGKILL");
+    await child.status;
+    // Nothing cleaned up: stint had no chance. The task lives on until we
+    // end it, as it would after `kill -9 stint`.
+    assert.deepEqual(scopesLeft(t.db).includes(scope), true);
+    try {
+      Deno.kill(-pid, "SIGKILL");
+    } catch {
+      Deno.kill(pid, "SIGKILL");
+    }
+    await waitFor(() => !existsSync(`/proc/${pid}`), {
+      timeoutMs: 20_000,
+      what: "the task to die",
+    });
+    await child.output().catch(() => undefined);
+    assert.equal(scopedVarsLeft(t.db), 1);
+    // The next listing notices the run is gone, marks it lost and reclaims.
+    const r = await stint(["vars", "list", "--json"], { env: t.env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), []);
+    assert.deepEqual(scopesLeft(t.db), ["root"]);
+    assert.equal(scopedVarsLeft(t.db), 0);
+    assert.equal(
+      countRows(
+        t.db,
+        "SELECT COUNT(*) AS n FROM executions WHERE id = ? AND status = 'lost'",
+        runId,
       ),
       1,
     );
