@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { StintError, UsageError } from "../src/errors.ts";
 import { findProject, resolveTask, taskRef } from "../src/tasks/mod.ts";
 import { parseJsonc, stripJsonc } from "../src/tasks/jsonc.ts";
+import { basename, dirname, resolve } from "../src/tasks/path.ts";
 
 function tempDir(): string {
   return Deno.makeTempDirSync({ prefix: "stint-tasks-" });
@@ -198,3 +199,30 @@ Deno.test("resolveTask: no config anywhere is a StintError (exit 1)", () => {
       e.exitCode === 1 && /No deno.json/.test(e.message),
   );
 });
+
+Deno.test("path helpers: resolve, dirname, basename, join (POSIX)", () => {
+  if (Deno.build.os === "windows") return;
+  assert.equal(resolve("/a/b/../c/./d/"), "/a/c/d");
+  assert.equal(resolve("x/y"), `${Deno.cwd()}/x/y`.replace(/\/+/g, "/"));
+  assert.equal(resolve("/.."), "/");
+  assert.equal(dirname("/a/b"), "/a");
+  assert.equal(dirname("/a"), "/");
+  assert.equal(dirname("/"), "/");
+  assert.equal(basename("/a/b"), "b");
+  assert.equal(basename("/"), "");
+  assert.equal(join("/", "deno.json"), "/deno.json");
+  assert.equal(join("/a", "deno.json"), "/a/deno.json");
+});
+
+Deno.test("findProject: a relative start directory resolves against the cwd", () => {
+  const root = tempDir();
+  write(join(root, "deno.json"), '{"tasks":{"a":"x"}}');
+  Deno.mkdirSync(join(root, "sub"));
+  const rel = relativeTo(Deno.cwd(), join(root, "sub"));
+  assert.equal(findProject(rel)?.dir, root);
+});
+
+function relativeTo(from: string, to: string): string {
+  const up = from.split("/").filter(Boolean).map(() => "..").join("/");
+  return `${up}${to}`;
+}

@@ -5,11 +5,10 @@
  * files are parsed here.
  * @module
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
 import { StintError, UsageError } from "../errors.ts";
 import { closeMatches } from "../cli/suggest.ts";
 import { parseJsonc } from "./jsonc.ts";
+import { basename, dirname, join, resolve } from "./path.ts";
 
 /** One task (or package.json script) a project defines. */
 export interface TaskInfo {
@@ -130,7 +129,7 @@ function projectIn(dir: string): Project | null {
 
 function isFile(path: string): boolean {
   try {
-    return existsSync(path) && statSync(path).isFile();
+    return Deno.statSync(path).isFile;
   } catch {
     return false;
   }
@@ -139,7 +138,7 @@ function isFile(path: string): boolean {
 function readConfig(path: string): Record<string, unknown> {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = Deno.readTextFileSync(path);
   } catch (err) {
     throw new StintError(
       `Cannot read ${path}: ${(err as Error).message.split("\n")[0]}`,
