@@ -20,6 +20,7 @@ import { boolFlag, intFlag, parseFlags, stringFlag } from "./args.ts";
 import type { Context } from "./context.ts";
 import { readLogBytes, readLogFrom } from "./log_source.ts";
 import { writeAll } from "./output.ts";
+import { fetchRemoteLog } from "./sync_session.ts";
 
 /** Help for `stint logs`. */
 export const help = `Usage: stint logs <run-or-background-id> [options]
@@ -62,7 +63,11 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     return await follow(ctx, target, filter, tail);
   }
   if (!target.logId) throw noLog(target);
-  const bytes = await readLogBytes(ctx.dbPath, target.logId);
+  let bytes = await readLogBytes(ctx.dbPath, target.logId);
+  // A run recorded on another host: its log may be in the sync bucket.
+  if (bytes === null && await fetchRemoteLog(ctx, target.logId)) {
+    bytes = await readLogBytes(ctx.dbPath, target.logId);
+  }
   if (bytes === null) throw noLog(target);
   out(selectLines(bytes, filter, tail, true));
   return 0;

@@ -84,3 +84,49 @@ function maybeConfigured(): boolean {
     return false;
   }
 }
+
+/**
+ * Fetch the log of a run recorded on another host from the bucket into the
+ * local logs dir (`stint logs` calls this when the file is missing). Returns
+ * whether the log is now on disk; with no bucket configured it loads nothing
+ * and returns false. A bucket failure is one line on stderr, never thrown.
+ */
+export async function fetchRemoteLog(
+  ctx: Context,
+  logId: string,
+): Promise<boolean> {
+  if (!maybeConfigured()) return false;
+  try {
+    const configSpec = "../sync/config.ts";
+    const { loadSyncConfig } = await import(
+      configSpec
+    ) as typeof import("../sync/config.ts");
+    const { config } = loadSyncConfig();
+    if (config === null) return false;
+    const engineSpec = "../sync/engine.ts";
+    const s3Spec = "../sync/s3_bucket.ts";
+    const [{ SyncEngine }, { openS3Bucket }] = await Promise.all([
+      import(engineSpec) as Promise<typeof import("../sync/engine.ts")>,
+      import(s3Spec) as Promise<typeof import("../sync/s3_bucket.ts")>,
+    ]);
+    const bucket = openS3Bucket(config, {
+      requestTimeoutMs: 10_000,
+      totalTimeoutMs: 15_000,
+    });
+    try {
+      const engine = new SyncEngine(ctx.dbPath, { bucket });
+      return (await engine.fetchLog(logId)) !== null;
+    } finally {
+      await bucket.close();
+    }
+  } catch (err) {
+    if (!ctx.quiet) {
+      console.error(
+        `stint: could not fetch the log from the bucket: ${
+          err instanceof Error ? err.message.split("\n")[0] : String(err)
+        }`,
+      );
+    }
+    return false;
+  }
+}

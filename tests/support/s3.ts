@@ -26,17 +26,6 @@ export interface S3Endpoint {
   stop(): Promise<void>;
 }
 
-/** What tests/support/swift.ts's `swiftEndpoint()` is expected to return. */
-interface SwiftLike {
-  endpoint: string;
-  region?: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-  bucket?: string;
-  newBucket?(name?: string): Promise<string>;
-  stop?(): Promise<void>;
-}
-
 /** A random, valid bucket name. */
 export function randomBucketName(prefix = "stint-test"): string {
   const bytes = crypto.getRandomValues(new Uint8Array(6));
@@ -106,47 +95,6 @@ function envFor(
 
 async function startSwift(): Promise<S3Endpoint> {
   const spec = "./swift.ts";
-  const mod = await import(spec);
-  const sw = await mod.swiftEndpoint() as SwiftLike;
-  const region = sw.region ?? "us-east-1";
-  const create = async (name?: string): Promise<string> => {
-    if (sw.newBucket) return await sw.newBucket(name);
-    const b = name ?? randomBucketName();
-    const sdkSpec = "@aws-sdk/client-s3";
-    const sdk = await import(sdkSpec);
-    const client = new sdk.S3Client({
-      endpoint: sw.endpoint,
-      region,
-      forcePathStyle: true,
-      credentials: {
-        accessKeyId: sw.accessKeyId,
-        secretAccessKey: sw.secretAccessKey,
-      },
-    });
-    try {
-      await client.send(new sdk.CreateBucketCommand({ Bucket: b }));
-    } finally {
-      client.destroy();
-    }
-    return b;
-  };
-  const bucket = sw.bucket ?? await create();
-  return {
-    endpoint: sw.endpoint,
-    region,
-    bucket,
-    accessKeyId: sw.accessKeyId,
-    secretAccessKey: sw.secretAccessKey,
-    env: envFor({
-      endpoint: sw.endpoint,
-      region,
-      bucket,
-      accessKeyId: sw.accessKeyId,
-      secretAccessKey: sw.secretAccessKey,
-    }),
-    newBucket: create,
-    async stop(): Promise<void> {
-      await sw.stop?.();
-    },
-  };
+  const mod = await import(spec) as { swiftEndpoint(): Promise<S3Endpoint> };
+  return await mod.swiftEndpoint();
 }
