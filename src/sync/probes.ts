@@ -753,7 +753,7 @@ async function probeBucket(
   }
   const shown = hosts.slice(0, 5).map((h) =>
     `${h.hostId} (${h.self ? "this host, " : ""}${
-      h.lastPushAt === null ? "no date" : ago(h.lastPushAt)
+      h.lastPushAt === null ? "no date" : `pushed ${ago(h.lastPushAt)}`
     })`
   );
   if (hosts.length > 5) shown.push(`+${hosts.length - 5} more`);
@@ -806,7 +806,11 @@ function seconds(ms: number): string {
 
 function ago(at: number): string {
   const d = Date.now() - at;
-  if (d < 0) return "in the future (check the clock)";
+  // Servers round Last-Modified up to the second (Swift) and clocks drift a
+  // little; only a real skew is worth a word.
+  if (d < -60_000) {
+    return `${Math.round(-d / 60_000)}m ahead of this clock (check the clock)`;
+  }
   if (d < 10_000) return "just now";
   if (d < 60_000) return `${Math.floor(d / 1000)}s ago`;
   if (d < 3_600_000) return `${Math.floor(d / 60_000)}m ago`;
