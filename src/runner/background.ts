@@ -31,6 +31,7 @@ import { processGoneReason, processStartTime } from "../store/process.ts";
 import { deleteScope } from "../store/vars.ts";
 import { runExecution, type RunResult, type RunSpec } from "./execute.ts";
 import type { SignalForwarder } from "./forwarder.ts";
+import { type RunParent, runParent } from "./env.ts";
 import {
   groupAlive,
   reapGroup,
@@ -48,6 +49,8 @@ export interface SupervisePayload {
   exec: string;
   /** What to run. */
   spec: RunSpec;
+  /** The caller's run and scope (kept out of the supervisor's own environment). */
+  parent: RunParent;
 }
 
 /** stint's own entry point, for spawning the supervisor. */
@@ -82,7 +85,13 @@ export function startBackground(
       startedAt: Date.now(),
     }));
 
-  const payload: SupervisePayload = { bg, exec, spec };
+  const env = Deno.env.toObject();
+  const payload: SupervisePayload = { bg, exec, spec, parent: runParent(env) };
+  // The supervisor is not itself inside the caller's run (it outlives it),
+  // so it gets no run ids of its own; the child gets them from the payload.
+  for (const k of ["STINT_RUN_ID", "STINT_SCOPE", "STINT_PARENT_RUN_ID"]) {
+    delete env[k];
+  }
   const main = MAIN.protocol === "file:" ? fileURLToPath(MAIN) : MAIN.href;
   let child: Deno.ChildProcess;
   try {
@@ -99,6 +108,8 @@ export function startBackground(
         "__supervise",
         JSON.stringify(payload),
       ],
+      env,
+      clearEnv: true,
       stdin: "null",
       stdout: "null",
       stderr: "null",
@@ -143,7 +154,9 @@ export function parsePayload(raw: string | undefined): SupervisePayload {
     typeof p.exec === "string" && isValidLogId(p.exec) &&
     typeof s?.ref === "string" && typeof s.program === "string" &&
     Array.isArray(s.programArgs) && typeof s.cwd === "string" &&
-    Array.isArray(s.args) && typeof s.command === "string";
+    Array.isArray(s.args) && typeof s.command === "string" &&
+    typeof p.parent?.scope === "string" &&
+    (p.parent.runId === null || typeof p.parent.runId === "string");
   if (!ok) throw new StintError("Invalid supervisor payload", { exitCode: 2 });
   return p;
 }
@@ -179,6 +192,7 @@ export async function superviseRun(
       terminal: false,
       id: payload.exec,
       backgroundId: payload.bg,
+      parent: payload.parent,
     });
   } catch (err) {
     const msg = (err as Error).message?.split("\n")[0] ?? String(err);

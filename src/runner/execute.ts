@@ -16,7 +16,7 @@ import { processStartTime } from "../store/process.ts";
 import { uuidv7 } from "../store/ids.ts";
 import { createScope, deleteScope } from "../store/vars.ts";
 import { LogSink, type Pump, pump, TerminalSink } from "./capture.ts";
-import { childEnv, runParent } from "./env.ts";
+import { childEnv, type RunParent, runParent } from "./env.ts";
 import type { SignalForwarder } from "./forwarder.ts";
 import { groupAlive, reapGroup, signalGroup, sleep } from "./process_group.ts";
 import { signalExitCode } from "./signals.ts";
@@ -57,6 +57,8 @@ export interface RunOptions {
   backgroundId?: string | null;
   /** stint's own environment (default: Deno.env). */
   env?: Record<string, string>;
+  /** The caller's run and scope (default: read from `env`). */
+  parent?: RunParent;
   /** How long a signalled child gets before its group is SIGKILLed (default 10 s). */
   killGraceMs?: number;
 }
@@ -83,7 +85,7 @@ export async function runExecution(
   const { dbPath } = options;
   const id = options.id ?? uuidv7();
   const env = options.env ?? Deno.env.toObject();
-  const parent = runParent(env);
+  const parent = options.parent ?? runParent(env);
 
   ensurePrivateDir(logsDir(dbPath));
   const log = new LogSink(logPath(dbPath, id));
@@ -228,13 +230,14 @@ async function spawnAndWait(
     );
   });
 
+  // Read before the store is opened: a quick child may be gone soon after.
+  const pidStart = processStartTime(child.pid);
   let pidError: string | null = null;
   try {
-    withStore(options.dbPath, (db) =>
-      setExecutionPid(db, options.id, {
-        pid: child.pid,
-        pidStart: processStartTime(child.pid),
-      }));
+    withStore(
+      options.dbPath,
+      (db) => setExecutionPid(db, options.id, { pid: child.pid, pidStart }),
+    );
   } catch (err) {
     // The run goes on; the record keeps stint's pid, which is still alive.
     pidError = `Could not record the child's pid: ${

@@ -1,0 +1,337 @@
+/**
+ * `stint run` and `stint exec` with real processes: exit codes, task
+ * dependencies and arguments, byte-exact output on the terminal side and in
+ * the log, the child's environment and scope, and usage errors.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  type Execution,
+  getExecution,
+  listExecutions,
+  logPath,
+  scopeExists,
+  withStore,
+} from "../src/store/mod.ts";
+import { MAIN, makeProject, stint, tempState } from "./support/cli.ts";
+
+function executions(db: string): Execution[] {
+  return withStore(db, (conn) => listExecutions(conn));
+}
+
+function execution(db: string, id: string): Execution {
+  return withStore(db, (conn) => getExecution(conn, id));
+}
+
+function scopeGone(db: string, scope: string | null): boolean {
+  assert.ok(scope, "the run recorded a scope");
+  return withStore(db, (conn) => !scopeExists(conn, scope));
+}
+
+function logBytes(db: string, e: Execution): Uint8Array {
+  assert.ok(e.logId, "the run has a log");
+  return Deno.readFileSync(logPath(db, e.logId));
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** Bytes that are not UTF-8, with colours, CR and NUL, plus `size` random ones. */
+function nastyBytes(size: number): Uint8Array {
+  const head = new Uint8Array([
+    0xff,
+    0xfe,
+    0xc3,
+    0x28,
+    0x00,
+    0x0d,
+    ...new TextEncoder().encode("\x1b[31mred\x1b[0m no newline at the end"),
+  ]);
+  const rest = new Uint8Array(size);
+  for (let off = 0; off < size; off += 65536) {
+    crypto.getRandomValues(rest.subarray(off, Math.min(size, off + 65536)));
+  }
+  return concat(head, rest);
+}
+
+Deno.test("stint run propagates exit codes 0, 1, 3 and 130 and records each run", async () => {
+  const s = tempState();
+  const dir = makeProject(s.dir, {
+    ok: "echo fine",
+    one: "exit 1",
+    three: "echo about to fail && exit 3",
+    sigint: "exit 130",
+  }, { name: "codes" });
+  const cases: [string, number, string][] = [
+    ["ok", 0, "succeeded"],
+    ["one", 1, "failed"],
+    ["three", 3, "failed"],
+    ["sigint", 130, "failed"],
+  ];
+  const results = await Promise.all(
+    cases.map(([task]) => stint(["run", task], { env: s.env, cwd: dir })),
+  );
+  for (const [i, [task, code]] of cases.entries()) {
+    assert.equal(results[i].code, code, `exit code of ${task}`);
+  }
+  assert.match(results[0].stdout, /^fine\n$/);
+  const byRef = new Map(executions(s.db).map((e) => [e.ref, e]));
+  for (const [task, code, status] of cases) {
+    const e = byRef.get(`codes:${task}`);
+    assert.ok(e, `recorded codes:${task}`);
+    assert.equal(e.status, status);
+    assert.equal(e.exitCode, code);
+    assert.equal(e.task, task);
+    assert.equal(e.projectDir, dir);
+    assert.ok(e.durationMs !== null && e.durationMs >= 0);
+    assert.ok(e.completedAt !== null && e.completedAt >= e.startedAt);
+    assert.ok(e.pid !== null && e.pid !== 0);
+    assert.ok(scopeGone(s.db, e.scopeId), `scope of ${task} deleted`);
+  }
+});
+
+Deno.test("stint run runs a task's dependencies and records the top run", async () => {
+  const s = tempState();
+  const dir = makeProject(s.dir, {
+    first: "echo first > first.txt",
+    second: "echo second > second.txt",
+    top: {
+      command: "cat first.txt second.txt",
+      dependencies: ["first", "second"],
+    },
+  }, { name: "deps" });
+  const r = await stint(["run", "top"], { env: s.env, cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "first\nsecond\n");
+  const all = executions(s.db);
+  assert.deepEqual(all.map((e) => e.ref), ["deps:top"]);
+  assert.equal(all[0].status, "succeeded");
+});
+
+Deno.test("arguments after -- reach the task unchanged", async () => {
+  const s = tempState();
+  const dir = makeProject(s.dir, { show: "printf '[%s]\\n'" }, {
+    name: "argv",
+  });
+  const args = ["plain", "two words", "$HOME", "--flag", "-x", "quote'd", "*"];
+  const r = await stint(["run", "show", "--", ...args], {
+    env: s.env,
+    cwd: dir,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, args.map((a) => `[${a}]\n`).join(""));
+  const [e] = executions(s.db);
+  assert.deepEqual(e.args, args);
+});
+
+Deno.test("stint run finds the config walking up and runs in its directory", async () => {
+  const s = tempState();
+  const dir = makeProject(s.dir, { where: "pwd && echo $INIT_CWD" }, {
+    name: "walk",
+  });
+  const sub = join(dir, "a", "b");
+  Deno.mkdirSync(sub, { recursive: true });
+  const r = await stint(["run", "where"], {
+    env: s.env,
+    cwd: sub,
+    unset: ["INIT_CWD"],
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const [pwd, init] = r.stdout.trim().split("\n");
+  assert.equal(Deno.realPathSync(pwd), Deno.realPathSync(dir));
+  assert.equal(Deno.realPathSync(init), Deno.realPathSync(sub));
+  assert.equal(executions(s.db)[0].ref, "walk:where");
+});
+
+Deno.test("output is byte-identical on the terminal side and in the log (binary, non-UTF-8, large)", async () => {
+  const s = tempState();
+  const out = nastyBytes(3 * 1024 * 1024);
+  const err = nastyBytes(4096);
+  const tail = new TextEncoder().encode("partial line, no newline");
+  Deno.writeFileSync(join(s.dir, "out.bin"), out);
+  Deno.writeFileSync(join(s.dir, "err.bin"), err);
+  Deno.writeFileSync(join(s.dir, "tail.bin"), tail);
+  // Pauses between the writes fix the order the two pipes are read in.
+  const script =
+    "cat out.bin; sleep 0.5; cat err.bin >&2; sleep 0.5; cat tail.bin";
+  const r = await stint(["exec", "--", "sh", "-c", script], {
+    env: s.env,
+    cwd: s.dir,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdoutBytes, concat(out, tail));
+  const [e] = executions(s.db);
+  assert.deepEqual(logBytes(s.db, e), concat(out, err, tail));
+  const stderrBytes = new TextEncoder().encode(r.stderr);
+  assert.equal(stderrBytes.length >= 6, true); // decoded lossy; length check only
+});
+
+Deno.test("stint run keeps a task's binary stdout byte-exact in the log", async () => {
+  const s = tempState();
+  const dir = makeProject(s.dir, { blob: "cat blob.bin" }, { name: "bin" });
+  const blob = nastyBytes(256 * 1024);
+  Deno.writeFileSync(join(dir, "blob.bin"), blob);
+  const r = await stint(["run", "blob"], { env: s.env, cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdoutBytes, blob);
+  const log = logBytes(s.db, executions(s.db)[0]);
+  // deno task announces the task on stderr first; the task's bytes follow.
+  assert.deepEqual(log.subarray(log.length - blob.length), blob);
+  assert.match(new TextDecoder().decode(log.subarray(0, 200)), /Task/);
+});
+
+Deno.test("the child gets STINT_RUN_ID, its own STINT_SCOPE and STINT_DB; the scope is deleted after", async () => {
+  const s = tempState();
+  const r = await stint([
+    "exec",
+    "--name",
+    "env:probe",
+    "--",
+    "sh",
+    "-c",
+    'echo "$STINT_RUN_ID|$STINT_SCOPE|${STINT_PARENT_RUN_ID-unset}|$STINT_DB"',
+  ], { env: s.env, cwd: s.dir });
+  assert.equal(r.code, 0, r.stderr);
+  const [runId, scope, parent, db] = r.stdout.trim().split("|");
+  const e = execution(s.db, runId);
+  assert.equal(e.ref, "env:probe");
+  assert.equal(e.scopeId, scope);
+  assert.equal(parent, "unset");
+  assert.equal(e.parentId, null);
+  assert.equal(db, s.db);
+  assert.ok(scopeGone(s.db, scope));
+});
+
+Deno.test("a nested run records its parent and sees its caller's vars through the scope chain", async () => {
+  const s = tempState();
+  const deno = Deno.execPath();
+  const inner = `"${deno}" run -A --quiet "${MAIN}"`;
+  const script = [
+    `${inner} vars set color blue`,
+    `${inner} exec --name nested:inner -- sh -c 'echo "$STINT_PARENT_RUN_ID"; ${inner} vars get color'`,
+  ].join(" && ");
+  const r = await stint([
+    "exec",
+    "--name",
+    "nested:outer",
+    "--shell",
+    "--",
+    script,
+  ], {
+    env: s.env,
+    cwd: s.dir,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const [parentSeen, color] = r.stdout.trim().split("\n");
+  const all = executions(s.db);
+  const outer = all.find((e) => e.ref === "nested:outer")!;
+  const innerRun = all.find((e) => e.ref === "nested:inner")!;
+  assert.equal(parentSeen, outer.id);
+  assert.equal(innerRun.parentId, outer.id);
+  assert.equal(color, "blue");
+  assert.ok(scopeGone(s.db, outer.scopeId));
+  assert.ok(scopeGone(s.db, innerRun.scopeId));
+  // The caller's var lived in the caller's scope, not root.
+  const after = await stint(["vars", "get", "color"], { env: s.env });
+  assert.notEqual(after.code, 0);
+});
+
+Deno.test("stdin reaches the child", async () => {
+  const s = tempState();
+  const r = await stint(["exec", "--", "cat"], {
+    env: s.env,
+    cwd: s.dir,
+    stdin: "piped in\n",
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "piped in\n");
+});
+
+Deno.test("stint exec --shell runs a script; without it words are not interpreted", async () => {
+  const s = tempState();
+  const shell = await stint([
+    "exec",
+    "--shell",
+    "--",
+    "echo $((6 * 7)) | tr 4 x",
+  ], {
+    env: s.env,
+    cwd: s.dir,
+  });
+  assert.equal(shell.code, 0, shell.stderr);
+  assert.equal(shell.stdout, "x2\n");
+  const plain = await stint(["exec", "--", "echo", "$HOME", "|", "*"], {
+    env: s.env,
+    cwd: s.dir,
+  });
+  assert.equal(plain.stdout, "$HOME | *\n");
+  const refs = executions(s.db).map((e) => e.ref).sort();
+  assert.deepEqual(refs, ["exec:echo", "exec:echo"]);
+});
+
+Deno.test("--json prints the finished record", async () => {
+  const s = tempState();
+  const dir = makeProject(s.dir, { quiet: "exit 4" }, { name: "js" });
+  const r = await stint(["run", "--json", "quiet"], { env: s.env, cwd: dir });
+  assert.equal(r.code, 4);
+  const rec = JSON.parse(r.stdout);
+  assert.equal(rec.ref, "js:quiet");
+  assert.equal(rec.status, "failed");
+  assert.equal(rec.exit_code, 4);
+  assert.equal(typeof rec.duration_ms, "number");
+  assert.ok(!Number.isNaN(Date.parse(rec.started_at)));
+});
+
+Deno.test("an unknown task exits 2 with close matches and records nothing", async () => {
+  const s = tempState();
+  const dir = makeProject(s.dir, { build: "echo b", bench: "echo c" }, {
+    name: "typo",
+  });
+  const r = await stint(["run", "buld"], { env: s.env, cwd: dir });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^stint: Task "buld" is not defined.*"build"/);
+  assert.equal(r.stderr.trim().split("\n").length, 1);
+  assert.deepEqual(executions(s.db), []);
+});
+
+Deno.test("usage errors are one line with exit 2", async () => {
+  const s = tempState();
+  const dir = makeProject(s.dir, { t: "echo t" }, { name: "usage" });
+  for (
+    const args of [
+      ["run"],
+      ["run", "t", "extra"],
+      ["run", "t", "--watch"],
+      ["exec"],
+      ["exec", "--name", "", "--", "true"],
+    ]
+  ) {
+    const r = await stint(args, { env: s.env, cwd: dir });
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, /^stint: \S[^\n]*\n$/);
+  }
+  assert.deepEqual(executions(s.db), []);
+});
+
+Deno.test("a command that does not exist exits 127 and is recorded as failed", async () => {
+  const s = tempState();
+  const r = await stint(["exec", "--", "no-such-command-xyz"], {
+    env: s.env,
+    cwd: s.dir,
+  });
+  assert.equal(r.code, 127);
+  assert.match(r.stderr, /command not found/);
+  const [e] = executions(s.db);
+  assert.equal(e.status, "failed");
+  assert.equal(e.exitCode, 127);
+  assert.match(e.error ?? "", /command not found/);
+  assert.ok(scopeGone(s.db, e.scopeId));
+});

@@ -1,0 +1,150 @@
+/**
+ * Signals with real processes: SIGINT/SIGTERM to stint reach the task's
+ * whole process group (grandchildren included), the run ends `killed`, stint
+ * exits 128+n and nothing is left running; a second signal escalates to
+ * SIGKILL; SIGKILL of stint itself leaves a record that becomes `lost`.
+ * @module
+ */
+import assert from "node:assert/strict";
+import {
+  type Execution,
+  listExecutions,
+  scopeExists,
+  withStore,
+} from "../src/store/mod.ts";
+import {
+  groupAlive,
+  groupMembers,
+  signalGroup,
+  waitGroupGone,
+} from "../src/runner/process_group.ts";
+import {
+  makeProject,
+  spawnStint,
+  stint,
+  type TempState,
+  tempState,
+  waitFor,
+} from "./support/cli.ts";
+
+/** A task whose shell starts two grandchildren and waits for them. */
+const FAMILY = "sh -c 'sleep 101 & sleep 102 & wait'";
+
+function runningExecution(s: TempState, stintPid: number): Execution | null {
+  const [e] = withStore(s.db, (db) => listExecutions(db, { limit: 1 }));
+  // Until the child is spawned the record carries stint's own pid.
+  return e && e.status === "running" && e.pid !== null && e.pid !== stintPid
+    ? e
+    : null;
+}
+
+/** Start `stint args` and wait until its task group has `members` live processes. */
+async function startFamily(
+  s: TempState,
+  args: string[],
+  cwd: string,
+  members: number,
+): Promise<{ child: Deno.ChildProcess; pgid: number }> {
+  const child = spawnStint(args, { env: s.env, cwd });
+  await child.stdin.close();
+  const e = await waitFor(() => runningExecution(s, child.pid), {
+    timeoutMs: 20_000,
+    what: "the run to start",
+  });
+  const pgid = e!.pid!;
+  await waitFor(() => groupMembers(pgid).length >= members, {
+    timeoutMs: 20_000,
+    what: `${members} processes in the task's group`,
+  });
+  return { child, pgid };
+}
+
+function onlyExecution(s: TempState): Execution {
+  const all = withStore(s.db, (db) => listExecutions(db));
+  assert.equal(all.length, 1);
+  return all[0];
+}
+
+for (
+  const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const
+) {
+  Deno.test(`${signal} to stint run kills the task and its grandchildren; the run ends killed`, async () => {
+    const s = tempState();
+    const dir = makeProject(s.dir, { family: FAMILY }, { name: "sig" });
+    // deno task + sh + two sleeps
+    const { child, pgid } = await startFamily(s, ["run", "family"], dir, 4);
+    child.kill(signal);
+    const out = await child.output();
+    assert.equal(out.code, code);
+    assert.ok(await waitGroupGone(pgid, 5_000), "no process of the group left");
+    const e = onlyExecution(s);
+    assert.equal(e.status, "killed");
+    assert.equal(e.signal, signal);
+    assert.equal(e.ref, "sig:family");
+    assert.ok(e.completedAt !== null && e.durationMs !== null);
+    assert.ok(
+      withStore(s.db, (db) => !scopeExists(db, e.scopeId!)),
+      "scope deleted",
+    );
+  });
+}
+
+Deno.test("SIGTERM to stint exec kills the command's group too", async () => {
+  const s = tempState();
+  const { child, pgid } = await startFamily(
+    s,
+    ["exec", "--", "sh", "-c", "sleep 101 & sleep 102 & wait"],
+    s.dir,
+    3,
+  );
+  child.kill("SIGTERM");
+  const out = await child.output();
+  assert.equal(out.code, 143);
+  assert.ok(await waitGroupGone(pgid, 5_000));
+  assert.equal(onlyExecution(s).status, "killed");
+});
+
+Deno.test("a second signal kills a task that ignores the first", async () => {
+  const s = tempState();
+  const { child, pgid } = await startFamily(
+    s,
+    ["exec", "--", "sh", "-c", "trap '' INT TERM; sleep 103 & wait"],
+    s.dir,
+    2,
+  );
+  child.kill("SIGTERM");
+  // The task ignores SIGTERM; it is still there a moment later.
+  await new Promise((r) => setTimeout(r, 1_000));
+  assert.ok(groupAlive(pgid), "the task ignored the first signal");
+  child.kill("SIGTERM");
+  const out = await child.output();
+  assert.equal(out.code, 143);
+  assert.ok(await waitGroupGone(pgid, 5_000));
+  const e = onlyExecution(s);
+  assert.equal(e.status, "killed");
+  assert.equal(e.signal, "SIGTERM");
+});
+
+Deno.test("SIGKILL of stint leaves a running record that becomes lost once its task is gone", async () => {
+  const s = tempState();
+  const dir = makeProject(s.dir, { family: FAMILY }, { name: "kill9" });
+  const { child, pgid } = await startFamily(s, ["run", "family"], dir, 4);
+  child.kill("SIGKILL");
+  await child.output();
+  // stint cannot record anything now; the task is orphaned but still ours.
+  const before = await stint(["history", "--json"], { env: s.env });
+  assert.equal(before.code, 0, before.stderr);
+  assert.equal(JSON.parse(before.stdout)[0].status, "running");
+  signalGroup(pgid, "SIGKILL");
+  assert.ok(await waitGroupGone(pgid, 5_000));
+  const after = await stint(["history", "--json"], { env: s.env });
+  const rec = JSON.parse(after.stdout)[0];
+  assert.equal(rec.status, "lost");
+  assert.match(rec.error, /gone/);
+  const e = onlyExecution(s);
+  assert.equal(e.status, "lost");
+  assert.ok(
+    withStore(s.db, (db) => !scopeExists(db, e.scopeId!)),
+    "the lost run's scope was reclaimed",
+  );
+});
