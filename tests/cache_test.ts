@@ -269,3 +269,34 @@ Deno.test("cache: clear needs --yes without a terminal and removes every entry",
     cleanup(t.dir);
   }
 });
+
+Deno.test("vars and cache: --help on every subcommand", async () => {
+  const t = tempState();
+  try {
+    for (
+      const args of [
+        ["vars", "--help"],
+        ["vars", "get", "--help"],
+        ["vars", "set", "k", "--help"],
+        ["cache", "--help"],
+        ["cache", "set", "-h"],
+        ["help", "cache"],
+      ]
+    ) {
+      const r = await stint(args, { env: t.env });
+      assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(
+        r.stdout,
+        new RegExp(
+          `^Usage: stint ${
+            args.includes("vars") ? "vars" : "cache"
+          } <subcommand>`,
+        ),
+      );
+      assert.match(r.stdout, /Exit codes: 0 ok, 1 missing/);
+    }
+    assert.equal(existsSync(t.db), false);
+  } finally {
+    cleanup(t.dir);
+  }
+});
