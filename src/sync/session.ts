@@ -67,6 +67,7 @@ export async function startSyncSession(
     makeReporter({ quiet: ctx.quiet, stderrIsTty: ctx.stderrIsTty });
   for (const w of options.warnings ?? []) reporter.warn(w);
   const config = options.config;
+  const ownBucket = options.bucket === undefined;
   const bucket = options.bucket ?? openS3Bucket(config, {
     requestTimeoutMs: 10_000,
     totalTimeoutMs: 15_000,
@@ -135,7 +136,8 @@ export async function startSyncSession(
       if (inflight) await inflight;
       await flush();
       reporter.stop({ ...engine.totals });
-      await bucket.close().catch(() => {});
+      // An injected bucket belongs to the caller.
+      if (ownBucket) await bucket.close().catch(() => {});
     })();
     return stopping;
   };
