@@ -1,0 +1,420 @@
+/**
+ * Background runs with real processes: a run outlives the shell that started
+ * it and is recorded to the end; bg list / show / logs -f / kill / wait /
+ * clean; a killed supervisor becomes `lost`; ten runs at once; a background
+ * run's own vars scope; nested background runs.
+ * @module
+ */
+import assert from "node:assert/strict";
+import {
+  type BackgroundRun,
+  type Execution,
+  getBackgroundRun,
+  getExecution,
+  listBackgroundRuns,
+  logPath,
+  saveBackgroundRun,
+  scopeExists,
+  withStore,
+} from "../src/store/mod.ts";
+import {
+  groupMembers,
+  signalGroup,
+  waitGroupGone,
+} from "../src/runner/process_group.ts";
+import {
+  MAIN,
+  makeProject,
+  spawnStint,
+  stint,
+  type TempState,
+  tempState,
+  waitFor,
+} from "./support/cli.ts";
+
+function bgRun(s: TempState, id: string): BackgroundRun {
+  return withStore(s.db, (db) => getBackgroundRun(db, id));
+}
+
+function bgExecution(s: TempState, run: BackgroundRun): Execution | null {
+  if (!run.executionId) return null;
+  try {
+    return withStore(s.db, (db) => getExecution(db, run.executionId!));
+  } catch {
+    return null; // the supervisor has not recorded it yet
+  }
+}
+
+/** Start a background exec and return its id. */
+async function startBg(
+  s: TempState,
+  command: string[],
+  options: { name?: string; cwd?: string } = {},
+): Promise<string> {
+  const r = await stint([
+    "exec",
+    "-b",
+    ...(options.name ? ["--name", options.name] : []),
+    "--",
+    ...command,
+  ], { env: s.env, cwd: options.cwd ?? s.dir });
+  assert.equal(r.code, 0, r.stderr);
+  const id = r.stdout.trim();
+  assert.match(id, /^[0-9a-z]{8}$/);
+  return id;
+}
+
+/** Wait for the run's task group (the execution's pid) to have `members` processes. */
+async function taskGroup(
+  s: TempState,
+  id: string,
+  members: number,
+): Promise<number> {
+  return await waitFor<number>(() => {
+    const run = bgRun(s, id);
+    const e = bgExecution(s, run);
+    if (!e || e.pid === null || e.pid === run.pid) return 0;
+    return groupMembers(e.pid).length >= members ? e.pid : 0;
+  }, { timeoutMs: 20_000, what: `the task group of ${id}` });
+}
+
+async function waitEnded(s: TempState, id: string): Promise<BackgroundRun> {
+  return await waitFor<BackgroundRun | null>(() => {
+    const r = bgRun(s, id);
+    return r.status === "running" ? null : r;
+  }, {
+    timeoutMs: 30_000,
+    what: `background run ${id} to end`,
+  }) as BackgroundRun;
+}
+
+Deno.test("a background run outlives the shell that started it and is recorded to the end", async () => {
+  const s = tempState();
+  const dir = makeProject(s.dir, {
+    slow: "sleep 1.5 && echo done-slowly && exit 5",
+  }, { name: "bgp" });
+  // The starting shell exits as soon as stint run -b returns.
+  const shell = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      '"$0" run -A --quiet "$1" run -b slow > id.txt; echo started',
+      Deno.execPath(),
+      MAIN,
+    ],
+    cwd: dir,
+    env: { ...s.env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(shell.code, 0, new TextDecoder().decode(shell.stderr));
+  const id = Deno.readTextFileSync(`${dir}/id.txt`).trim();
+  assert.equal(
+    bgRun(s, id).status,
+    "running",
+    "still running after the shell exited",
+  );
+  const end = await waitEnded(s, id);
+  assert.equal(end.status, "failed");
+  assert.equal(end.exitCode, 5);
+  assert.ok(end.completedAt !== null);
+  assert.equal(end.ref, "bgp:slow");
+  const e = bgExecution(s, end)!;
+  assert.equal(e.status, "failed");
+  assert.equal(e.exitCode, 5);
+  assert.equal(e.backgroundId, id);
+  assert.equal(e.ref, "bgp:slow");
+  assert.ok(withStore(s.db, (db) => !scopeExists(db, e.scopeId!)));
+  const log = Deno.readTextFileSync(logPath(s.db, e.logId!));
+  assert.match(log, /done-slowly\n$/);
+  assert.equal(log.match(/^done-slowly$/gm)?.length, 1, "no duplicated bytes");
+});
+
+Deno.test("run -b --json prints the background run and returns at once", async () => {
+  const s = tempState();
+  const dir = makeProject(s.dir, { nap: "sleep 2" }, { name: "js" });
+  const r = await stint(["run", "-b", "--json", "nap"], {
+    env: s.env,
+    cwd: dir,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const rec = JSON.parse(r.stdout);
+  assert.equal(rec.status, "running");
+  assert.equal(rec.ref, "js:nap");
+  assert.equal(typeof rec.pid, "number");
+  assert.equal(typeof rec.execution_id, "string");
+  assert.ok(rec.log_path.endsWith(`${rec.execution_id}.log`));
+  const w = await stint(["bg", "wait", rec.id], { env: s.env });
+  assert.equal(w.code, 0, w.stderr);
+});
+
+Deno.test("bg list shows running runs, then finished ones only with --all", async () => {
+  const s = tempState();
+  const id = await startBg(s, ["sh", "-c", "sleep 1.5"], { name: "lister" });
+  const during = await stint(["bg", "list", "--json"], { env: s.env });
+  assert.equal(during.code, 0, during.stderr);
+  const rows = JSON.parse(during.stdout);
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0].id, id);
+  assert.equal(rows[0].status, "running");
+  assert.equal(rows[0].ref, "lister");
+  const table = await stint(["bg", "list"], { env: s.env });
+  assert.match(
+    table.stdout,
+    /^ID\s+REF\s+STATUS\s+PID\s+STARTED\s+DURATION\s+EXIT\n/,
+  );
+  assert.match(table.stdout, new RegExp(`${id}\\s+lister\\s+running`));
+  await waitEnded(s, id);
+  const after = await stint(["bg", "list", "--json"], { env: s.env });
+  assert.deepEqual(JSON.parse(after.stdout), []);
+  const all = JSON.parse(
+    (await stint(["bg", "list", "--all", "--json"], { env: s.env })).stdout,
+  );
+  assert.equal(all[0].status, "completed");
+  assert.equal(all[0].exit_code, 0);
+  assert.ok(!Number.isNaN(Date.parse(all[0].completed_at)));
+  const show = await stint(["bg", "show", id.slice(0, 5)], { env: s.env });
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, /^id\s+\S+\n/);
+  assert.match(show.stdout, /status\s+completed/);
+});
+
+Deno.test("bg logs -f streams the log while the run goes on and ends with it", async () => {
+  const s = tempState();
+  const id = await startBg(s, [
+    "sh",
+    "-c",
+    "echo one; sleep 1.5; printf 'two '; sleep 1; echo three",
+  ]);
+  const follower = spawnStint(["bg", "logs", id, "-f"], { env: s.env });
+  await follower.stdin.close();
+  const reader = follower.stdout.getReader();
+  const dec = new TextDecoder();
+  let seen = "";
+  let firstWhileRunning = false;
+  while (!seen.includes("one\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += dec.decode(value);
+    if (seen.includes("one\n")) {
+      firstWhileRunning = bgRun(s, id).status === "running";
+    }
+  }
+  assert.ok(
+    firstWhileRunning,
+    "the first line arrived while the run was running",
+  );
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += dec.decode(value);
+  }
+  reader.releaseLock();
+  const status = await follower.status;
+  await follower.stderr.cancel();
+  assert.equal(status.code, 0);
+  assert.equal(seen, "one\ntwo three\n");
+  assert.equal(bgRun(s, id).status, "completed");
+  const once = await stint(["bg", "logs", id], { env: s.env });
+  assert.equal(once.stdout, "one\ntwo three\n");
+});
+
+Deno.test("bg kill signals the whole group; nothing is left and the run ends killed", async () => {
+  const s = tempState();
+  const id = await startBg(s, ["sh", "-c", "sleep 101 & sleep 102 & wait"]);
+  const pgid = await taskGroup(s, id, 3);
+  const r = await stint(["bg", "kill", id], { env: s.env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Killed background run/);
+  assert.ok(await waitGroupGone(pgid, 5_000), "no process of the group left");
+  const run = bgRun(s, id);
+  assert.equal(run.status, "killed");
+  assert.equal(run.exitCode, 143);
+  const e = bgExecution(s, run)!;
+  assert.equal(e.status, "killed");
+  assert.equal(e.signal, "SIGTERM");
+  assert.ok(withStore(s.db, (db) => !scopeExists(db, e.scopeId!)));
+  const again = await stint(["bg", "kill", id], { env: s.env });
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /already ended \(killed/);
+});
+
+Deno.test("bg kill escalates to SIGKILL when the task ignores the signal", async () => {
+  const s = tempState();
+  const id = await startBg(s, [
+    "sh",
+    "-c",
+    "trap '' TERM INT; sleep 104 & wait",
+  ]);
+  const pgid = await taskGroup(s, id, 2);
+  const r = await stint(["bg", "kill", id, "--grace", "1s"], { env: s.env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(await waitGroupGone(pgid, 5_000));
+  assert.equal(bgRun(s, id).status, "killed");
+});
+
+Deno.test("bg wait exits with the run's code, 124 on timeout", async () => {
+  const s = tempState();
+  const quick = await startBg(s, ["sh", "-c", "sleep 0.5; exit 7"]);
+  const slow = await startBg(s, ["sleep", "30"]);
+  const w = await stint(["bg", "wait", quick], { env: s.env });
+  assert.equal(w.code, 7, w.stderr);
+  const t = await stint(["bg", "wait", slow, "--timeout", "300ms"], {
+    env: s.env,
+  });
+  assert.equal(t.code, 124);
+  assert.match(t.stderr, /^stint: Timed out after 300ms .*still running\n$/);
+  assert.equal((await stint(["bg", "kill", slow], { env: s.env })).code, 0);
+  const k = await stint(["bg", "wait", slow], { env: s.env });
+  assert.equal(k.code, 143);
+});
+
+Deno.test("SIGKILL of the supervisor makes the run lost; bg kill then clears what is left", async () => {
+  const s = tempState();
+  const id = await startBg(s, ["sh", "-c", "sleep 105 & wait"]);
+  const pgid = await taskGroup(s, id, 2);
+  const supervisor = bgRun(s, id).pid!;
+  Deno.kill(supervisor, "SIGKILL");
+  await waitFor(() => {
+    try {
+      Deno.kill(supervisor, "SIGCONT");
+      return false;
+    } catch {
+      return true;
+    }
+  }, { what: "the supervisor to die" });
+  const list = JSON.parse(
+    (await stint(["bg", "list", "--all", "--json"], { env: s.env })).stdout,
+  );
+  assert.equal(list[0].status, "lost");
+  assert.match(list[0].error, /gone/);
+  const w = await stint(["bg", "wait", id], { env: s.env });
+  assert.equal(w.code, 125);
+  assert.match(w.stderr, /was lost/);
+  const k = await stint(["bg", "kill", id], { env: s.env });
+  assert.equal(k.code, 0, k.stderr);
+  if (!(await waitGroupGone(pgid, 5_000))) signalGroup(pgid, "SIGKILL");
+  assert.ok(await waitGroupGone(pgid, 5_000), "the orphaned task was killed");
+  const k2 = await stint(["bg", "kill", id], { env: s.env });
+  assert.equal(k2.code, 1);
+});
+
+Deno.test("ten background runs at once all complete with correct records", async () => {
+  const s = tempState();
+  const ids = await Promise.all(
+    Array.from(
+      { length: 10 },
+      (_, i) =>
+        startBg(s, ["sh", "-c", `echo run-${i}; exit ${i % 3}`], {
+          name: `many:${i}`,
+        }),
+    ),
+  );
+  assert.equal(new Set(ids).size, 10);
+  const codes = await Promise.all(
+    ids.map((id) =>
+      stint(["bg", "wait", id, "--timeout", "60s"], { env: s.env })
+    ),
+  );
+  for (const [i, id] of ids.entries()) {
+    assert.equal(codes[i].code, i % 3, codes[i].stderr);
+    const run = bgRun(s, id);
+    assert.equal(run.ref, `many:${i}`);
+    assert.equal(run.status, i % 3 === 0 ? "completed" : "failed");
+    assert.equal(run.exitCode, i % 3);
+    const e = bgExecution(s, run)!;
+    assert.equal(e.status, i % 3 === 0 ? "succeeded" : "failed");
+    assert.equal(e.backgroundId, id);
+    assert.equal(Deno.readTextFileSync(logPath(s.db, e.logId!)), `run-${i}\n`);
+  }
+  const all = withStore(s.db, (db) => listBackgroundRuns(db, { all: true }));
+  assert.equal(all.length, 10);
+});
+
+Deno.test("a background run has its own vars scope, and a nested run -b starts its own background run", async () => {
+  const s = tempState();
+  const stintCmd = `"${Deno.execPath()}" run -A --quiet "${MAIN}"`;
+  const script = [
+    `${stintCmd} vars set mood calm`,
+    `${stintCmd} vars get mood`,
+    `${stintCmd} exec -b --name inner -- sh -c 'echo inner ran' > inner.txt`,
+  ].join(" && ");
+  const id = await startBg(s, ["sh", "-c", script], { name: "outer" });
+  const end = await waitEnded(s, id);
+  assert.equal(end.status, "completed", end.error ?? "");
+  const outer = bgExecution(s, end)!;
+  assert.equal(Deno.readTextFileSync(logPath(s.db, outer.logId!)), "calm\n");
+  // The var lived in the run's scope: gone with it, never in root.
+  const root = await stint(["vars", "get", "mood"], { env: s.env });
+  assert.notEqual(root.code, 0);
+  const innerId = Deno.readTextFileSync(`${s.dir}/inner.txt`).trim();
+  assert.notEqual(innerId, id);
+  const inner = await waitEnded(s, innerId);
+  assert.equal(inner.status, "completed");
+  assert.equal(inner.ref, "inner");
+  const innerExec = bgExecution(s, inner)!;
+  assert.equal(innerExec.parentId, outer.id);
+  assert.equal(
+    Deno.readTextFileSync(logPath(s.db, innerExec.logId!)),
+    "inner ran\n",
+  );
+});
+
+Deno.test("bg clean deletes finished runs and their logs, keeps running ones", async () => {
+  const s = tempState();
+  const done = await startBg(s, ["true"]);
+  const running = await startBg(s, ["sleep", "30"]);
+  const finished = await waitEnded(s, done);
+  const log = logPath(s.db, finished.logId!);
+  assert.ok(Deno.statSync(log).isFile);
+  const keep = await stint(["bg", "clean", "--older-than", "7d"], {
+    env: s.env,
+  });
+  assert.equal(keep.code, 0, keep.stderr);
+  assert.match(keep.stdout, /No finished background runs older than 7d/);
+  const r = await stint(["bg", "clean", "--json"], { env: s.env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { removed: 1, ids: [done] });
+  assert.throws(() => Deno.statSync(log), Deno.errors.NotFound);
+  assert.equal(bgRun(s, running).status, "running");
+  assert.equal((await stint(["bg", "kill", running], { env: s.env })).code, 0);
+});
+
+Deno.test("bad ids and usage give one line and a documented exit code", async () => {
+  const s = tempState();
+  const cases: [string[], number, RegExp][] = [
+    [["bg", "show", "zzzzzzzz"], 1, /No background run with id "zzzzzzzz"/],
+    [["bg", "wait", "../etc"], 1, /No background run/],
+    [["bg", "kill", "nope", "--signal", "FOO"], 2, /--signal must be a signal/],
+    [
+      ["bg", "wait", "x", "--timeout", "soon"],
+      2,
+      /--timeout must be a duration/,
+    ],
+    [["bg"], 2, /needs a subcommand/],
+    [["bg", "frob"], 2, /Unknown subcommand "bg frob"/],
+    [["bg", "logs"], 2, /needs an argument/],
+  ];
+  for (const [args, code, re] of cases) {
+    const r = await stint(args, { env: s.env });
+    assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split("\n").length, 1);
+  }
+  // Two finished runs whose ids share a prefix.
+  withStore(s.db, (db) => {
+    for (const id of ["ab111111", "ab222222"]) {
+      saveBackgroundRun(db, {
+        id,
+        ref: "seeded",
+        status: "completed",
+        exitCode: 0,
+        completedAt: Date.now(),
+      });
+    }
+  });
+  const amb = await stint(["bg", "show", "ab"], { env: s.env });
+  assert.equal(amb.code, 1);
+  assert.match(amb.stderr, /^stint: Background run id "ab" is ambiguous/);
+  const one = await stint(["bg", "show", "ab1", "--json"], { env: s.env });
+  assert.equal(JSON.parse(one.stdout).id, "ab111111");
+});
