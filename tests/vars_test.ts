@@ -650,28 +650,30 @@ async function startHolding(
   return { child, runId: String(row!.id), scope: String(row!.scope_id) };
 }
 
-Deno.test("vars in runs: SIGINT to stint removes the run's scope", async () => {
-  const t = tempState();
-  try {
-    const { child, runId, scope } = await startHolding(t);
-    child.kill("SIGINT");
-    const out = await child.output();
-    assert.notEqual(out.code, 0);
-    assert.deepEqual(scopesLeft(t.db), ["root"]);
-    assert.equal(scopedVarsLeft(t.db), 0);
-    assert.equal(
-      countRows(
-        t.db,
-        "SELECT COUNT(*) AS n FROM executions WHERE id = ? AND status = 'killed'",
-        runId,
-      ),
-      1,
-    );
-    assert.notEqual(scope, ROOT_SCOPE);
-  } finally {
-    cleanup(t.dir);
-  }
-});
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.test(`vars in runs: ${signal} to stint removes the run's scope`, async () => {
+    const t = tempState();
+    try {
+      const { child, runId, scope } = await startHolding(t);
+      assert.notEqual(scope, ROOT_SCOPE);
+      child.kill(signal);
+      const out = await child.output();
+      assert.notEqual(out.code, 0);
+      assert.deepEqual(scopesLeft(t.db), ["root"]);
+      assert.equal(scopedVarsLeft(t.db), 0);
+      assert.equal(
+        countRows(
+          t.db,
+          "SELECT COUNT(*) AS n FROM executions WHERE id = ? AND status = 'killed'",
+          runId,
+        ),
+        1,
+      );
+    } finally {
+      cleanup(t.dir);
+    }
+  });
+}
 
 Deno.test("vars in runs: a SIGKILLed run's scope is reclaimed once it is seen lost", async () => {
   const t = tempState();
