@@ -4,6 +4,8 @@
  * @module
  */
 import { NotFoundError, UsageError } from "../errors.ts";
+// Individual store modules, not store/mod.ts: every module loaded is
+// start-up time, and history is read often (see bench/history_bench.ts).
 import {
   deleteHistory,
   type Execution,
@@ -11,10 +13,10 @@ import {
   executionToJson,
   listExecutions,
   listRefs,
-  logPath,
   reconcileExecutions,
-  withStore,
-} from "../store/mod.ts";
+} from "../store/executions.ts";
+import { withStore } from "../store/open.ts";
+import { logPath } from "../store/paths.ts";
 import { countExecutions, uniqueIdPrefix } from "../store/stats.ts";
 import type { Database } from "../store/sqlite.ts";
 import {
@@ -36,7 +38,6 @@ import {
   printTable,
   relativeTime,
 } from "./output.ts";
-import { withSyncSession } from "./sync_session.ts";
 
 /** Help for `stint history`. */
 export const help = `Usage: stint history [ref] [options]
@@ -290,6 +291,9 @@ async function clear(args: string[], ctx: Context): Promise<number> {
     println("Nothing deleted");
     return 1;
   }
+  // Loaded here, not at the top: only this write path needs the sync seam,
+  // and the listing stays off its imports.
+  const { withSyncSession } = await import("./sync_session.ts");
   const { deleted, logs } = await withSyncSession(
     ctx,
     { pull: false, flushLoop: false },

@@ -6,15 +6,17 @@
 import { NotFoundError, StintError, UsageError } from "../errors.ts";
 import {
   type BackgroundRun,
-  type Execution,
   getBackgroundRun,
   getBackgroundRunExact,
+  reconcileBackgroundRuns,
+} from "../store/background.ts";
+import {
+  type Execution,
   getExecution,
   getExecutionExact,
-  reconcileBackgroundRuns,
   reconcileExecutions,
-  withStore,
-} from "../store/mod.ts";
+} from "../store/executions.ts";
+import { withStore } from "../store/open.ts";
 import type { Database } from "../store/sqlite.ts";
 import { boolFlag, intFlag, parseFlags, stringFlag } from "./args.ts";
 import type { Context } from "./context.ts";

@@ -4,7 +4,8 @@
  * @module
  */
 import { NotFoundError } from "../errors.ts";
-import { reconcileExecutions, withStore } from "../store/mod.ts";
+import { reconcileExecutions } from "../store/executions.ts";
+import { withStore } from "../store/open.ts";
 import { DEFAULT_WINDOW, refStats, refStatsToJson } from "../store/stats.ts";
 import { boolFlag, intFlag, parseFlags } from "./args.ts";
 import type { Context } from "./context.ts";

@@ -9,8 +9,8 @@ import {
   executionToJson,
   listExecutions,
   reconcileExecutions,
-  withStore,
-} from "../store/mod.ts";
+} from "../store/executions.ts";
+import { withStore } from "../store/open.ts";
 import { medianDuration } from "../store/stats.ts";
 import { findProject, taskRef } from "../tasks/mod.ts";
 import { boolFlag, parseFlags } from "./args.ts";

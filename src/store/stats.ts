@@ -185,17 +185,29 @@ export function refStatsToJson(s: RefStats): Record<string, unknown> {
 
 /**
  * The shortest prefix of `id` (at least `min` characters, never ending on a
- * hyphen) that no other execution id in the store starts with.
+ * hyphen) that no other execution id in the store starts with: one past the
+ * longest prefix it shares with its neighbours in id order (two index probes).
  */
 export function uniqueIdPrefix(db: Database, id: string, min = 8): string {
-  const stmt = db.prepare(
-    "SELECT COUNT(*) AS n FROM (SELECT 1 FROM executions WHERE id >= ? AND id < ? LIMIT 2)",
-  );
-  for (let len = Math.min(min, id.length); len < id.length; len++) {
-    const prefix = id.slice(0, len);
-    if (prefix.endsWith("-")) continue;
-    const n = Number(stmt.get(prefix, prefix + "\uffff")?.n ?? 0);
-    if (n <= 1) return prefix;
+  const before = db.prepare(
+    "SELECT id FROM executions WHERE id < ? ORDER BY id DESC LIMIT 1",
+  ).get(id);
+  const after = db.prepare(
+    "SELECT id FROM executions WHERE id > ? ORDER BY id LIMIT 1",
+  ).get(id);
+  let shared = 0;
+  for (const other of [before?.id, after?.id]) {
+    if (typeof other === "string") {
+      shared = Math.max(shared, commonPrefixLength(id, other));
+    }
   }
-  return id;
+  let len = Math.max(min, shared + 1);
+  while (len < id.length && id[len - 1] === "-") len++;
+  return id.slice(0, Math.min(len, id.length));
+}
+
+function commonPrefixLength(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
 }
