@@ -535,3 +535,69 @@ Deno.test("tasks: every task with description, dependencies and history", async 
   assertOneLine(nowhere.stderr);
   assert.match(nowhere.stderr, /No deno.json/);
 });
+
+Deno.test("end to end: stint run, then history, logs, tasks and stats read it", async () => {
+  const st = tempState();
+  const dir = makeProject(st.dir, {
+    hi: { command: "echo hello from hi", description: "Say hi" },
+    bad: "echo about to fail && exit 3",
+    all: { command: "echo all done", dependencies: ["hi"] },
+  }, { name: "e2e" });
+  for (const [task, code] of [["hi", 0], ["bad", 3], ["all", 0]] as const) {
+    const r = await stint(["run", task], { env: st.env, cwd: dir });
+    assert.equal(r.code, code, `${task}: ${r.stderr}`);
+  }
+  const hist = await stint(["history", "--json"], { env: st.env });
+  assert.equal(hist.code, 0, hist.stderr);
+  const runs = JSON.parse(hist.stdout) as {
+    id: string;
+    ref: string;
+    status: string;
+    exit_code: number;
+  }[];
+  // Newest first; `all` is recorded as the top run of its dependency chain.
+  assert.equal(runs[0].ref, "e2e:all");
+  const bad = runs.find((e) => e.ref === "e2e:bad")!;
+  assert.equal(bad.status, "failed");
+  assert.equal(bad.exit_code, 3);
+  const failed = await stint(["history", "--status", "failed", "--json"], {
+    env: st.env,
+  });
+  assert.deepEqual(
+    JSON.parse(failed.stdout).map((e: { id: string }) => e.id),
+    [bad.id],
+  );
+
+  const hi = runs.find((e) => e.ref === "e2e:hi")!;
+  const log = await stint(["logs", hi.id.slice(0, 13), "--grep", "^hello"], {
+    env: st.env,
+  });
+  assert.equal(log.code, 0, log.stderr);
+  assert.equal(log.stdout, "hello from hi\n");
+  const allLog = await stint(["logs", runs[0].id], { env: st.env });
+  assert.match(allLog.stdout, /hello from hi\n[^]*all done\n/);
+
+  const tasks = await stint(["tasks", "--json"], { env: st.env, cwd: dir });
+  const byName = Object.fromEntries(
+    JSON.parse(tasks.stdout).tasks.map((
+      t: { name: string },
+    ) => [t.name, t]),
+  );
+  assert.equal(byName.hi.last_status, "succeeded");
+  assert.equal(byName.bad.last_status, "failed");
+  assert.equal(typeof byName.all.median_duration_ms, "number");
+  assert.deepEqual(byName.all.dependencies, ["hi"]);
+
+  const stats = await stint(["stats", "e2e:bad", "--json"], { env: st.env });
+  const [s] = JSON.parse(stats.stdout);
+  assert.equal(s.runs, 1);
+  assert.equal(s.success_rate, 0);
+
+  const cleared = await stint(["history", "clear", "e2e:hi", "--yes"], {
+    env: st.env,
+  });
+  assert.equal(cleared.code, 0, cleared.stderr);
+  assert.match(cleared.stdout, /Deleted 1 run of e2e:hi and 1 log file/);
+  const gone = await stint(["logs", hi.id], { env: st.env });
+  assert.equal(gone.code, 1);
+});
