@@ -185,6 +185,17 @@ export function translateSqliteError(err: unknown, dbPath: string): unknown {
       { cause: err },
     );
   }
+  // SQLITE_IOERR (any extended code): on a full disk SQLite often reports
+  // the failed WAL or -shm write rather than SQLITE_FULL.
+  if (
+    (typeof errcode === "number" && (errcode & 0xff) === 10) ||
+    /disk I\/O error/i.test(msg)
+  ) {
+    return new StintError(
+      `Cannot write the store ${dbPath}: disk I/O error (is the disk full or failing?); free some space or check the disk, then try again`,
+      { cause: err },
+    );
+  }
   if (errcode === 14 || /unable to open database/i.test(msg)) {
     return new StintError(
       `Cannot open the store ${dbPath}; check that its directory exists and is writable`,
