@@ -14,7 +14,8 @@ import { type BenchResult, median } from "./result.ts";
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 // The same query `stint history <ref>` runs, with the same connection setup,
-// printing one line per row; nothing else.
+// printing one line per row; nothing else. It writes with writeSync as stint
+// does (console.log would cost it several ms and flatter stint).
 const BASELINE = `import { DatabaseSync } from "node:sqlite";
 const [path, ref] = Deno.args;
 const db = new DatabaseSync(path, { timeout: 5000 });
@@ -23,7 +24,7 @@ const rows = db.prepare(
   "SELECT * FROM executions WHERE ref = ? ORDER BY started_at DESC, id DESC LIMIT 20",
 ).all(ref);
 const out = rows.map((r) => [r.id, r.ref, r.started_at, r.duration_ms, r.status].join("  "));
-console.log(out.join("\\n"));
+Deno.stdout.writeSync(new TextEncoder().encode(out.join("\\n") + "\\n"));
 db.close();
 `;
 

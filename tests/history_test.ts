@@ -601,3 +601,23 @@ Deno.test("end to end: stint run, then history, logs, tasks and stats read it", 
   const gone = await stint(["logs", hi.id], { env: st.env });
   assert.equal(gone.code, 1);
 });
+
+Deno.test("read commands on a store that does not exist yet create nothing", async () => {
+  const st = tempState();
+  const dir = makeProject(st.dir, { a: "echo a" });
+  const cases: [string[], number, RegExp][] = [
+    [["history"], 0, /No runs recorded yet/],
+    [["history", "--json"], 0, /^\[\]$/],
+    [["history", "refs", "--json"], 0, /^\[\]$/],
+    [["stats"], 0, /No runs recorded yet/],
+    [["tasks", "--json"], 0, /"last_status": null/],
+    [["logs", "0123abcd"], 1, /^$/],
+    [["history", "clear", "x:y", "--yes"], 1, /^$/],
+  ];
+  for (const [args, code, re] of cases) {
+    const r = await stint(args, { env: st.env, cwd: dir });
+    assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stdout.trim(), re);
+  }
+  assert.ok(!existsSync(st.db), "a read created the store file");
+});

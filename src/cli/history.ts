@@ -16,6 +16,7 @@ import {
   reconcileExecutions,
 } from "../store/executions.ts";
 import { withStore } from "../store/open.ts";
+import { readStore } from "./read_store.ts";
 import { logPath } from "../store/paths.ts";
 import { countExecutions, uniqueIdPrefix } from "../store/stats.ts";
 import type { Database } from "../store/sqlite.ts";
@@ -109,11 +110,13 @@ async function list(args: string[], ctx: Context): Promise<number> {
     host: stringFlag(p, "host"),
     limit: boolFlag(p, "all") ? undefined : limit ?? DEFAULT_LIMIT,
   };
-  const { runs, ids } = withStore(ctx.dbPath, (db) => {
+  const { runs, ids } = readStore<
+    { runs: Execution[]; ids: Map<string, string> }
+  >(ctx.dbPath, (db) => {
     reconcileExecutions(db);
     const runs = listExecutions(db, query);
     return { runs, ids: shortIds(db, runs) };
-  });
+  }, () => ({ runs: [], ids: new Map() }));
   if (boolFlag(p, "json")) {
     printJson(runs.map(executionToJson));
     return 0;
@@ -224,10 +227,10 @@ function refs(args: string[], ctx: Context): Promise<number> | number {
     command: "history refs",
     max: 0,
   });
-  const list = withStore(ctx.dbPath, (db) => {
+  const list = readStore(ctx.dbPath, (db) => {
     reconcileExecutions(db);
     return listRefs(db);
-  });
+  }, () => []);
   if (boolFlag(p, "json")) {
     printJson(list.map((r) => ({
       ref: r.ref,
@@ -263,13 +266,13 @@ async function clear(args: string[], ctx: Context): Promise<number> {
     max: 1,
   });
   const ref = p.positionals[0];
-  const { total, running } = withStore(ctx.dbPath, (db) => {
+  const { total, running } = readStore(ctx.dbPath, (db) => {
     reconcileExecutions(db);
     return {
       total: countExecutions(db, { ref }),
       running: countExecutions(db, { ref, status: "running" }),
     };
-  });
+  }, () => ({ total: 0, running: 0 }));
   if (total === 0) {
     throw new NotFoundError(
       `No runs recorded for "${ref}"; stint history refs lists the refs`,

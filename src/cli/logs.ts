@@ -17,6 +17,7 @@ import {
   reconcileExecutions,
 } from "../store/executions.ts";
 import { withStore } from "../store/open.ts";
+import { readStore } from "./read_store.ts";
 import type { Database } from "../store/sqlite.ts";
 import { boolFlag, intFlag, parseFlags, stringFlag } from "./args.ts";
 import type { Context } from "./context.ts";
@@ -56,10 +57,10 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   }, { command: "logs", min: 1, max: 1 });
   const tail = intFlag(p, "tail", { min: 0 });
   const grep = compileGrep(stringFlag(p, "grep"));
-  const target = withStore(
-    ctx.dbPath,
-    (db) => findRun(db, p.positionals[0]),
-  );
+  const id = p.positionals[0];
+  const target = readStore(ctx.dbPath, (db) => findRun(db, id), () => {
+    throw notFound(id);
+  });
   const filter = new LineFilter(grep);
   if (boolFlag(p, "follow") && isRunning(target)) {
     return await follow(ctx, target, filter, tail);
@@ -107,9 +108,7 @@ function findRun(db: Database, id: string): Target {
     execution = getExecutionExact(db, background.executionId) ?? null;
   }
   if (!execution && !background) {
-    throw new NotFoundError(
-      `No run or background run with id "${id}"; see stint history or stint bg list --all`,
-    );
+    throw notFound(id);
   }
   return {
     id: execution?.id ?? background!.id,
@@ -117,6 +116,12 @@ function findRun(db: Database, id: string): Target {
     background,
     logId: execution?.logId ?? background?.logId ?? null,
   };
+}
+
+function notFound(id: string): NotFoundError {
+  return new NotFoundError(
+    `No run or background run with id "${id}"; see stint history or stint bg list --all`,
+  );
 }
 
 function orNull<T>(fn: () => T): T | null {

@@ -5,7 +5,7 @@
  */
 import { NotFoundError } from "../errors.ts";
 import { reconcileExecutions } from "../store/executions.ts";
-import { withStore } from "../store/open.ts";
+import { readStore } from "./read_store.ts";
 import { DEFAULT_WINDOW, refStats, refStatsToJson } from "../store/stats.ts";
 import { boolFlag, intFlag, parseFlags } from "./args.ts";
 import type { Context } from "./context.ts";
@@ -52,10 +52,10 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   const recent = intFlag(p, "recent", { min: 1, max: 1000 }) ?? 20;
   const window = intFlag(p, "window", { min: 1 }) ?? DEFAULT_WINDOW;
   const ref = p.positionals[0];
-  const stats = withStore(ctx.dbPath, (db) => {
+  const stats = readStore(ctx.dbPath, (db) => {
     reconcileExecutions(db);
     return refStats(db, { ref, recent, window });
-  });
+  }, () => []);
   if (ref !== undefined && stats.length === 0) {
     throw new NotFoundError(
       `No runs recorded for "${ref}"; stint history refs lists the refs`,

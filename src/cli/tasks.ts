@@ -10,9 +10,9 @@ import {
   listExecutions,
   reconcileExecutions,
 } from "../store/executions.ts";
-import { withStore } from "../store/open.ts";
+import { readStore } from "./read_store.ts";
 import { medianDuration } from "../store/stats.ts";
-import { findProject, taskRef } from "../tasks/mod.ts";
+import { findProject, type TaskInfo, taskRef } from "../tasks/mod.ts";
 import { boolFlag, parseFlags } from "./args.ts";
 import type { Context } from "./context.ts";
 import {
@@ -65,23 +65,17 @@ export async function run(args: string[], ctx: Context): Promise<number> {
       `No deno.json, deno.jsonc or package.json found in ${Deno.cwd()} or any parent directory; run stint tasks inside a project`,
     );
   }
-  const rows: TaskRow[] = withStore(ctx.dbPath, (db) => {
+  const rows: TaskRow[] = readStore(ctx.dbPath, (db) => {
     reconcileExecutions(db);
     return project.tasks.map((t) => {
       const ref = taskRef(project, t.name);
-      const medianMs = medianDuration(db, ref);
       return {
-        name: t.name,
-        ref,
-        command: t.command,
-        description: t.description,
-        dependencies: t.dependencies,
-        source: t.source,
+        ...taskRow(t, ref),
         last: listExecutions(db, { ref, limit: 1 })[0] ?? null,
-        medianMs,
+        medianMs: medianDuration(db, ref),
       };
     });
-  });
+  }, () => project.tasks.map((t) => taskRow(t, taskRef(project, t.name))));
   if (boolFlag(p, "json")) {
     printJson({
       project: project.name,
@@ -131,6 +125,19 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     ]),
   );
   return 0;
+}
+
+function taskRow(t: TaskInfo, ref: string): TaskRow {
+  return {
+    name: t.name,
+    ref,
+    command: t.command,
+    description: t.description,
+    dependencies: t.dependencies,
+    source: t.source,
+    last: null,
+    medianMs: null,
+  };
 }
 
 /** Shorten `text` to `max` characters with an ellipsis (tables stay readable). */
