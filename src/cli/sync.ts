@@ -180,10 +180,13 @@ async function push(args: string[], ctx: Context): Promise<number> {
   }
 }
 
-function reportProblems(r: { corrupt: string[]; problems: string[] }): void {
+function reportProblems(
+  r: { corrupt: string[]; problems: string[] },
+  config: SyncConfig,
+): void {
   for (const key of r.corrupt) {
     eprintln(
-      `Warning: skipped corrupt object ${key} (checksum or format check failed)`,
+      `Warning: skipped corrupt object ${config.prefix}${key} (checksum or format check failed)`,
     );
   }
   for (const line of r.problems) eprintln(`Warning: ${line}`);
@@ -195,7 +198,7 @@ async function pull(args: string[], ctx: Context): Promise<number> {
   const { engine, bucket } = await openEngine(ctx, config);
   try {
     const r = await engine.pull();
-    reportProblems(r);
+    reportProblems(r, config);
     if (boolFlag(p, "json")) {
       printJson({
         hosts: r.hosts,
@@ -228,7 +231,12 @@ async function restore(args: string[], ctx: Context): Promise<number> {
   const { engine, bucket } = await openEngine(ctx, config);
   try {
     const r = await engine.restore({ force: boolFlag(p, "force") });
-    reportProblems(r);
+    reportProblems(r, config);
+    if (r.raced) {
+      throw new StintError(
+        `Another stint process created ${ctx.dbPath} while the restore ran; nothing was replaced (run stint sync pull to catch up)`,
+      );
+    }
     if (!r.restored) {
       throw new StintError(
         `Nothing to restore: ${where(config)} holds no stint data yet`,

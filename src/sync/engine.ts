@@ -140,6 +140,8 @@ export interface RestoreResult extends PullResult {
   restored: boolean;
   /** The host id of the restored file. */
   hostId: string;
+  /** Another process created the store while this restore ran; nothing was replaced. */
+  raced?: boolean;
 }
 
 /** Tuning and collaborators for {@linkcode SyncEngine}. */
@@ -749,10 +751,23 @@ export class SyncEngine {
         );
       }
       if (exists) {
+        // --force: replace on purpose.
         removeQuietly(`${this.dbPath}-wal`);
         removeQuietly(`${this.dbPath}-shm`);
+        Deno.renameSync(tmp, this.dbPath);
+      } else {
+        // Never clobber a file another stint process created meanwhile: a
+        // hard link fails if the name exists. That process's file then just
+        // pulls (cursors at 0 make a pull fetch everything a restore would).
+        try {
+          Deno.linkSync(tmp, this.dbPath);
+        } catch (err) {
+          if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+          result.durationMs = Date.now() - started;
+          result.raced = true;
+          return result;
+        }
       }
-      Deno.renameSync(tmp, this.dbPath);
       try {
         Deno.chmodSync(this.dbPath, 0o600);
       } catch {

@@ -87,6 +87,12 @@ export async function startSyncSession(
         info.action = "restored";
         info.records = r.applied;
         info.hosts = r.hosts;
+      } else if (r.raced) {
+        // Another process created the file first: catch up by pulling.
+        const p = await engine.pull();
+        info.action = "pulled";
+        info.records = p.applied;
+        info.hosts = p.hosts;
       }
       for (const p of r.problems) reporter.warn(p);
     } else if (options.pull) {

@@ -1,0 +1,588 @@
+/**
+ * Bucket sync end to end: real stint processes, real SQLite files, a real S3
+ * endpoint over HTTP (fauxqs in-process; OpenStack Swift with
+ * STINT_TEST_SWIFT=1). Assertions only use what any S3 server does.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import {
+  MAIN,
+  spawnStint,
+  stint,
+  type TempState,
+  tempState,
+  waitFor,
+} from "./support/cli.ts";
+import { type S3Endpoint, startS3 } from "./support/s3.ts";
+import { S3Bucket } from "../src/sync/s3_bucket.ts";
+import { openSqlite } from "../src/store/sqlite.ts";
+
+/** A host: its own state dir, pointed at `bucket`. */
+function host(
+  s3: S3Endpoint,
+  bucket: string,
+  extra: Record<string, string> = {},
+): TempState {
+  const st = tempState("stint-sync-");
+  st.env = {
+    ...st.env,
+    ...s3.env,
+    STINT_BUCKET: bucket,
+    STINT_QUIET: "1",
+    ...extra,
+  };
+  return st;
+}
+
+async function ok(st: TempState, args: string[]): Promise<string> {
+  const r = await stint(args, { env: st.env });
+  assert.equal(
+    r.code,
+    0,
+    `stint ${args.join(" ")} exited ${r.code}: ${r.stderr}`,
+  );
+  return r.stdout;
+}
+
+async function json<T>(st: TempState, args: string[]): Promise<T> {
+  return JSON.parse(await ok(st, [...args, "--json"])) as T;
+}
+
+/** The synced tables of a store, for "nothing changed" comparisons. */
+function dump(dbPath: string): string {
+  const db = openSqlite(dbPath, { timeoutMs: 5000, readOnly: true });
+  try {
+    const q = (sql: string) => db.prepare(sql).all();
+    return JSON.stringify({
+      executions: q("SELECT * FROM executions ORDER BY id"),
+      background: q("SELECT * FROM background_runs ORDER BY id"),
+      vars: q("SELECT * FROM vars WHERE scope_id = 'root' ORDER BY key"),
+      cache: q(
+        "SELECT key, hex(value) AS v, updated_at, expires_at, origin, seq FROM cache ORDER BY key",
+      ),
+      tombstones: q("SELECT * FROM tombstones ORDER BY kind, key"),
+    });
+  } finally {
+    db.close();
+  }
+}
+
+/** Direct bucket access for checks (no prefix: sees the raw keys). */
+function raw(s3: S3Endpoint, bucket: string): S3Bucket {
+  return new S3Bucket({
+    bucket,
+    endpoint: s3.endpoint,
+    region: s3.region,
+    prefix: "",
+  });
+}
+
+async function keys(s3: S3Endpoint, bucket: string): Promise<string[]> {
+  const b = raw(s3, bucket);
+  try {
+    const out: string[] = [];
+    for await (const o of b.list("")) out.push(o.key);
+    return out;
+  } finally {
+    await b.close();
+  }
+}
+
+/**
+ * Overwrite an object with other bytes but keep the SHA-256 stored with the
+ * original (what bit rot or a bad copy looks like), through the plain SDK.
+ */
+async function tamper(
+  s3: S3Endpoint,
+  bucket: string,
+  key: string,
+  change: (body: Uint8Array) => Uint8Array,
+): Promise<void> {
+  const b = raw(s3, bucket);
+  let original: Uint8Array | null;
+  let meta: Record<string, string>;
+  try {
+    original = await b.get(key);
+    meta = (await b.head(key))?.metadata ?? {};
+  } finally {
+    await b.close();
+  }
+  assert.ok(original, `${key} exists`);
+  assert.ok(meta["stint-sha256"], `${key} carries a checksum`);
+  const spec = "@aws-sdk/client-s3";
+  const sdk = await import(spec);
+  const client = new sdk.S3Client({
+    endpoint: s3.endpoint,
+    region: s3.region,
+    forcePathStyle: true,
+    credentials: {
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.secretAccessKey,
+    },
+  });
+  try {
+    await client.send(
+      new sdk.PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: change(original),
+        Metadata: meta,
+      }),
+    );
+  } finally {
+    client.destroy();
+  }
+}
+
+interface HistoryRow {
+  id: string;
+  status: string;
+  exit_code: number | null;
+  host_id: string;
+  command: string;
+}
+
+interface VarRow {
+  key: string;
+  value: string;
+}
+
+/** A TCP proxy in front of the endpoint, to take "the server" away mid-run. */
+class Proxy {
+  #target: { hostname: string; port: number };
+  #listener: Deno.Listener | null = null;
+  #conns = new Set<Deno.Conn>();
+  port = 0;
+
+  constructor(endpoint: string) {
+    const u = new URL(endpoint);
+    this.#target = { hostname: u.hostname, port: Number(u.port || 80) };
+  }
+
+  start(port = 0): void {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port });
+    this.#listener = listener;
+    this.port = (listener.addr as Deno.NetAddr).port;
+    (async () => {
+      try {
+        for await (const conn of listener) this.#pipe(conn);
+      } catch {
+        // closed
+      }
+    })();
+  }
+
+  async #pipe(conn: Deno.Conn): Promise<void> {
+    this.#conns.add(conn);
+    let upstream: Deno.Conn | null = null;
+    try {
+      upstream = await Deno.connect(this.#target);
+      this.#conns.add(upstream);
+      await Promise.all([
+        conn.readable.pipeTo(upstream.writable),
+        upstream.readable.pipeTo(conn.writable),
+      ]);
+    } catch {
+      // a side closed
+    } finally {
+      for (const c of [conn, upstream]) {
+        if (!c) continue;
+        this.#conns.delete(c);
+        try {
+          c.close();
+        } catch {
+          // already closed
+        }
+      }
+    }
+  }
+
+  stop(): void {
+    this.#listener?.close();
+    this.#listener = null;
+    for (const c of this.#conns) {
+      try {
+        c.close();
+      } catch {
+        // already closed
+      }
+    }
+    this.#conns.clear();
+  }
+}
+
+const SLOW = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test({
+  name: "sync against a real S3 endpoint",
+  ...SLOW,
+  fn: async (t) => {
+    const s3 = await startS3();
+    // For the checks that read the bucket directly (the SDK's default chain).
+    Deno.env.set("AWS_ACCESS_KEY_ID", s3.accessKeyId);
+    Deno.env.set("AWS_SECRET_ACCESS_KEY", s3.secretAccessKey);
+    try {
+      await t.step(
+        "two hosts writing concurrently, then pulling, both hold the union; twice changes nothing",
+        async () => {
+          const bucket = await s3.newBucket();
+          const a = host(s3, bucket), b = host(s3, bucket);
+          const jobs: Promise<unknown>[] = [];
+          for (let i = 0; i < 4; i++) {
+            jobs.push(ok(a, ["vars", "set", `a-${i}`, `va${i}`, "--global"]));
+            jobs.push(ok(b, ["vars", "set", `b-${i}`, `vb${i}`, "--global"]));
+          }
+          jobs.push(ok(a, ["cache", "set", "ca", "from a"]));
+          jobs.push(ok(b, ["cache", "set", "cb", "from b"]));
+          jobs.push(ok(a, ["exec", "--", "sh", "-c", "echo run-on-a"]));
+          jobs.push(ok(b, ["exec", "--", "sh", "-c", "echo run-on-b"]));
+          await Promise.all(jobs);
+          // A conflict: the later write wins on both hosts.
+          await ok(a, ["vars", "set", "shared", "first", "--global"]);
+          await new Promise((r) => setTimeout(r, 20));
+          await ok(b, ["vars", "set", "shared", "second", "--global"]);
+          // A delete travels too.
+          await ok(a, ["vars", "unset", "a-3", "--global"]);
+
+          await ok(a, ["sync", "pull"]);
+          await ok(b, ["sync", "pull"]);
+          for (const st of [a, b]) {
+            const vars = await json<VarRow[]>(st, ["vars", "list"]);
+            const got = Object.fromEntries(vars.map((v) => [v.key, v.value]));
+            for (let i = 0; i < 4; i++) {
+              assert.equal(got[`b-${i}`], `vb${i}`);
+              if (i < 3) assert.equal(got[`a-${i}`], `va${i}`);
+            }
+            assert.equal(got["a-3"], undefined, "tombstone honoured");
+            assert.equal(got.shared, "second", "last writer wins");
+            assert.equal(await ok(st, ["cache", "get", "ca"]), "from a");
+            assert.equal(await ok(st, ["cache", "get", "cb"]), "from b");
+            const runs = await json<HistoryRow[]>(st, ["history"]);
+            assert.deepEqual(
+              runs.map((r) => r.command).sort(),
+              ["sh -c 'echo run-on-a'", "sh -c 'echo run-on-b'"],
+            );
+          }
+          assert.equal(dump(a.db), dump(b.db), "both hold the same union");
+
+          const before = dump(a.db);
+          const again = await json<{ applied: number }>(a, ["sync", "pull"]);
+          assert.equal(again.applied, 0);
+          assert.equal(dump(a.db), before, "applying twice changes nothing");
+
+          // Credentials never reach the bucket or the store.
+          const rb = raw(s3, bucket);
+          try {
+            for await (const o of rb.list("")) {
+              let body = (await rb.get(o.key))!;
+              if (o.key.endsWith(".gz")) body = gunzipSync(body);
+              const text = new TextDecoder().decode(body);
+              assert.ok(!text.includes(s3.secretAccessKey), o.key);
+              assert.ok(!text.includes(s3.accessKeyId), o.key);
+            }
+          } finally {
+            await rb.close();
+          }
+          for (const st of [a, b]) {
+            for (const f of [st.db, `${st.db}-wal`]) {
+              let bytes: Uint8Array;
+              try {
+                bytes = Deno.readFileSync(f);
+              } catch {
+                continue;
+              }
+              const text = new TextDecoder("latin1").decode(bytes);
+              assert.ok(!text.includes(s3.secretAccessKey), f);
+            }
+            const status = await ok(st, ["sync", "status", "--json"]);
+            assert.ok(!status.includes(s3.secretAccessKey));
+          }
+        },
+      );
+
+      await t.step(
+        "a machine with no local file restores the full history and other hosts' logs",
+        async () => {
+          const bucket = await s3.newBucket();
+          const a = host(s3, bucket), b = host(s3, bucket);
+          await ok(a, [
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            "printf 'log line from a\\n'",
+          ]);
+          for (let i = 0; i < 2; i++) {
+            const r = await stint(
+              ["exec", "--", "sh", "-c", "printf 'from b\\n'; exit 4"],
+              { env: b.env },
+            );
+            assert.equal(r.code, 4);
+          }
+          await ok(a, ["vars", "set", "team", "blue", "--global"]);
+
+          // A command that runs a task restores first when the file is missing.
+          const c = host(s3, bucket);
+          await ok(c, ["exec", "--", "true"]);
+          const runs = await json<HistoryRow[]>(c, ["history"]);
+          const fromA = runs.find((x) => x.command.includes("log line from a"));
+          assert.ok(fromA, "A's run restored");
+          assert.equal(fromA.status, "succeeded");
+          const fromB = runs.filter((x) => x.command.includes("from b"));
+          assert.equal(fromB.length, 2);
+          assert.ok(fromB.every((x) => x.exit_code === 4));
+          assert.equal(await ok(c, ["vars", "get", "team"]), "blue\n");
+          // The other host's log comes from its content-addressed blob.
+          assert.equal(await ok(c, ["logs", fromA.id]), "log line from a\n");
+
+          // stint sync restore: explicit, refuses to overwrite without --force.
+          const d = host(s3, bucket);
+          const restored = await json<{ restored: boolean; hosts: number }>(
+            d,
+            ["sync", "restore"],
+          );
+          assert.equal(restored.restored, true);
+          assert.ok(restored.hosts >= 2);
+          const refuse = await stint(["sync", "restore"], { env: d.env });
+          assert.equal(refuse.code, 1);
+          assert.match(refuse.stderr, /already exists.*--force/);
+          assert.equal(refuse.stderr.trim().split("\n").length, 1);
+
+          // A wiped machine gets its own history back.
+          const aRuns = await json<HistoryRow[]>(a, ["history"]);
+          Deno.removeSync(join(a.dir, "state"), { recursive: true });
+          await ok(a, ["sync", "restore"]);
+          const back = await json<HistoryRow[]>(a, ["history"]);
+          for (const run of aRuns) {
+            assert.ok(back.some((x) => x.id === run.id), `${run.id} restored`);
+          }
+        },
+      );
+
+      await t.step(
+        "the flush loop pushes during a run; a flush after SIGTERM lands in the bucket; nested stint leaves pushing to the outermost",
+        async () => {
+          const bucket = await s3.newBucket();
+          const a = host(s3, bucket, { STINT_FLUSH_INTERVAL: "0.3" });
+          const b = host(s3, bucket);
+          const nested =
+            `${Deno.execPath()} run -A --quiet ${MAIN} vars set nested-k nested-v --global && echo ready && sleep 60`;
+          const child = spawnStint(["exec", "--", "sh", "-c", nested], {
+            env: a.env,
+          });
+          const out = child.stdout.pipeThrough(new TextDecoderStream())
+            .getReader();
+          let seen = "";
+          await waitFor(async () => {
+            const { value, done } = await out.read();
+            if (value) seen += value;
+            return done || seen.includes("ready");
+          }, { timeoutMs: 30_000, what: "the nested write" });
+          // While the run goes on, another host sees the nested write.
+          await waitFor(async () => {
+            await ok(b, ["sync", "pull"]);
+            const r = await stint(["vars", "get", "nested-k"], { env: b.env });
+            return r.code === 0 && r.stdout === "nested-v\n";
+          }, { timeoutMs: 30_000, intervalMs: 300, what: "the flush loop" });
+
+          child.kill("SIGTERM");
+          const status = await child.status;
+          out.releaseLock();
+          await child.stdout.cancel().catch(() => {});
+          await child.stderr.cancel().catch(() => {});
+          assert.equal(status.code, 143);
+          await ok(b, ["sync", "pull"]);
+          const runs = await json<HistoryRow[]>(b, ["history"]);
+          const killed = runs.find((r) => r.command.includes("nested-k"));
+          assert.ok(killed, "the run reached the bucket");
+          assert.equal(killed.status, "killed");
+
+          // A nested process (STINT_RUN_ID set) does not push on its own.
+          const lone = await s3.newBucket();
+          const n = host(s3, lone, { STINT_RUN_ID: "0000-outer" });
+          await ok(n, ["vars", "set", "x", "y", "--global"]);
+          assert.deepEqual(await keys(s3, lone), []);
+        },
+      );
+
+      await t.step(
+        "the server going away mid-run leaves the exit code alone; the next run pushes everything",
+        async () => {
+          const bucket = await s3.newBucket();
+          const proxy = new Proxy(s3.endpoint);
+          proxy.start();
+          const port = proxy.port;
+          try {
+            const a = host(s3, bucket, {
+              STINT_S3_ENDPOINT: `http://127.0.0.1:${port}`,
+            });
+            const child = spawnStint(
+              ["exec", "--", "sh", "-c", "echo started; sleep 2; exit 3"],
+              { env: a.env },
+            );
+            const out = child.stdout.pipeThrough(new TextDecoderStream())
+              .getReader();
+            let seen = "";
+            await waitFor(async () => {
+              const { value, done } = await out.read();
+              if (value) seen += value;
+              return done || seen.includes("started");
+            }, { timeoutMs: 30_000, what: "the run to start" });
+            proxy.stop();
+            const status = await child.status;
+            out.releaseLock();
+            await child.stdout.cancel().catch(() => {});
+            const err = await new Response(child.stderr).text();
+            assert.equal(status.code, 3, "the task's exit code");
+            assert.doesNotMatch(err, /at .*\.ts:\d+/, "no stack trace");
+            assert.deepEqual(
+              (await keys(s3, bucket)).filter((k) => k.includes("/seg/")),
+              [],
+            );
+
+            proxy.start(port);
+            await ok(a, ["exec", "--", "true"]);
+            const c = host(s3, bucket);
+            await ok(c, ["sync", "restore"]);
+            const runs = await json<HistoryRow[]>(c, ["history"]);
+            const first = runs.find((r) => r.command.includes("exit 3"));
+            assert.ok(first, "the first run was pushed by the next one");
+            assert.equal(first.exit_code, 3);
+            assert.equal(runs.length, 2);
+          } finally {
+            proxy.stop();
+          }
+        },
+      );
+
+      await t.step(
+        "a corrupt segment is detected, reported, skipped, and the local file is untouched",
+        async () => {
+          const bucket = await s3.newBucket();
+          const a = host(s3, bucket), b = host(s3, bucket);
+          await ok(a, ["vars", "set", "k1", "v1", "--global"]);
+          await ok(b, ["sync", "pull"]);
+          await ok(a, ["vars", "set", "k2", "v2", "--global"]);
+          const seg = (await keys(s3, bucket)).filter((k) =>
+            k.includes("/seg/")
+          ).sort().at(-1)!;
+          await tamper(s3, bucket, seg, (body) => {
+            const copy = body.slice();
+            copy[Math.floor(copy.length / 2)] ^= 0xff;
+            return copy;
+          });
+          const before = dump(b.db);
+          const pull = await stint(["sync", "pull"], { env: b.env });
+          assert.equal(pull.code, 1);
+          assert.match(pull.stderr, /corrupt/i);
+          assert.ok(pull.stderr.includes(seg), pull.stderr);
+          assert.equal(dump(b.db), before, "nothing applied from it");
+          assert.equal(await ok(b, ["vars", "get", "k1"]), "v1\n");
+
+          // --force restore with a corrupt object keeps the existing file.
+          const force = await stint(["sync", "restore", "--force"], {
+            env: b.env,
+          });
+          assert.equal(force.code, 1);
+          assert.match(force.stderr, /left untouched/);
+          assert.equal(dump(b.db), before);
+
+          // Later segments still arrive; a compaction repairs the gap.
+          await ok(a, ["vars", "set", "k3", "v3", "--global"]);
+          const later = await stint(["sync", "pull"], { env: b.env });
+          assert.equal(later.code, 1, "still reports the bad segment");
+          assert.equal(await ok(b, ["vars", "get", "k3"]), "v3\n");
+          await ok(a, ["sync", "push", "--compact"]);
+          await ok(b, ["sync", "pull"]);
+          assert.equal(await ok(b, ["vars", "get", "k2"]), "v2\n");
+        },
+      );
+
+      await t.step(
+        "a snapshot is a real SQLite file; a truncated one is detected and never replaces a local file",
+        async () => {
+          const bucket = await s3.newBucket();
+          const a = host(s3, bucket), b = host(s3, bucket);
+          for (let i = 0; i < 3; i++) {
+            await ok(a, ["vars", "set", `s${i}`, `v${i}`, "--global"]);
+          }
+          const pushed = await json<{ snapshot: boolean }>(a, [
+            "sync",
+            "push",
+            "--compact",
+          ]);
+          assert.equal(pushed.snapshot, true);
+          const all = await keys(s3, bucket);
+          const snapKey = all.find((k) => k.endsWith("/snap.db"))!;
+          assert.ok(snapKey, all.join(","));
+          assert.deepEqual(all.filter((k) => k.includes("/seg/")), []);
+          const rb = raw(s3, bucket);
+          const file = join(a.dir, "snap-copy.db");
+          try {
+            Deno.writeFileSync(file, (await rb.get(snapKey))!);
+          } finally {
+            await rb.close();
+          }
+          const snap = openSqlite(file, { timeoutMs: 5000, readOnly: true });
+          try {
+            const n = snap.prepare(
+              "SELECT count(*) AS n FROM vars WHERE key LIKE 's%'",
+            ).get();
+            assert.equal(Number(n?.n), 3);
+          } finally {
+            snap.close();
+          }
+
+          await ok(b, ["vars", "set", "mine", "keep-me", "--global"]);
+          await tamper(
+            s3,
+            bucket,
+            snapKey,
+            (body) => body.slice(0, Math.floor(body.length / 2)),
+          );
+          const before = dump(b.db);
+          const force = await stint(["sync", "restore", "--force"], {
+            env: b.env,
+          });
+          assert.equal(force.code, 1);
+          assert.match(force.stderr, /snap\.db/);
+          assert.equal(dump(b.db), before, "the local file was not replaced");
+          const pull = await stint(["sync", "pull"], { env: b.env });
+          assert.equal(pull.code, 1);
+          assert.match(pull.stderr, /corrupt/i);
+          assert.equal(dump(b.db), before);
+          assert.equal(await ok(b, ["vars", "get", "mine"]), "keep-me\n");
+        },
+      );
+
+      await t.step(
+        "bad settings warn once and fall back; sync commands fail in one line",
+        async () => {
+          const bucket = await s3.newBucket();
+          const a = host(s3, bucket, { STINT_FLUSH_INTERVAL: "often" });
+          const st = await stint(["sync", "status", "--json"], { env: a.env });
+          assert.equal(st.code, 0);
+          assert.equal(JSON.parse(st.stdout).flush_interval_s, 30);
+          assert.equal(st.stderr.trim().split("\n").length, 1);
+          assert.match(st.stderr, /STINT_FLUSH_INTERVAL/);
+
+          const off = tempState("stint-sync-");
+          const r = await stint(["sync", "push"], { env: off.env });
+          assert.equal(r.code, 1);
+          assert.match(r.stderr, /not configured/);
+          assert.equal(r.stderr.trim().split("\n").length, 1);
+
+          const missing = host(s3, "no-such-bucket-stint-x");
+          await ok(missing, ["vars", "set", "k", "v", "--global"]);
+          const push = await stint(["sync", "push"], { env: missing.env });
+          assert.equal(push.code, 1);
+          assert.equal(push.stderr.trim().split("\n").length, 1);
+          assert.ok(!push.stderr.includes(s3.secretAccessKey));
+        },
+      );
+    } finally {
+      await s3.stop();
+    }
+  },
+});
