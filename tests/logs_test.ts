@@ -7,7 +7,13 @@ import {
   saveBackgroundRun,
   withStore,
 } from "../src/store/mod.ts";
-import { spawnStint, stint, tempState, waitFor } from "./support/cli.ts";
+import {
+  makeProject,
+  spawnStint,
+  stint,
+  tempState,
+  waitFor,
+} from "./support/cli.ts";
 import { appendLog, seedRuns, writeLog } from "./support/history_seed.ts";
 
 function assertOneLine(stderr: string): void {
@@ -325,4 +331,33 @@ Deno.test("logs --follow waits for a log file that does not exist yet", async ()
     sleeper.kill();
     await sleeper.status;
   }
+});
+
+Deno.test("end to end: logs --follow on a real background run ends with it", async () => {
+  const st = tempState();
+  const dir = makeProject(st.dir, {
+    slow: "echo start && sleep 1 && echo middle && sleep 1 && echo end",
+  }, { name: "bgproj" });
+  const started = await stint(["run", "-b", "slow", "--json"], {
+    env: st.env,
+    cwd: dir,
+  });
+  assert.equal(started.code, 0, started.stderr);
+  const id = JSON.parse(started.stdout).id as string;
+  const r = await stint([
+    "logs",
+    id,
+    "--follow",
+    "--grep",
+    "^(start|middle|end)$",
+  ], {
+    env: st.env,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "start\nmiddle\nend\n");
+  const [rec] = JSON.parse(
+    (await stint(["history", "bgproj:slow", "--json"], { env: st.env })).stdout,
+  );
+  assert.equal(rec.status, "succeeded");
+  assert.equal(rec.background_id, id);
 });
