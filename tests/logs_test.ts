@@ -361,3 +361,27 @@ Deno.test("end to end: logs --follow on a real background run ends with it", asy
   assert.equal(rec.status, "succeeded");
   assert.equal(rec.background_id, id);
 });
+
+Deno.test("logs --follow on a run still running on another host says so (exit 1)", async () => {
+  const st = tempState();
+  const [e] = seedRuns(st.db, [{
+    ref: "app:far",
+    startedAt: Date.now() - 1000,
+    status: "running",
+    log: "partial\n",
+  }]);
+  // As a pull would bring it in: recorded by another host, still running.
+  withStore(
+    st.db,
+    (db) =>
+      db.prepare("UPDATE executions SET host_id = 'far-away-1234' WHERE id = ?")
+        .run(e.id),
+  );
+  const r = await stint(["logs", e.id, "--follow"], { env: st.env });
+  assert.equal(r.code, 1);
+  assertOneLine(r.stderr);
+  assert.match(r.stderr, /running on host far-away-1234/);
+  // Without --follow, what this machine has is printed.
+  const plain = await stint(["logs", e.id], { env: st.env });
+  assert.equal(plain.stdout, "partial\n");
+});

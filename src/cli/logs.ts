@@ -16,6 +16,7 @@ import {
   getExecutionExact,
   reconcileExecutions,
 } from "../store/executions.ts";
+import { hostId } from "../store/meta.ts";
 import { withStore } from "../store/open.ts";
 import { readStore } from "./read_store.ts";
 import type { Database } from "../store/sqlite.ts";
@@ -63,6 +64,13 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   });
   const filter = new LineFilter(grep);
   if (boolFlag(p, "follow") && isRunning(target)) {
+    if (target.remoteHost !== null) {
+      // Its log grows on that machine, and its record here changes only
+      // when a sync brings it: following from here would never end.
+      throw new StintError(
+        `Run ${target.id} is running on host ${target.remoteHost}; follow it there, or read its log here once it has ended and synced`,
+      );
+    }
     return await follow(ctx, target, filter, tail);
   }
   if (!target.logId) throw noLog(target);
@@ -82,6 +90,8 @@ interface Target {
   execution: Execution | null;
   background: BackgroundRun | null;
   logId: string | null;
+  /** The host that recorded the run when it is not this one, else null. */
+  remoteHost: string | null;
 }
 
 /**
@@ -110,11 +120,13 @@ function findRun(db: Database, id: string): Target {
   if (!execution && !background) {
     throw notFound(id);
   }
+  const recordedOn = execution?.hostId ?? background!.hostId;
   return {
     id: execution?.id ?? background!.id,
     execution,
     background,
     logId: execution?.logId ?? background?.logId ?? null,
+    remoteHost: recordedOn === hostId(db) ? null : recordedOn,
   };
 }
 
