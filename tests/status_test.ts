@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { SCHEMA_VERSION } from "../src/store/schema.ts";
+import { DatabaseSync } from "node:sqlite";
+import { migrate, SCHEMA_VERSION } from "../src/store/schema.ts";
 import { stint, tempState } from "./support/cli.ts";
 import { makeReadOnly } from "./support/readonly.ts";
 import { type S3Endpoint, startS3 } from "./support/s3.ts";
@@ -191,6 +192,28 @@ Deno.test("status: reads the schema version and writes nothing", async () => {
     assert.ok(p === `${st.db}-wal` || p === `${st.db}-shm`, `new file ${p}`);
   }
   if (after[`${st.db}-wal`]) assert.match(after[`${st.db}-wal`], /^0:/);
+});
+
+Deno.test("status: an older store is reported, not migrated", async () => {
+  const st = tempState();
+  Deno.mkdirSync(join(st.dir, "state"), { recursive: true, mode: 0o700 });
+  const db = new DatabaseSync(st.db);
+  migrate(db, { target: 1 });
+  db.exec(
+    "INSERT INTO meta (key, value) VALUES ('host_id', 'old-host-12345678'), ('seq', '0')",
+  );
+  db.close();
+  const { report } = await statusJson(st.env);
+  const store = probe(report, "store");
+  assert.equal(store.ok, true, store.detail);
+  assert.equal(store.schema_version, 1);
+  assert.match(store.detail, /migrates on the next write/);
+  const check = new DatabaseSync(st.db, { readOnly: true });
+  try {
+    assert.equal(check.prepare("PRAGMA user_version").get()?.user_version, 1);
+  } finally {
+    check.close();
+  }
 });
 
 Deno.test("status: works on a read-only store in a read-only directory", async () => {
