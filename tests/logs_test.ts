@@ -385,3 +385,27 @@ Deno.test("logs --follow on a run still running on another host says so (exit 1)
   const plain = await stint(["logs", e.id], { env: st.env });
   assert.equal(plain.stdout, "partial\n");
 });
+
+Deno.test("logs: --tail and --grep across many read chunks (a 1.3 MB log)", async () => {
+  const st = tempState();
+  const lines = Array.from({ length: 120_000 }, (_, i) => `line ${i}\n`);
+  const [e] = seedRuns(st.db, [{
+    ref: "app:big",
+    startedAt: Date.now() - 5000,
+    log: lines.join(""),
+  }]);
+  const tail = await stint(["logs", e.id, "--tail", "3"], { env: st.env });
+  assert.equal(tail.stdout, lines.slice(-3).join(""));
+  const grep = await stint(["logs", e.id, "--grep", "^line 7777\\d$"], {
+    env: st.env,
+  });
+  assert.equal(grep.stdout, lines.slice(77770, 77780).join(""));
+  const both = await stint(
+    ["logs", e.id, "--grep", "^line \\d*99$", "--tail", "2"],
+    { env: st.env },
+  );
+  assert.equal(both.stdout, "line 119899\nline 119999\n");
+  const all = await stint(["logs", e.id], { env: st.env });
+  assert.equal(all.stdout.length, lines.join("").length);
+  assert.equal(all.stdout, lines.join(""));
+});

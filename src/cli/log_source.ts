@@ -1,8 +1,7 @@
 /**
- * Where a run's log bytes come from. Every reader (`stint logs`, and the
- * tail/grep/follow modes) goes through {@linkcode readLogBytes}, so a
- * fallback that fetches a log another host archived to the bucket has one
- * place to live.
+ * Where a run's log bytes come from: the local log file (`logPath`). A log
+ * another host archived to the bucket is fetched into that file first
+ * (`fetchRemoteLog`), so every reader here sees one source.
  * @module
  */
 import { StintError } from "../errors.ts";
@@ -58,5 +57,24 @@ export async function readLogFrom(
     return out.subarray(0, got);
   } finally {
     file.close();
+  }
+}
+
+/**
+ * The local log file of `logId` opened for reading (the caller closes it,
+ * or consumes `readable`, which closes it), or null when there is none.
+ * Streaming keeps `stint logs` on a multi-gigabyte log at constant memory.
+ */
+export async function openLog(
+  dbPath: string,
+  logId: string,
+): Promise<Deno.FsFile | null> {
+  try {
+    return await Deno.open(logPath(dbPath, logId), { read: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw new StintError(
+      `Cannot read the log ${logPath(dbPath, logId)}: ${describeFsError(err)}`,
+    );
   }
 }

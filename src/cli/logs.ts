@@ -22,7 +22,7 @@ import { readStore } from "./read_store.ts";
 import type { Database } from "../store/sqlite.ts";
 import { boolFlag, intFlag, parseFlags, stringFlag } from "./args.ts";
 import type { Context } from "./context.ts";
-import { readLogBytes, readLogFrom } from "./log_source.ts";
+import { openLog, readLogBytes, readLogFrom } from "./log_source.ts";
 import { writeAll } from "./output.ts";
 import { fetchRemoteLog } from "./sync_session.ts";
 
@@ -74,14 +74,43 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     return await follow(ctx, target, filter, tail);
   }
   if (!target.logId) throw noLog(target);
-  let bytes = await readLogBytes(ctx.dbPath, target.logId);
+  let file = await openLog(ctx.dbPath, target.logId);
   // A run recorded on another host: its log may be in the sync bucket.
-  if (bytes === null && await fetchRemoteLog(ctx, target.logId)) {
-    bytes = await readLogBytes(ctx.dbPath, target.logId);
+  if (file === null && await fetchRemoteLog(ctx, target.logId)) {
+    file = await openLog(ctx.dbPath, target.logId);
   }
-  if (bytes === null) throw noLog(target);
-  out(selectLines(bytes, filter, tail, true));
+  if (file === null) throw noLog(target);
+  await printLog(file, filter, tail);
   return 0;
+}
+
+/**
+ * Stream `file` to stdout: unchanged without --grep/--tail, else line by
+ * line, holding at most the last `tail` lines in memory.
+ */
+async function printLog(
+  file: Deno.FsFile,
+  filter: LineFilter,
+  tail: number | undefined,
+): Promise<void> {
+  if (!filter.filtering && tail === undefined) {
+    for await (const chunk of file.readable) out(chunk);
+    return;
+  }
+  const kept: Uint8Array[] = [];
+  const take = (lines: Uint8Array[]): void => {
+    if (tail === undefined) {
+      out(concat(lines));
+      return;
+    }
+    if (tail === 0) return;
+    // Copies: a line must not pin the whole chunk it was cut from.
+    for (const l of lines) kept.push(l.slice());
+    if (kept.length > 2 * tail) kept.splice(0, kept.length - tail);
+  };
+  for await (const chunk of file.readable) take(filter.lines(chunk, false));
+  take(filter.lines(new Uint8Array(0), true));
+  if (tail !== undefined) out(concat(kept.slice(-tail)));
 }
 
 /** What `stint logs` resolved an id to. */
