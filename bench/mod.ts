@@ -11,6 +11,7 @@ const GROUPS: Record<string, () => Promise<BenchResult[]>> = {
   store: async () => (await import("./store_bench.ts")).benchStore(),
   history: async () => (await import("./history_bench.ts")).benchHistory(),
   vars: async () => (await import("./vars_bench.ts")).benchVars(),
+  run: async () => (await import("./run_bench.ts")).benchRun(),
 };
 
 function fmt(n: number | undefined, unit = ""): string {

@@ -3,12 +3,15 @@
  * ad-hoc command (no shell unless asked) and record it like a task run.
  * @module
  */
-import { basename } from "node:path";
 import { UsageError } from "../errors.ts";
 import type { RunSpec } from "../runner/execute.ts";
-import { boolFlag, type FlagSpec, stringFlag } from "./args.ts";
 import type { Context } from "./context.ts";
-import { launch, parseWithHint, quoteArg } from "./run.ts";
+import {
+  launch,
+  parseSimpleFlags,
+  quoteArg,
+  type SimpleFlagSpec,
+} from "./run.ts";
 
 /** Help for `stint exec`. */
 export const help =
@@ -34,7 +37,7 @@ Examples:
   stint exec --shell -- 'du -sh * | sort -h'
   stint exec -b --name soak -- deno run -A soak.ts`;
 
-const FLAGS: FlagSpec = {
+const FLAGS: SimpleFlagSpec = {
   name: { type: "string" },
   shell: { type: "boolean" },
   background: { type: "boolean", short: "b" },
@@ -43,9 +46,9 @@ const FLAGS: FlagSpec = {
 
 /** Run `stint exec`. */
 export async function run(args: string[], ctx: Context): Promise<number> {
-  const p = parseWithHint(args, FLAGS, "exec");
-  const argv = args.includes("--") ? p.rest : p.positionals;
-  if (args.includes("--") && p.positionals.length > 0) {
+  const p = parseSimpleFlags(args, FLAGS, "exec");
+  const argv = p.dashDash ? p.rest : p.positionals;
+  if (p.dashDash && p.positionals.length > 0) {
     throw new UsageError(
       `Unexpected argument "${
         p.positionals[0]
@@ -57,8 +60,8 @@ export async function run(args: string[], ctx: Context): Promise<number> {
       "stint exec needs a command after --: stint exec -- <command> [args...]",
     );
   }
-  const shell = boolFlag(p, "shell");
-  const name = stringFlag(p, "name");
+  const shell = p.values.shell === true;
+  const name = typeof p.values.name === "string" ? p.values.name : undefined;
   if (name !== undefined) validateRef(name);
   const cwd = Deno.cwd();
   const script = argv.join(" ");
@@ -84,8 +87,8 @@ export async function run(args: string[], ctx: Context): Promise<number> {
       task: null,
     };
   return await launch(spec, ctx, {
-    background: boolFlag(p, "background"),
-    json: boolFlag(p, "json"),
+    background: p.values.background === true,
+    json: p.values.json === true,
   });
 }
 
@@ -96,4 +99,10 @@ function validateRef(ref: string): void {
       "--name must be 1 to 200 printable characters, e.g. --name nightly:backup",
     );
   }
+}
+
+/** The last path segment (node:path stays off the run path). */
+function basename(path: string): string {
+  const trimmed = path.replace(/\/+$/, "");
+  return trimmed.slice(trimmed.lastIndexOf("/") + 1) || path;
 }

@@ -3,14 +3,11 @@
  * `deno task` and record it; and the launch path `stint exec` shares.
  * @module
  */
-import { StintError, UsageError } from "../errors.ts";
-import { startBackground } from "../runner/background.ts";
+import { UsageError } from "../errors.ts";
 import { runExecution, type RunSpec } from "../runner/execute.ts";
 import { SignalForwarder } from "../runner/forwarder.ts";
-import { backgroundRunToJson } from "../store/background.ts";
 import { executionToJson } from "../store/executions.ts";
 import { resolveTask, taskRef } from "../tasks/mod.ts";
-import { boolFlag, type FlagSpec, type Parsed, parseFlags } from "./args.ts";
 import type { Context } from "./context.ts";
 import { eprintln, printJson, println } from "./output.ts";
 import { withSyncSession } from "./sync_session.ts";
@@ -45,14 +42,14 @@ Examples:
   stint run test -- --filter parser
   id=$(stint run -b dev) && stint bg logs "$id" -f`;
 
-const FLAGS: FlagSpec = {
+const FLAGS: SimpleFlagSpec = {
   background: { type: "boolean", short: "b" },
   json: { type: "boolean" },
 };
 
 /** Run `stint run`. */
 export async function run(args: string[], ctx: Context): Promise<number> {
-  const p = parseWithHint(args, FLAGS, "run");
+  const p = parseSimpleFlags(args, FLAGS, "run");
   if (p.positionals.length === 0) {
     throw new UsageError(
       "stint run needs a task name: stint run <task> [-- args] (see stint tasks)",
@@ -82,8 +79,8 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     extraEnv: Deno.env.get("INIT_CWD") ? undefined : { INIT_CWD: cwd },
   };
   return await launch(spec, ctx, {
-    background: boolFlag(p, "background"),
-    json: boolFlag(p, "json"),
+    background: p.values.background === true,
+    json: p.values.json === true,
   });
 }
 
@@ -97,6 +94,9 @@ export async function launch(
   options: { background: boolean; json: boolean },
 ): Promise<number> {
   if (options.background) {
+    // Loaded only here: the foreground path stays as small as it can be.
+    const { startBackground } = await import("../runner/background.ts");
+    const { backgroundRunToJson } = await import("../store/background.ts");
     const { run, logPath } = await withSyncSession(
       ctx,
       { pull: false, flushLoop: false },
@@ -133,24 +133,81 @@ export async function launch(
   }
 }
 
-/** parseFlags, with a hint that a task's own options go after `--`. */
-export function parseWithHint(
+/** The flags {@linkcode parseSimpleFlags} accepts. */
+export type SimpleFlagSpec = Record<
+  string,
+  { type: "boolean" | "string"; short?: string }
+>;
+
+/** Parsed flags: values by long name, positionals, and everything after `--`. */
+export interface SimpleFlags {
+  values: Record<string, string | boolean>;
+  positionals: string[];
+  rest: string[];
+  /** Whether a literal `--` was given. */
+  dashDash: boolean;
+}
+
+/**
+ * A small strict flag parser for the commands on the run path (node:util
+ * costs several ms of start-up there). Unknown options get a hint that the
+ * task's or command's own options go after `--`.
+ */
+export function parseSimpleFlags(
   args: string[],
-  spec: FlagSpec,
+  spec: SimpleFlagSpec,
   command: string,
-): Parsed {
-  try {
-    return parseFlags(args, spec, { command });
-  } catch (err) {
-    if (err instanceof StintError && /^Unknown option/.test(err.message)) {
+): SimpleFlags {
+  const values: Record<string, string | boolean> = {};
+  const positionals: string[] = [];
+  const short = new Map(
+    Object.entries(spec).filter(([, v]) => v.short).map(([k, v]) => [
+      v.short!,
+      k,
+    ]),
+  );
+  const dash = args.indexOf("--");
+  const head = dash === -1 ? args : args.slice(0, dash);
+  for (let i = 0; i < head.length; i++) {
+    const a = head[i];
+    if (!a.startsWith("-") || a === "-") {
+      positionals.push(a);
+      continue;
+    }
+    const eq = a.indexOf("=");
+    const raw = eq === -1 ? a : a.slice(0, eq);
+    const name = raw.startsWith("--") ? raw.slice(2) : short.get(raw.slice(1));
+    const def = name === undefined ? undefined : spec[name];
+    if (name === undefined || !def || (!raw.startsWith("--") && eq !== -1)) {
       throw new UsageError(
-        `${err.message.replace(/ \(see .*\)$/, "")}; options for the ${
+        `Unknown option ${raw}; options for the ${
           command === "run" ? "task" : "command"
         } go after -- (see stint ${command} --help)`,
       );
     }
-    throw err;
+    if (def.type === "boolean") {
+      if (eq !== -1) {
+        throw new UsageError(
+          `Option ${raw} does not take a value (see stint ${command} --help)`,
+        );
+      }
+      values[name] = true;
+    } else {
+      const v = eq !== -1 ? a.slice(eq + 1) : head[++i];
+      if (v === undefined) {
+        throw new UsageError(
+          `Option ${raw} needs a value (see stint ${command} --help)`,
+        );
+      }
+      values[name] = v;
+    }
   }
+  return {
+    values,
+    positionals,
+    rest: dash === -1 ? [] : args.slice(dash + 1),
+    dashDash: dash !== -1,
+  };
 }
 
 /** Quote an argument for display the way a POSIX shell would need it. */

@@ -5,7 +5,6 @@
  * died.
  * @module
  */
-import { fileURLToPath } from "node:url";
 import { StintError } from "../errors.ts";
 import {
   type BackgroundRun,
@@ -92,7 +91,9 @@ export function startBackground(
   for (const k of ["STINT_RUN_ID", "STINT_SCOPE", "STINT_PARENT_RUN_ID"]) {
     delete env[k];
   }
-  const main = MAIN.protocol === "file:" ? fileURLToPath(MAIN) : MAIN.href;
+  const main = MAIN.protocol === "file:"
+    ? decodeURIComponent(MAIN.pathname)
+    : MAIN.href;
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(Deno.execPath(), {

@@ -10,7 +10,7 @@ import {
   setExecutionPid,
   startExecution,
 } from "../store/executions.ts";
-import { withStore } from "../store/open.ts";
+import { openStore, withStore } from "../store/open.ts";
 import { ensurePrivateDir, logPath, logsDir } from "../store/paths.ts";
 import { processStartTime } from "../store/process.ts";
 import { uuidv7 } from "../store/ids.ts";
@@ -87,6 +87,52 @@ export async function runExecution(
   const env = options.env ?? Deno.env.toObject();
   const parent = options.parent ?? runParent(env);
 
+  const release = holdStore(dbPath);
+  try {
+    return await record(spec, { ...options, id, env, parent });
+  } finally {
+    release();
+  }
+}
+
+/**
+ * Keep an idle read-only connection open while the run records itself.
+ * SQLite checkpoints the WAL (two fsyncs, ~10 ms on a slow disk) whenever
+ * the last connection to a file closes; with this one open, the run's short
+ * per-operation connections close without that, and closing a read-only
+ * connection never checkpoints. It holds no lock and no transaction, so
+ * other processes read, write and checkpoint as usual. The WAL is left for
+ * the next writer; durability is that of WAL with synchronous=NORMAL.
+ */
+export function holdStore(dbPath: string): () => void {
+  try {
+    Deno.statSync(dbPath);
+  } catch {
+    return () => {}; // a first run creates the file with its first write
+  }
+  try {
+    const db = openStore(dbPath, { readOnly: true });
+    return () => {
+      try {
+        db.close();
+      } catch {
+        // already closed
+      }
+    };
+  } catch {
+    return () => {};
+  }
+}
+
+async function record(
+  spec: RunSpec,
+  options: RunOptions & {
+    id: string;
+    env: Record<string, string>;
+    parent: RunParent;
+  },
+): Promise<RunResult> {
+  const { dbPath, id, env, parent } = options;
   ensurePrivateDir(logsDir(dbPath));
   const log = new LogSink(logPath(dbPath, id));
   let scopeId: string;

@@ -1,0 +1,109 @@
+/**
+ * Runner benchmarks: `stint run noop` against the floor for a Deno CLI that
+ * delegates to `deno task` (`deno run empty.ts` + `deno task noop`, measured
+ * in the same run, budget 1.3x), and how long `stint run -b` takes to return.
+ * @module
+ */
+import { join } from "node:path";
+import { type BenchResult, median } from "./result.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+async function time(
+  args: string[],
+  options: { cwd: string; env: Record<string, string> },
+): Promise<number> {
+  const t = performance.now();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: options.cwd,
+    env: options.env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const ms = performance.now() - t;
+  if (out.code !== 0) {
+    throw new Error(
+      `bench: deno ${args.join(" ")} exited ${out.code}: ${
+        new TextDecoder().decode(out.stderr).trim()
+      }`,
+    );
+  }
+  return ms;
+}
+
+/** Run the runner benchmarks; `n` rounds each (default 21). */
+export async function benchRun(
+  options?: { n?: number },
+): Promise<BenchResult[]> {
+  const n = options?.n ?? 21;
+  const dir = Deno.makeTempDirSync({ prefix: "stint-bench-run-" });
+  try {
+    Deno.writeTextFileSync(
+      join(dir, "deno.json"),
+      JSON.stringify({ tasks: { noop: "true" } }),
+    );
+    Deno.writeTextFileSync(join(dir, "empty.ts"), "");
+    const env = {
+      ...Deno.env.toObject(),
+      STINT_DB: join(dir, "state", "stint.db"),
+      NO_COLOR: "1",
+    };
+    for (const k of ["STINT_RUN_ID", "STINT_SCOPE", "STINT_BUCKET"]) {
+      delete env[k];
+    }
+    const opts = { cwd: dir, env };
+    const empty = ["run", "-A", "--quiet", "empty.ts"];
+    const task = ["task", "noop"];
+    const run = ["run", "-A", "--quiet", MAIN, "run", "noop"];
+    const bg = ["run", "-A", "--quiet", MAIN, "run", "-b", "noop"];
+    // Warm the module cache and create the store before timing anything.
+    for (const a of [empty, task, run, bg]) await time(a, opts);
+    const t: Record<string, number[]> = {
+      empty: [],
+      task: [],
+      run: [],
+      bg: [],
+    };
+    // Interleaved, so load on the machine hits every series alike.
+    for (let i = 0; i < n; i++) {
+      t.empty.push(await time(empty, opts));
+      t.task.push(await time(task, opts));
+      t.run.push(await time(run, opts));
+      t.bg.push(await time(bg, opts));
+    }
+    const floor = median(t.empty) + median(t.task);
+    const value = median(t.run);
+    const bgValue = median(t.bg);
+    // Let the background supervisors finish before the dir goes away.
+    await new Promise((r) => setTimeout(r, 1_500));
+    return [
+      {
+        name: "stint run noop vs deno run empty.ts + deno task noop",
+        value,
+        unit: "ms",
+        baseline: floor,
+        ratio: value / floor,
+        budget: 1.3,
+        note: `deno run empty.ts ${
+          median(t.empty).toFixed(1)
+        } ms, deno task noop ${median(t.task).toFixed(1)} ms (medians of ${n})`,
+      },
+      {
+        name: "stint run -b noop: time to return",
+        value: bgValue,
+        unit: "ms",
+        baseline: median(t.empty),
+        ratio: bgValue / median(t.empty),
+        note: "baseline: deno run empty.ts",
+      },
+    ];
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+if (import.meta.main) {
+  for (const r of await benchRun()) console.log(r);
+}
