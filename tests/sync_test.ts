@@ -320,9 +320,11 @@ Deno.test({
             );
             assert.equal(r.code, 4);
           }
+          await ok(a, ["sync", "push", "--compact"]);
           await ok(a, ["vars", "set", "team", "blue", "--global"]);
 
-          // A command that runs a task restores first when the file is missing.
+          // A command that runs a task restores first when the file is missing
+          // (A's snapshot and later segment, B's segments).
           const c = host(s3, bucket);
           await ok(c, ["exec", "--", "true"]);
           const runs = await json<HistoryRow[]>(c, ["history"]);
@@ -337,6 +339,8 @@ Deno.test({
           assert.equal(await ok(c, ["logs", fromA.id]), "log line from a\n");
 
           // stint sync restore: explicit, refuses to overwrite without --force.
+          // Two snapshots now: one becomes the base file, the other is merged.
+          await ok(b, ["sync", "push", "--compact"]);
           const d = host(s3, bucket);
           const restored = await json<{ restored: boolean; hosts: number }>(
             d,
@@ -344,6 +348,13 @@ Deno.test({
           );
           assert.equal(restored.restored, true);
           assert.ok(restored.hosts >= 2);
+          const dRuns = await json<HistoryRow[]>(d, ["history"]);
+          assert.equal(
+            dRuns.filter((x) => x.command.includes("from b")).length,
+            2,
+          );
+          assert.ok(dRuns.some((x) => x.id === fromA.id));
+          assert.equal(await ok(d, ["vars", "get", "team"]), "blue\n");
           const refuse = await stint(["sync", "restore"], { env: d.env });
           assert.equal(refuse.code, 1);
           assert.match(refuse.stderr, /already exists.*--force/);
@@ -553,6 +564,12 @@ Deno.test({
           assert.match(pull.stderr, /corrupt/i);
           assert.equal(dump(b.db), before);
           assert.equal(await ok(b, ["vars", "get", "mine"]), "keep-me\n");
+          // A new machine reports it too, and still gets what is intact.
+          const c = host(s3, bucket);
+          const fresh = await stint(["sync", "restore"], { env: c.env });
+          assert.equal(fresh.code, 1);
+          assert.match(fresh.stderr, /corrupt object .*snap\.db/);
+          assert.equal(await ok(c, ["vars", "get", "mine"]), "keep-me\n");
         },
       );
 

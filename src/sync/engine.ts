@@ -20,7 +20,12 @@ import { createHash } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { StintError } from "../errors.ts";
-import { BUSY_TIMEOUT_MS, transaction, withStore } from "../store/open.ts";
+import {
+  BUSY_TIMEOUT_MS,
+  newHostId,
+  transaction,
+  withStore,
+} from "../store/open.ts";
 import { currentSeq, getMeta, hostId, setMeta } from "../store/meta.ts";
 import {
   ensurePrivateDir,
@@ -43,6 +48,7 @@ import {
   remoteCursor,
   SYNC_META,
   TABLES,
+  unpushedCount,
 } from "./changelog.ts";
 import { SilentReporter, type SyncReporter } from "./reporter.ts";
 
@@ -203,16 +209,21 @@ export class SyncEngine {
       result.durationMs = Date.now() - started;
       return result;
     }
-    const changes = withStore(this.dbPath, (db) => readChanges(db));
-    result.seq = changes.from;
-    if (options?.compact || changes.records.length > this.#snapshotRecords) {
-      const snap = await this.#compact(changes.host, {
-        unpushedAfter: changes.from,
+    // Count first (indexed): a large backlog goes straight into a snapshot
+    // without materialising every row as a record.
+    const pending = withStore(this.dbPath, (db) => ({
+      host: hostId(db),
+      after: pushedSeq(db),
+      count: unpushedCount(db),
+    }));
+    if (options?.compact || pending.count > this.#snapshotRecords) {
+      const snap = await this.#compact(pending.host, {
+        unpushedAfter: pending.after,
       });
       if (snap) {
         result.pushed = true;
         result.snapshot = true;
-        result.records = changes.records.length;
+        result.records = pending.count;
         result.bytes = snap.bytes;
         result.logs = snap.logs;
         result.seq = snap.seq;
@@ -224,6 +235,8 @@ export class SyncEngine {
       // Another process on this host holds the compaction lease: a segment
       // is just as safe.
     }
+    const changes = withStore(this.dbPath, (db) => readChanges(db));
+    result.seq = changes.from;
     if (changes.records.length === 0) {
       withStore(this.dbPath, (db) => markPushed(db, changes.to));
       result.seq = changes.to;
@@ -713,6 +726,7 @@ export class SyncEngine {
     ensurePrivateDir(stateDir(this.dbPath));
     const tmp = `${this.dbPath}.restore-${crypto.randomUUID().slice(0, 8)}`;
     try {
+      await this.#restoreBase(tmp, hosts, result, carried?.host);
       const host = withStore(tmp, (db) => {
         if (carried) {
           transaction(db, () => {
@@ -725,6 +739,7 @@ export class SyncEngine {
       });
       result.hostId = host;
       await this.#pullHosts(tmp, [...hosts.values()], result);
+      result.corrupt = [...new Set(result.corrupt)];
       withStore(tmp, (db) => {
         for (const m of MIGRATIONS) db.exec(m); // recreate the indexes
         transaction(db, () => {
@@ -781,6 +796,74 @@ export class SyncEngine {
     }
     result.durationMs = Date.now() - started;
     return result;
+  }
+
+  /**
+   * Start a restore from the biggest snapshot: the downloaded file becomes
+   * the new store as is (it has stint's schema), which saves copying every
+   * row. Leaves no file when there is no usable snapshot.
+   */
+  async #restoreBase(
+    tmp: string,
+    hosts: Map<string, HostListing>,
+    result: PullResult,
+    keepHost: string | undefined,
+  ): Promise<void> {
+    let base: HostListing | undefined;
+    for (const h of hosts.values()) {
+      if (h.snapshot && h.snapshot.size > (base?.snapshot?.size ?? -1)) {
+        base = h;
+      }
+    }
+    if (!base) return;
+    const key = snapshotKey(base.host);
+    try {
+      const body = await this.bucket.get(key, { requireChecksum: true });
+      if (body === null) return;
+      Deno.writeFileSync(tmp, body, { mode: 0o600 });
+      let seq: number;
+      try {
+        seq = inspectSnapshot(tmp, base.host);
+      } catch (err) {
+        throw new BucketError(
+          "corrupt",
+          `Snapshot ${key} in ${this.bucket.description} is not a valid stint snapshot (${
+            err instanceof Error ? err.message.split("\n")[0] : String(err)
+          }); skipped`,
+          { operation: "get", key, code: "BadSnapshot" },
+        );
+      }
+      const applied = withStore(tmp, (db) =>
+        transaction(db, () => {
+          db.exec("DELETE FROM meta");
+          db.prepare(
+            "INSERT INTO meta (key, value) VALUES ('host_id', ?), ('seq', '0'), ('created_at', ?)",
+          ).run(keepHost ?? newHostId(), String(Date.now()));
+          advanceRemoteCursor(db, base!.host, seq);
+          if (base!.snapshot?.etag) {
+            setMeta(db, META_SNAP_ETAG + base!.host, base!.snapshot.etag);
+          }
+          let n = 0;
+          for (const spec of Object.values(TABLES)) {
+            n += Number(
+              db.prepare(`SELECT count(*) AS n FROM ${spec.table}`).get()?.n,
+            );
+          }
+          return n;
+        }));
+      result.snapshots++;
+      result.applied += applied;
+    } catch (err) {
+      for (const suffix of ["", "-wal", "-shm", "-journal"]) {
+        removeQuietly(tmp + suffix);
+      }
+      if (err instanceof BucketError && err.kind === "corrupt") {
+        result.corrupt.push(key);
+        this.#report(err);
+        return;
+      }
+      throw err;
+    }
   }
 
   /**
