@@ -12,6 +12,7 @@ const GROUPS: Record<string, () => Promise<BenchResult[]>> = {
   history: async () => (await import("./history_bench.ts")).benchHistory(),
   vars: async () => (await import("./vars_bench.ts")).benchVars(),
   run: async () => (await import("./run_bench.ts")).benchRun(),
+  sync: async () => (await import("./sync_bench.ts")).benchSync(),
 };
 
 function fmt(n: number | undefined, unit = ""): string {
