@@ -335,3 +335,30 @@ Deno.test("a command that does not exist exits 127 and is recorded as failed", a
   assert.match(e.error ?? "", /command not found/);
   assert.ok(scopeGone(s.db, e.scopeId));
 });
+
+Deno.test("a daemon that leaves the group and keeps the pipe open does not hold the run", async () => {
+  const s = tempState();
+  // setsid puts the sleeper in a session of its own, holding stdout open.
+  const nap = `107.${crypto.getRandomValues(new Uint32Array(1))[0]}`;
+  const r = await stint([
+    "exec",
+    "--",
+    "sh",
+    "-c",
+    `setsid sleep ${nap} & echo started`,
+  ], { env: s.env, cwd: s.dir });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "started\n");
+  const daemon = new TextDecoder().decode(
+    (await new Deno.Command("pgrep", {
+      args: ["-f", `^sleep ${nap}$`],
+      stdout: "piped",
+    }).output()).stdout,
+  ).trim().split("\n").filter(Boolean).map(Number);
+  try {
+    assert.ok(daemon.length > 0, "the daemon outlived the run");
+    assert.equal(executions(s.db)[0].status, "succeeded");
+  } finally {
+    for (const pid of daemon) Deno.kill(pid, "SIGKILL");
+  }
+});

@@ -66,7 +66,11 @@ function onlyExecution(s: TempState): Execution {
 }
 
 for (
-  const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const
+  const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+    ["SIGHUP", 129],
+  ] as const
 ) {
   Deno.test(`${signal} to stint run kills the task and its grandchildren; the run ends killed`, async () => {
     const s = tempState();
