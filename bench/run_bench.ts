@@ -45,7 +45,7 @@ export async function benchRun(
       JSON.stringify({ tasks: { noop: "true" } }),
     );
     Deno.writeTextFileSync(join(dir, "empty.ts"), "");
-    const env = {
+    const env: Record<string, string> = {
       ...Deno.env.toObject(),
       STINT_DB: join(dir, "state", "stint.db"),
       NO_COLOR: "1",
