@@ -7,7 +7,6 @@
  * pull, flushing and the final push to the outermost one.
  * @module
  */
-import { join } from "node:path";
 import type { Context } from "./context.ts";
 
 /** What the wrapped command tells the lifecycle. */
@@ -71,10 +70,11 @@ function maybeConfigured(): boolean {
   if (env("STINT_BUCKET")) return true;
   const xdg = env("XDG_CONFIG_HOME");
   const home = env("HOME");
+  // Plain concatenation: node:path would cost every command's start-up.
   const file = xdg
-    ? join(xdg, "stint", "config.json")
+    ? `${xdg}/stint/config.json`
     : home
-    ? join(home, ".config", "stint", "config.json")
+    ? `${home}/.config/stint/config.json`
     : null;
   if (file === null) return false;
   try {
