@@ -173,6 +173,50 @@ Deno.test({
       });
 
       await t.step(
+        "no credentials anywhere is its own kind of error",
+        async () => {
+          const keep: Record<string, string | undefined> = {};
+          const names = [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_PROFILE",
+            "AWS_CONFIG_FILE",
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "AWS_EC2_METADATA_DISABLED",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+          ];
+          for (const n of names) keep[n] = Deno.env.get(n);
+          try {
+            for (const n of names) Deno.env.delete(n);
+            Deno.env.set("AWS_CONFIG_FILE", "/nonexistent/stint-aws-config");
+            Deno.env.set(
+              "AWS_SHARED_CREDENTIALS_FILE",
+              "/nonexistent/stint-aws-credentials",
+            );
+            Deno.env.set("AWS_EC2_METADATA_DISABLED", "true");
+            const b = open(s3.bucket, { maxAttempts: 1 });
+            try {
+              await assert.rejects(
+                () => b.get("k"),
+                (e) => e instanceof BucketError && e.kind === "credentials",
+              );
+              assert.equal(b.requestCount, 0, "nothing unsigned was sent");
+            } finally {
+              await b.close();
+            }
+          } finally {
+            for (const n of names) {
+              if (keep[n] === undefined) Deno.env.delete(n);
+              else Deno.env.set(n, keep[n]!);
+            }
+          }
+        },
+      );
+
+      await t.step(
         "a missing bucket and an unreachable endpoint are told apart",
         async () => {
           const missing = open("stint-no-such-bucket-0000");

@@ -266,6 +266,16 @@ Deno.test({
           }
           assert.equal(dump(a.db), dump(b.db), "both hold the same union");
 
+          const status = await json<{
+            unpushed: number;
+            host_id: string;
+            cursors: { host: string; seq: number }[];
+          }>(a, ["sync", "status"]);
+          assert.equal(status.unpushed, 0);
+          assert.equal(status.cursors.length, 1);
+          assert.notEqual(status.cursors[0].host, status.host_id);
+          assert.ok(status.cursors[0].seq > 0);
+
           const before = dump(a.db);
           const again = await json<{ applied: number }>(a, ["sync", "pull"]);
           assert.equal(again.applied, 0);
@@ -592,6 +602,13 @@ Deno.test({
 
           const missing = host(s3, "no-such-bucket-stint-x");
           await ok(missing, ["vars", "set", "k", "v", "--global"]);
+          // The failed push left the change queued, and sync status says so.
+          const queued = JSON.parse(
+            await ok(missing, ["sync", "status", "--json"]),
+          );
+          assert.equal(queued.unpushed, 1);
+          assert.equal(queued.last_push_at, null);
+          assert.equal(queued.bucket, "no-such-bucket-stint-x");
           const push = await stint(["sync", "push"], { env: missing.env });
           assert.equal(push.code, 1);
           assert.equal(push.stderr.trim().split("\n").length, 1);

@@ -387,3 +387,61 @@ Deno.test({
     }
   },
 });
+
+Deno.test("reporter: rich reports errors once per kind and a summary; silent says nothing", async () => {
+  const { RichReporter, makeReporter } = await import(
+    "../src/sync/reporter.ts"
+  );
+  const { BucketError } = await import("../src/sync/bucket.ts");
+  const lines: string[] = [];
+  const r = new RichReporter({ write: (t) => lines.push(t) });
+  r.start({
+    endpoint: "http://127.0.0.1:9",
+    bucket: "b-1",
+    prefix: "stint/",
+    hostId: "h-1",
+    action: "restored",
+    records: 12,
+    hosts: 2,
+  });
+  r.flush({
+    bytes: 2048,
+    durationMs: 15,
+    records: 3,
+    logs: 1,
+    snapshot: false,
+  });
+  r.flush({ bytes: 0, durationMs: 1, records: 0, logs: 0, snapshot: false });
+  const down = new BucketError(
+    "unreachable",
+    "Cannot reach the S3 endpoint (ECONNREFUSED)",
+  );
+  r.error(down);
+  r.error(down);
+  r.error(new BucketError("corrupt", "Segment x is corrupt"));
+  r.stop({ pushes: 1, bytes: 2048, records: 3, errors: 3 });
+  const text = lines.join("");
+  assert.match(
+    text,
+    /s3:\/\/b-1\/stint\/ at http:\/\/127\.0\.0\.1:9 as h-1; restored 12 records from 2 host/,
+  );
+  assert.match(text, /pushed 3 change\(s\), 1 log\(s\), 2\.0 KiB in 15 ms/);
+  assert.equal(text.match(/ECONNREFUSED/g)?.length, 1, "once per kind");
+  assert.equal(text.match(/corrupt/g)?.length, 1);
+  assert.match(text, /1 push\(es\), 3 change\(s\), 2\.0 KiB, 3 error\(s\)/);
+  assert.equal(text.split("\n").filter((l) => l).length, 5);
+
+  // Quiet or not a terminal: the silent reporter.
+  assert.equal(
+    makeReporter({ quiet: true, stderrIsTty: true }).constructor.name,
+    "SilentReporter",
+  );
+  assert.equal(
+    makeReporter({ quiet: false, stderrIsTty: false }).constructor.name,
+    "SilentReporter",
+  );
+  assert.equal(
+    makeReporter({ quiet: false, stderrIsTty: true }).constructor.name,
+    "RichReporter",
+  );
+});
