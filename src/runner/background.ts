@@ -28,7 +28,12 @@ import {
 } from "../store/paths.ts";
 import { processGoneReason, processStartTime } from "../store/process.ts";
 import { deleteScope } from "../store/vars.ts";
-import { runExecution, type RunResult, type RunSpec } from "./execute.ts";
+import {
+  holdStore,
+  runExecution,
+  type RunResult,
+  type RunSpec,
+} from "./execute.ts";
 import type { SignalForwarder } from "./forwarder.ts";
 import { type RunParent, runParent } from "./env.ts";
 import {
@@ -60,6 +65,18 @@ const MAIN = new URL("../../main.ts", import.meta.url);
  * detached supervisor and return without waiting for it.
  */
 export function startBackground(
+  spec: RunSpec,
+  options: { dbPath: string; quiet?: boolean },
+): { run: BackgroundRun; logPath: string } {
+  const release = holdStore(options.dbPath);
+  try {
+    return spawnSupervisor(spec, options);
+  } finally {
+    release();
+  }
+}
+
+function spawnSupervisor(
   spec: RunSpec,
   options: { dbPath: string; quiet?: boolean },
 ): { run: BackgroundRun; logPath: string } {
