@@ -377,6 +377,14 @@ Deno.test({
         0,
         "a pull after restore applies nothing new",
       );
+      // When the other host compacts what was already pulled, a pull costs a
+      // listing and one HEAD, not a snapshot download.
+      await engine.push({ compact: true });
+      const reqs = bucket.requestCount;
+      const third = await fresh.pull();
+      assert.equal(third.applied, 0);
+      assert.equal(third.snapshots, 0);
+      assert.equal(bucket.requestCount - reqs, 2);
     } finally {
       await bucket.close();
       await s3.stop();

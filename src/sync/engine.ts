@@ -519,7 +519,7 @@ export class SyncEngine {
     const me = withStore(this.dbPath, hostId);
     const hosts = await this.listHosts();
     const others = [...hosts.values()].filter((h) => h.host !== me);
-    await this.#pullHosts(this.dbPath, others, result);
+    await this.#pullHosts(this.dbPath, others, result, "pull");
     withStore(
       this.dbPath,
       (db) => setMeta(db, SYNC_META.lastPullAt, String(Date.now())),
@@ -532,6 +532,7 @@ export class SyncEngine {
     target: string,
     hosts: HostListing[],
     result: PullResult,
+    operation: string,
   ): Promise<void> {
     const total = hosts.reduce(
       (n, h) => n + h.segments.length + (h.snapshot ? 1 : 0),
@@ -541,7 +542,7 @@ export class SyncEngine {
     const tick = (n: number) => {
       done += n;
       this.reporter.progress({
-        operation: "pull",
+        operation,
         done,
         total,
         unit: "objects",
@@ -573,7 +574,27 @@ export class SyncEngine {
       (h.snapshot.etag === undefined || h.snapshot.etag !== snapEtag || gap)
     ) {
       try {
-        const applied = await this.#applySnapshot(target, h, cursor);
+        // A new snapshot that covers nothing past the cursor (the host just
+        // compacted what was already pulled) is not downloaded: one HEAD.
+        let needed = true;
+        if (!gap) {
+          const info = await this.bucket.head(snapshotKey(h.host));
+          const seq = Number(info?.metadata?.["stint-seq"]);
+          if (info === null) needed = false;
+          else if (Number.isSafeInteger(seq) && seq <= cursor) {
+            needed = false;
+            const etag = h.snapshot.etag ?? info.etag;
+            if (etag) {
+              withStore(
+                target,
+                (db) => setMeta(db, META_SNAP_ETAG + h.host, etag),
+              );
+            }
+          }
+        }
+        const applied = needed
+          ? await this.#applySnapshot(target, h, cursor)
+          : null;
         if (applied !== null) {
           result.snapshots++;
           result.applied += applied.applied;
@@ -738,7 +759,7 @@ export class SyncEngine {
         return hostId(db);
       });
       result.hostId = host;
-      await this.#pullHosts(tmp, [...hosts.values()], result);
+      await this.#pullHosts(tmp, [...hosts.values()], result, "restore");
       result.corrupt = [...new Set(result.corrupt)];
       withStore(tmp, (db) => {
         for (const m of MIGRATIONS) db.exec(m); // recreate the indexes
