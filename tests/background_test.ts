@@ -45,6 +45,9 @@ function bgExecution(s: TempState, run: BackgroundRun): Execution | null {
   }
 }
 
+/** A shell loop that waits until the file `gate` exists (the test opens it). */
+const WAIT_GATE = "while [ ! -e gate ]; do sleep 0.05; done";
+
 /** Start a background exec and return its id. */
 async function startBg(
   s: TempState,
@@ -91,7 +94,7 @@ async function waitEnded(s: TempState, id: string): Promise<BackgroundRun> {
 Deno.test("a background run outlives the shell that started it and is recorded to the end", async () => {
   const s = tempState();
   const dir = makeProject(s.dir, {
-    slow: "sleep 1.5 && echo done-slowly && exit 5",
+    slow: `sh -c '${WAIT_GATE}; echo done-slowly; exit 5'`,
   }, { name: "bgp" });
   // The starting shell exits as soon as stint run -b returns.
   const shell = await new Deno.Command("sh", {
@@ -113,6 +116,7 @@ Deno.test("a background run outlives the shell that started it and is recorded t
     "running",
     "still running after the shell exited",
   );
+  Deno.writeTextFileSync(`${dir}/gate`, "");
   const end = await waitEnded(s, id);
   assert.equal(end.status, "failed");
   assert.equal(end.exitCode, 5);
@@ -149,7 +153,7 @@ Deno.test("run -b --json prints the background run and returns at once", async (
 
 Deno.test("bg list shows running runs, then finished ones only with --all", async () => {
   const s = tempState();
-  const id = await startBg(s, ["sh", "-c", "sleep 1.5"], { name: "lister" });
+  const id = await startBg(s, ["sh", "-c", WAIT_GATE], { name: "lister" });
   const during = await stint(["bg", "list", "--json"], { env: s.env });
   assert.equal(during.code, 0, during.stderr);
   const rows = JSON.parse(during.stdout);
@@ -163,6 +167,7 @@ Deno.test("bg list shows running runs, then finished ones only with --all", asyn
     /^ID\s+REF\s+STATUS\s+PID\s+STARTED\s+DURATION\s+EXIT\n/,
   );
   assert.match(table.stdout, new RegExp(`${id}\\s+lister\\s+running`));
+  Deno.writeTextFileSync(`${s.dir}/gate`, "");
   await waitEnded(s, id);
   const after = await stint(["bg", "list", "--json"], { env: s.env });
   assert.deepEqual(JSON.parse(after.stdout), []);
@@ -183,7 +188,7 @@ Deno.test("bg logs -f streams the log while the run goes on and ends with it", a
   const id = await startBg(s, [
     "sh",
     "-c",
-    "echo one; sleep 1.5; printf 'two '; sleep 1; echo three",
+    `echo one; ${WAIT_GATE}; printf 'two '; sleep 0.3; echo three`,
   ]);
   const follower = spawnStint(["bg", "logs", id, "-f"], { env: s.env });
   await follower.stdin.close();
@@ -203,6 +208,7 @@ Deno.test("bg logs -f streams the log while the run goes on and ends with it", a
     firstWhileRunning,
     "the first line arrived while the run was running",
   );
+  Deno.writeTextFileSync(`${s.dir}/gate`, "");
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
