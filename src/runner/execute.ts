@@ -173,6 +173,22 @@ async function record(
       }, spec.extraEnv),
       id,
     });
+  } catch (err) {
+    // Never leave the record running behind an error of stint's own.
+    try {
+      withStore(dbPath, (db) => {
+        finishExecution(db, id, {
+          status: "failed",
+          error: `stint failed while running it: ${
+            (err as Error).message?.split("\n")[0] ?? String(err)
+          }`,
+        });
+        deleteScope(db, scopeId);
+      });
+    } catch {
+      // the original error is the one to report
+    }
+    throw err;
   } finally {
     log.close();
   }
