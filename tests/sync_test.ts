@@ -611,6 +611,10 @@ Deno.test({
           assert.equal(queued.unpushed, 1);
           assert.equal(queued.last_push_at, null);
           assert.equal(queued.bucket, "no-such-bucket-stint-x");
+          // The silent reporter still leaves the failure where it can be seen.
+          assert.equal(queued.last_error.kind, "no-bucket");
+          assert.match(queued.last_error.message, /no-such-bucket-stint-x/);
+          assert.ok(!queued.last_error.message.includes(s3.secretAccessKey));
           const push = await stint(["sync", "push"], { env: missing.env });
           assert.equal(push.code, 1);
           assert.equal(push.stderr.trim().split("\n").length, 1);

@@ -290,6 +290,7 @@ async function status(args: string[], ctx: Context): Promise<number> {
       cursors: changelog.remoteCursors(db),
       lastPullAt: getMeta(db, changelog.SYNC_META.lastPullAt),
       restoredAt: getMeta(db, changelog.SYNC_META.restoredAt),
+      lastError: changelog.lastSyncError(db),
     }))
     : null;
   if (boolFlag(p, "json")) {
@@ -313,6 +314,13 @@ async function status(args: string[], ctx: Context): Promise<number> {
       unpushed: local?.unpushed ?? 0,
       last_pull_at: iso(local?.lastPullAt),
       restored_at: iso(local?.restoredAt),
+      last_error: local?.lastError
+        ? {
+          at: iso(local.lastError.at),
+          kind: local.lastError.kind,
+          message: local.lastError.message,
+        }
+        : null,
       cursors: Object.entries(local?.cursors ?? {}).map(([host, seq]) => ({
         host,
         seq,
@@ -350,6 +358,16 @@ async function status(args: string[], ctx: Context): Promise<number> {
         local.lastPullAt ? relativeTime(Number(local.lastPullAt)) : "never"
       }`,
     );
+    if (
+      local.lastError &&
+      (!local.lastPush || local.lastError.at > local.lastPush.at)
+    ) {
+      println(
+        `Last error:   ${
+          relativeTime(local.lastError.at)
+        }: ${local.lastError.message}`,
+      );
+    }
     const cursors = Object.entries(local.cursors);
     if (cursors.length === 0) println("Other hosts:  none seen yet");
     else {

@@ -27,7 +27,25 @@ export const SYNC_META = {
   cursorPrefix: "sync.cursor.",
   /** Set on a file built by restore: when, and from how many hosts. */
   restoredAt: "sync.restored_at",
+  /** The last sync error of a session (JSON: at, kind, message). */
+  lastError: "sync.last_error",
 } as const;
+
+/** The last sync error a session recorded, if any. */
+export function lastSyncError(
+  db: Database,
+): { at: number; kind: string; message: string } | null {
+  const raw = getMeta(db, SYNC_META.lastError);
+  if (raw === undefined) return null;
+  try {
+    const v = JSON.parse(raw);
+    return typeof v?.at === "number" && typeof v?.message === "string"
+      ? { at: v.at, kind: String(v.kind ?? "other"), message: v.message }
+      : null;
+  } catch {
+    return null;
+  }
+}
 
 /** The kinds of record in a change segment. */
 export type RecordKind =

@@ -6,11 +6,18 @@
  * @module
  */
 import { withStore } from "../store/open.ts";
-import { hostId } from "../store/meta.ts";
+import { hostId, setMeta } from "../store/meta.ts";
+import { SYNC_META } from "./changelog.ts";
 import type { Bucket } from "./bucket.ts";
 import type { SyncConfig } from "./config.ts";
 import { SyncEngine } from "./engine.ts";
-import { makeReporter, type StartInfo, type SyncReporter } from "./reporter.ts";
+import {
+  errorKind,
+  errorMessage,
+  makeReporter,
+  type StartInfo,
+  type SyncReporter,
+} from "./reporter.ts";
 import { displayEndpoint, openS3Bucket } from "./s3_bucket.ts";
 
 /** What the lifecycle needs to know about the command. */
@@ -49,6 +56,38 @@ export interface SyncSession {
   stop(): Promise<void>;
 }
 
+/**
+ * Also keep the last error in the store (`sync status` shows it), so a
+ * failure is not lost when the reporter is silent (cron, CI, --quiet).
+ */
+function recordingErrors(dbPath: string, inner: SyncReporter): SyncReporter {
+  return {
+    start: (i) => inner.start(i),
+    flush: (i) => inner.flush(i),
+    warn: (m) => inner.warn(m),
+    progress: (i) => inner.progress(i),
+    stop: (i) => inner.stop(i),
+    error(err: unknown): void {
+      inner.error(err);
+      if (!fileExists(dbPath)) return;
+      try {
+        withStore(dbPath, (db) =>
+          setMeta(
+            db,
+            SYNC_META.lastError,
+            JSON.stringify({
+              at: Date.now(),
+              kind: errorKind(err),
+              message: errorMessage(err),
+            }),
+          ));
+      } catch {
+        // The store itself may be the problem; the reporter has it.
+      }
+    },
+  };
+}
+
 function fileExists(path: string): boolean {
   try {
     Deno.statSync(path);
@@ -63,8 +102,11 @@ export async function startSyncSession(
   ctx: SessionContext,
   options: SessionOptions,
 ): Promise<SyncSession> {
-  const reporter = options.reporter ??
-    makeReporter({ quiet: ctx.quiet, stderrIsTty: ctx.stderrIsTty });
+  const reporter = recordingErrors(
+    ctx.dbPath,
+    options.reporter ??
+      makeReporter({ quiet: ctx.quiet, stderrIsTty: ctx.stderrIsTty }),
+  );
   for (const w of options.warnings ?? []) reporter.warn(w);
   const config = options.config;
   const ownBucket = options.bucket === undefined;
