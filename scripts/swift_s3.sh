@@ -14,6 +14,7 @@
 # its secret is random, made on the first start and kept 0600 in the state dir.
 # Ports (127.0.0.1 only): proxy $SWIFT_S3_PORT (default 18080), object,
 # container and account servers and memcached on the four ports after it.
+# Keep the base port below 32768: above it, outgoing connections borrow ports.
 set -euo pipefail
 
 DIR=${SWIFT_S3_DIR:-/tmp/stint-swift}
