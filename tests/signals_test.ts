@@ -152,3 +152,37 @@ Deno.test("SIGKILL of stint leaves a running record that becomes lost once its t
     "the lost run's scope was reclaimed",
   );
 });
+
+function processState(pid: number): string | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+  } catch {
+    return null;
+  }
+}
+
+Deno.test("Ctrl-Z (SIGTSTP) stops the task's group and stint; SIGCONT resumes both", async () => {
+  const s = tempState();
+  const { child, pgid } = await startFamily(
+    s,
+    ["exec", "--", "sh", "-c", "sleep 1 & wait; echo resumed"],
+    s.dir,
+    2,
+  );
+  child.kill("SIGTSTP");
+  await waitFor(
+    () =>
+      processState(child.pid) === "T" &&
+      groupMembers(pgid).every((pid) => processState(pid) === "T"),
+    { timeoutMs: 10_000, what: "stint and the task to stop" },
+  );
+  // Stopped, the task cannot finish its 1 s sleep; resume it after that.
+  await new Promise((r) => setTimeout(r, 1_500));
+  assert.ok(groupMembers(pgid).length >= 2, "the task is still there");
+  child.kill("SIGCONT");
+  const out = await child.output();
+  assert.equal(out.code, 0);
+  assert.equal(new TextDecoder().decode(out.stdout), "resumed\n");
+  assert.equal(onlyExecution(s).status, "succeeded");
+});

@@ -117,7 +117,7 @@ export async function launch(
     }
     return 0;
   }
-  const forwarder = new SignalForwarder().install();
+  const forwarder = new SignalForwarder().install({ jobControl: true });
   try {
     const result = await withSyncSession(
       ctx,

@@ -1,7 +1,8 @@
 /**
  * Forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT from stint to a run's process
- * group. The handlers only record what arrived and pass it on; recording the
- * run's end happens on the main path.
+ * group, and job control (Ctrl-Z / fg) for a foreground run. The handlers
+ * only record what arrived and pass it on; recording the run's end happens
+ * on the main path.
  * @module
  */
 import { FORWARDED_SIGNALS } from "./signals.ts";
@@ -29,18 +30,39 @@ export class SignalForwarder {
     return this.#count;
   }
 
-  /** Start listening for the forwarded signals. */
-  install(): this {
+  /**
+   * Start listening for the forwarded signals. With `jobControl`, Ctrl-Z
+   * (SIGTSTP) stops the run's group and then stint itself, and SIGCONT (fg,
+   * bg) continues the group: the task is in a session of its own, so the
+   * terminal's job control would not reach it otherwise.
+   */
+  install(options?: { jobControl?: boolean }): this {
     for (const sig of FORWARDED_SIGNALS) {
-      const fn = () => this.#handle(sig);
-      try {
-        Deno.addSignalListener(sig, fn);
-        this.#listeners.push([sig, fn]);
-      } catch {
-        // Some platforms cannot listen for every signal; forward the rest.
-      }
+      this.#listen(sig, () => this.#handle(sig));
+    }
+    if (options?.jobControl && Deno.build.os !== "windows") {
+      this.#listen("SIGTSTP", () => {
+        if (this.#pgid !== null) signalGroup(this.#pgid, "SIGSTOP");
+        try {
+          Deno.kill(Deno.pid, "SIGSTOP");
+        } catch {
+          // cannot stop ourselves; the group stays stopped until SIGCONT
+        }
+      });
+      this.#listen("SIGCONT", () => {
+        if (this.#pgid !== null) signalGroup(this.#pgid, "SIGCONT");
+      });
     }
     return this;
+  }
+
+  #listen(sig: Deno.Signal, fn: () => void): void {
+    try {
+      Deno.addSignalListener(sig, fn);
+      this.#listeners.push([sig, fn]);
+    } catch {
+      // Some platforms cannot listen for every signal; handle the rest.
+    }
   }
 
   /** Forward to group `pgid` from now on (and at once if a signal already arrived). */
