@@ -148,6 +148,13 @@ async function push(args: string[], ctx: Context): Promise<number> {
     max: 0,
   });
   const config = (await loadConfig(flagsOf(p)))!;
+  try {
+    Deno.statSync(ctx.dbPath);
+  } catch {
+    // Creating an empty store here would only hide the bucket from restore.
+    println(`Nothing to push: the store ${ctx.dbPath} does not exist yet`);
+    return 0;
+  }
   const { engine, bucket } = await openEngine(ctx, config);
   try {
     const r = await engine.push({ compact: boolFlag(p, "compact") });
