@@ -258,6 +258,34 @@ Deno.test("bg kill escalates to SIGKILL when the task ignores the signal", async
   assert.equal(bgRun(s, id).status, "killed");
 });
 
+Deno.test("bg kill --signal INT is forwarded, --signal KILL goes straight to the group", async () => {
+  const s = tempState();
+  const [intId, killId] = await Promise.all([
+    startBg(s, ["sh", "-c", "sleep 108 & wait"]),
+    startBg(s, ["sh", "-c", "sleep 109 & wait"]),
+  ]);
+  const groups = await Promise.all([
+    taskGroup(s, intId, 2),
+    taskGroup(s, killId, 2),
+  ]);
+  const [a, b] = await Promise.all([
+    stint(["bg", "kill", intId, "--signal", "INT"], { env: s.env }),
+    stint(["bg", "kill", killId, "-s", "9"], { env: s.env }),
+  ]);
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(b.code, 0, b.stderr);
+  for (const g of groups) assert.ok(await waitGroupGone(g, 5_000));
+  const waits = await Promise.all(
+    [intId, killId].map((id) => stint(["bg", "wait", id], { env: s.env })),
+  );
+  assert.deepEqual(waits.map((w) => w.code), [130, 137]);
+  const execs = [intId, killId].map((id) => bgExecution(s, bgRun(s, id))!);
+  assert.deepEqual(execs.map((e) => [e.status, e.signal]), [
+    ["killed", "SIGINT"],
+    ["killed", "SIGKILL"],
+  ]);
+});
+
 Deno.test("bg wait exits with the run's code, 124 on timeout", async () => {
   const s = tempState();
   const quick = await startBg(s, ["sh", "-c", "sleep 0.5; exit 7"]);
