@@ -369,6 +369,18 @@ Deno.test({
           assert.equal(refuse.code, 1);
           assert.match(refuse.stderr, /already exists.*--force/);
           assert.equal(refuse.stderr.trim().split("\n").length, 1);
+          // --force rebuilds it on purpose and keeps the machine's host id.
+          const idBefore = (await json<{ host_id: string }>(d, [
+            "sync",
+            "status",
+          ])).host_id;
+          const forced = await json<{ restored: boolean; host_id: string }>(
+            d,
+            ["sync", "restore", "--force"],
+          );
+          assert.equal(forced.restored, true);
+          assert.equal(forced.host_id, idBefore);
+          assert.equal(await ok(d, ["vars", "get", "team"]), "blue\n");
 
           // A wiped machine gets its own history back.
           const aRuns = await json<HistoryRow[]>(a, ["history"]);
