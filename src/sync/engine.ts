@@ -592,9 +592,7 @@ export class SyncEngine {
             }
           }
         }
-        const applied = needed
-          ? await this.#applySnapshot(target, h, cursor)
-          : null;
+        const applied = needed ? await this.#applySnapshot(target, h) : null;
         if (applied !== null) {
           result.snapshots++;
           result.applied += applied.applied;
@@ -666,7 +664,6 @@ export class SyncEngine {
   async #applySnapshot(
     target: string,
     h: HostListing,
-    cursor: number,
   ): Promise<{ applied: number; seq: number } | null> {
     const key = snapshotKey(h.host);
     const body = await this.bucket.get(key, { requireChecksum: true });
@@ -701,7 +698,6 @@ export class SyncEngine {
           db.exec("DETACH DATABASE snap");
         }
       });
-      void cursor;
       return { applied, seq };
     } finally {
       removeQuietly(tmp);
