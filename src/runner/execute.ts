@@ -309,15 +309,16 @@ async function spawnAndWait(
 
   const status = await child.status;
   exited = true;
+  // A signal that arrives after the task ended did not interrupt it.
+  const received = forwarder.received;
   if (escalation !== undefined) clearTimeout(escalation);
-  if (forwarder.received) {
+  if (received) {
     // Whatever ignored the forwarded signal must not outlive the run.
     await reapGroup(pgid, { graceMs: 2_000 });
   }
   await drain(pumps, pgid);
   forwarder.detach();
 
-  const received = forwarder.received;
   if (received) {
     return {
       status: "killed",
