@@ -452,3 +452,38 @@ Deno.test("bad ids and usage give one line and a documented exit code", async ()
   const one = await stint(["bg", "show", "ab1", "--json"], { env: s.env });
   assert.equal(JSON.parse(one.stdout).id, "ab111111");
 });
+
+Deno.test("a running run synced from another host is not killed, waited for or followed here", async () => {
+  const s = tempState();
+  withStore(s.db, (db) => {
+    saveBackgroundRun(db, {
+      id: "far00001",
+      ref: "remote:job",
+      status: "running",
+      // pid 1 exists on every machine: signalling it here would be a disaster.
+      pid: 1,
+      pgid: 1,
+    });
+    db.exec(
+      "UPDATE background_runs SET host_id = 'far-away-1a2b3c4d' WHERE id = 'far00001'",
+    );
+  });
+  for (
+    const [args, re] of [
+      [
+        ["bg", "kill", "far00001"],
+        /runs on host far-away-1a2b3c4d; kill it there/,
+      ],
+      [["bg", "wait", "far00001"], /wait for it there/],
+      [["bg", "logs", "far00001", "-f"], /follow it there/],
+    ] as const
+  ) {
+    const r = await stint([...args], { env: s.env });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, re);
+  }
+  const list = JSON.parse(
+    (await stint(["bg", "list", "--json"], { env: s.env })).stdout,
+  );
+  assert.equal(list[0].status, "running", "not judged by a local pid");
+});

@@ -26,6 +26,7 @@ import {
   reconcileBackgroundRuns,
 } from "../store/background.ts";
 import { executionToJson, reconcileExecutions } from "../store/executions.ts";
+import { hostId } from "../store/meta.ts";
 import { withStore } from "../store/open.ts";
 import { isValidLogId, logPath } from "../store/paths.ts";
 import {
@@ -136,6 +137,20 @@ function resolve(ctx: Context, id: string): BackgroundRun {
   });
 }
 
+/**
+ * A run synced from another host: its pids mean nothing here, and nothing
+ * here will record its end, so acting on it must happen on its own host.
+ */
+function refuseRemote(ctx: Context, r: BackgroundRun, action: string): void {
+  if (r.status !== "running") return;
+  const here = withStore(ctx.dbPath, (db) => hostId(db));
+  if (r.hostId !== here) {
+    throw new StintError(
+      `Background run ${r.id} (${r.ref}) runs on host ${r.hostId}; ${action} it there`,
+    );
+  }
+}
+
 async function list(args: string[], ctx: Context): Promise<number> {
   const p = parse(
     args,
@@ -230,6 +245,7 @@ function show(args: string[], ctx: Context): number {
 async function logs(args: string[], ctx: Context): Promise<number> {
   const p = parse(args, { follow: { type: "boolean", short: "f" } }, "logs", 1);
   const r = resolve(ctx, p.positionals[0]);
+  if (boolFlag(p, "follow")) refuseRemote(ctx, r, "follow");
   if (!r.logId || !isValidLogId(r.logId)) {
     throw new StintError(`Background run ${r.id} has no log`);
   }
@@ -269,6 +285,7 @@ async function kill(args: string[], ctx: Context): Promise<number> {
     ? 10_000
     : parseDuration(grace, "--grace");
   const r = resolve(ctx, p.positionals[0]);
+  refuseRemote(ctx, r, "kill");
   return await withSyncSession(
     ctx,
     { pull: false, flushLoop: false },
@@ -316,6 +333,7 @@ async function wait(args: string[], ctx: Context): Promise<number> {
     ? undefined
     : parseDuration(raw, "--timeout");
   const r = resolve(ctx, p.positionals[0]);
+  refuseRemote(ctx, r, "wait for");
   const end = await waitBackground(ctx.dbPath, r.id, { timeoutMs });
   if (end === null) {
     eprintln(
@@ -350,10 +368,12 @@ async function clean(args: string[], ctx: Context): Promise<number> {
     () =>
       Promise.resolve(withStore(ctx.dbPath, (db) => {
         reconcileBackgroundRuns(db);
+        // Only this host's runs: other hosts' logs are theirs to clean.
+        const here = hostId(db);
         const runs = listBackgroundRuns(db, {
           all: true,
           finishedBefore: Date.now() - olderMs,
-        });
+        }).filter((r) => r.hostId === here);
         for (const r of runs) deleteBackgroundRun(db, r.id);
         return runs;
       })),
