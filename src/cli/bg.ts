@@ -73,7 +73,8 @@ without recording the end; found when runs are read).
 
 Exit codes:
   0        success (bg wait: the run's own exit code instead)
-  1        unknown id, ambiguous prefix, no log, or killing a run that already ended
+  1        unknown id, ambiguous prefix, no log, killing a run that already
+           ended, or acting on a running run of another host
   2        bad usage
   124      bg wait --timeout ran out (the run goes on)
   125      bg wait on a run that was lost (its exit code is unknown)
