@@ -9,12 +9,15 @@ Deno.test("16 processes writing to one file: 0 errors, 0 lost rows, unique chang
   const db = join(dir, "stint.db");
   const processes = 16;
   const writes = 60;
-  const children = Array.from({ length: processes }, (_, w) =>
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--quiet", WRITER, db, String(w), String(writes)],
-      stdout: "piped",
-      stderr: "piped",
-    }).output());
+  const children = Array.from(
+    { length: processes },
+    (_, w) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", WRITER, db, String(w), String(writes)],
+        stdout: "piped",
+        stderr: "piped",
+      }).output(),
+  );
   const results = await Promise.all(children);
   let errors = 0;
   for (const r of results) {
@@ -23,10 +26,14 @@ Deno.test("16 processes writing to one file: 0 errors, 0 lost rows, unique chang
   }
   assert.equal(errors, 0);
   withStore(db, (conn) => {
-    const rows = Number(conn.prepare("SELECT COUNT(*) AS n FROM executions").get()?.n);
+    const rows = Number(
+      conn.prepare("SELECT COUNT(*) AS n FROM executions").get()?.n,
+    );
     assert.equal(rows, processes * writes);
     for (let w = 0; w < processes; w++) {
-      const n = conn.prepare("SELECT COUNT(*) AS n FROM executions WHERE ref = ?").get(
+      const n = conn.prepare(
+        "SELECT COUNT(*) AS n FROM executions WHERE ref = ?",
+      ).get(
         `w${w}:task`,
       )?.n;
       assert.equal(Number(n), writes, `writer ${w}`);
@@ -36,7 +43,9 @@ Deno.test("16 processes writing to one file: 0 errors, 0 lost rows, unique chang
        GROUP BY seq HAVING COUNT(*) > 1`,
     ).all();
     assert.equal(dupes.length, 0, "every write took its own change number");
-    const vars = Number(conn.prepare("SELECT COUNT(*) AS n FROM vars").get()?.n);
+    const vars = Number(
+      conn.prepare("SELECT COUNT(*) AS n FROM vars").get()?.n,
+    );
     assert.equal(vars, processes);
   });
 });
