@@ -660,29 +660,38 @@ export class SyncEngine {
     }
   }
 
+  /**
+   * Download `host`'s snapshot to `tmp` (0600) and check it is a stint
+   * snapshot of that host. Returns the change number it covers, or null when
+   * the bucket has none; a bad file is a `corrupt` BucketError.
+   */
+  async #downloadSnapshot(host: string, tmp: string): Promise<number | null> {
+    const key = snapshotKey(host);
+    const body = await this.bucket.get(key, { requireChecksum: true });
+    if (body === null) return null;
+    Deno.writeFileSync(tmp, body, { mode: 0o600 });
+    try {
+      return inspectSnapshot(tmp, host);
+    } catch (err) {
+      throw new BucketError(
+        "corrupt",
+        `Snapshot ${key} in ${this.bucket.description} is not a valid stint snapshot (${
+          err instanceof Error ? err.message.split("\n")[0] : String(err)
+        }); skipped`,
+        { operation: "get", key, code: "BadSnapshot" },
+      );
+    }
+  }
+
   /** Download, verify and merge a host's snapshot; null when it is not newer. */
   async #applySnapshot(
     target: string,
     h: HostListing,
   ): Promise<{ applied: number; seq: number } | null> {
-    const key = snapshotKey(h.host);
-    const body = await this.bucket.get(key, { requireChecksum: true });
-    if (body === null) return null;
     const tmp = join(stateDir(target), `.pull-${crypto.randomUUID()}.db`);
     try {
-      Deno.writeFileSync(tmp, body, { mode: 0o600 });
-      let seq: number;
-      try {
-        seq = inspectSnapshot(tmp, h.host);
-      } catch (err) {
-        throw new BucketError(
-          "corrupt",
-          `Snapshot ${key} in ${this.bucket.description} is not a valid stint snapshot (${
-            err instanceof Error ? err.message.split("\n")[0] : String(err)
-          }); skipped`,
-          { operation: "get", key, code: "BadSnapshot" },
-        );
-      }
+      const seq = await this.#downloadSnapshot(h.host, tmp);
+      if (seq === null) return null;
       const applied = withStore(target, (db) => {
         db.prepare("ATTACH DATABASE ? AS snap").run(tmp);
         try {
@@ -835,21 +844,8 @@ export class SyncEngine {
     if (!base) return;
     const key = snapshotKey(base.host);
     try {
-      const body = await this.bucket.get(key, { requireChecksum: true });
-      if (body === null) return;
-      Deno.writeFileSync(tmp, body, { mode: 0o600 });
-      let seq: number;
-      try {
-        seq = inspectSnapshot(tmp, base.host);
-      } catch (err) {
-        throw new BucketError(
-          "corrupt",
-          `Snapshot ${key} in ${this.bucket.description} is not a valid stint snapshot (${
-            err instanceof Error ? err.message.split("\n")[0] : String(err)
-          }); skipped`,
-          { operation: "get", key, code: "BadSnapshot" },
-        );
-      }
+      const seq = await this.#downloadSnapshot(base.host, tmp);
+      if (seq === null) return;
       const applied = withStore(tmp, (db) =>
         transaction(db, () => {
           db.exec("DELETE FROM meta");
