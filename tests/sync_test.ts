@@ -312,6 +312,30 @@ Deno.test({
       );
 
       await t.step(
+        "a read on a machine with no local file restores first; status never does",
+        async () => {
+          const bucket = await s3.newBucket();
+          const a = host(s3, bucket);
+          await ok(a, ["exec", "--", "sh", "-c", "echo seeded"]);
+          await ok(a, ["vars", "set", "team", "blue", "--global"]);
+
+          const b = host(s3, bucket);
+          const runs = await json<HistoryRow[]>(b, ["history"]);
+          assert.deepEqual(runs.map((r) => r.command), ["sh -c 'echo seeded'"]);
+          const c = host(s3, bucket);
+          assert.equal(await ok(c, ["vars", "get", "team"]), "blue\n");
+
+          const d = host(s3, bucket);
+          await stint(["status", "--json"], { env: d.env });
+          assert.throws(() => Deno.statSync(d.db), Deno.errors.NotFound);
+          // Inside a run the outermost stint owns the lifecycle: no restore.
+          const e = host(s3, bucket, { STINT_RUN_ID: "outer" });
+          await stint(["history", "--json"], { env: e.env });
+          assert.throws(() => Deno.statSync(e.db), Deno.errors.NotFound);
+        },
+      );
+
+      await t.step(
         "a machine with no local file restores the full history and other hosts' logs",
         async () => {
           const bucket = await s3.newBucket();

@@ -16,6 +16,12 @@ export const VERSION = "0.1.0";
 interface Entry {
   summary: string;
   load(): Promise<CommandModule>;
+  /**
+   * Reads the store: on a machine without the file and with a bucket
+   * configured, restore it first (spec section 6, "start"). Commands that
+   * run or write go through the sync session, which does this itself.
+   */
+  restores?: boolean;
 }
 
 const COMMANDS: Record<string, Entry> = {
@@ -30,30 +36,37 @@ const COMMANDS: Record<string, Entry> = {
   tasks: {
     summary: "List the project's tasks with their last status and duration",
     load: () => import("./tasks.ts"),
+    restores: true,
   },
   history: {
     summary: "Show recorded runs (filters, refs, clear)",
     load: () => import("./history.ts"),
+    restores: true,
   },
   logs: {
     summary: "Print or follow the log of a run",
     load: () => import("./logs.ts"),
+    restores: true,
   },
   stats: {
     summary: "Success rate and duration percentiles per ref",
     load: () => import("./stats.ts"),
+    restores: true,
   },
   bg: {
     summary: "List, follow, kill and wait for background runs",
     load: () => import("./bg.ts"),
+    restores: true,
   },
   vars: {
     summary: "Scoped variables (this run, its callers, then root)",
     load: () => import("./vars.ts"),
+    restores: true,
   },
   cache: {
     summary: "A key-value cache with optional expiry",
     load: () => import("./cache.ts"),
+    restores: true,
   },
   sync: {
     summary: "Push, pull or restore the store with the bucket",
@@ -132,7 +145,25 @@ async function dispatch(argv: string[]): Promise<number> {
     stderrIsTty: Deno.stderr.isTerminal(),
     color: stdoutIsTty && !Deno.env.get("NO_COLOR"),
   };
+  if (entry.restores && needsRestore(ctx.dbPath)) {
+    const { restoreIfMissing } = await import("./sync_session.ts");
+    await restoreIfMissing(ctx);
+  }
   return await mod.run(rest, ctx);
+}
+
+/**
+ * Cheap gate before loading any sync code: not nested in a run (the
+ * outermost stint owns the lifecycle) and no local file yet.
+ */
+function needsRestore(dbPath: string): boolean {
+  if (Deno.env.get("STINT_RUN_ID")) return false;
+  try {
+    Deno.statSync(dbPath);
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 /**

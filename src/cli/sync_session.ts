@@ -86,6 +86,22 @@ function maybeConfigured(): boolean {
 }
 
 /**
+ * Restore the store from the bucket when the local file does not exist and
+ * sync is configured (a new machine or a wiped disk), so that reading
+ * commands see the team's history. Pushes nothing new (the fresh file has no
+ * changes of its own) and, like every session, never throws a sync error.
+ */
+export async function restoreIfMissing(ctx: Context): Promise<void> {
+  try {
+    Deno.statSync(ctx.dbPath);
+    return;
+  } catch {
+    // missing: go on
+  }
+  await withSyncSession(ctx, { pull: false, flushLoop: false }, async () => {});
+}
+
+/**
  * Fetch the log of a run recorded on another host from the bucket into the
  * local logs dir (`stint logs` calls this when the file is missing). Returns
  * whether the log is now on disk; with no bucket configured it loads nothing
