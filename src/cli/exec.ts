@@ -6,12 +6,8 @@
 import { UsageError } from "../errors.ts";
 import type { RunSpec } from "../runner/execute.ts";
 import type { Context } from "./context.ts";
-import {
-  launch,
-  parseSimpleFlags,
-  quoteArg,
-  type SimpleFlagSpec,
-} from "./run.ts";
+import { type FastFlagSpec, parseFastFlags } from "./fast_flags.ts";
+import { launch, quoteArg } from "./run.ts";
 
 /** Help for `stint exec`. */
 export const help =
@@ -37,7 +33,7 @@ Examples:
   stint exec --shell -- 'du -sh * | sort -h'
   stint exec -b --name soak -- deno run -A soak.ts`;
 
-const FLAGS: SimpleFlagSpec = {
+const FLAGS: FastFlagSpec = {
   name: { type: "string" },
   shell: { type: "boolean" },
   background: { type: "boolean", short: "b" },
@@ -46,7 +42,10 @@ const FLAGS: SimpleFlagSpec = {
 
 /** Run `stint exec`. */
 export async function run(args: string[], ctx: Context): Promise<number> {
-  const p = parseSimpleFlags(args, FLAGS, "exec");
+  const p = parseFastFlags(args, FLAGS, {
+    command: "exec",
+    unknownHint: () => "options for the command go after --",
+  });
   const argv = p.dashDash ? p.rest : p.positionals;
   if (p.dashDash && p.positionals.length > 0) {
     throw new UsageError(

@@ -9,6 +9,7 @@ import { SignalForwarder } from "../runner/forwarder.ts";
 import { executionToJson } from "../store/executions.ts";
 import { resolveTask, taskRef } from "../tasks/mod.ts";
 import type { Context } from "./context.ts";
+import { type FastFlagSpec, parseFastFlags } from "./fast_flags.ts";
 import { eprintln, printJson, println } from "./output.ts";
 import { withSyncSession } from "./sync_session.ts";
 
@@ -42,14 +43,17 @@ Examples:
   stint run test -- --filter parser
   id=$(stint run -b dev) && stint bg logs "$id" -f`;
 
-const FLAGS: SimpleFlagSpec = {
+const FLAGS: FastFlagSpec = {
   background: { type: "boolean", short: "b" },
   json: { type: "boolean" },
 };
 
 /** Run `stint run`. */
 export async function run(args: string[], ctx: Context): Promise<number> {
-  const p = parseSimpleFlags(args, FLAGS, "run");
+  const p = parseFastFlags(args, FLAGS, {
+    command: "run",
+    unknownHint: () => "options for the task go after --",
+  });
   if (p.positionals.length === 0) {
     throw new UsageError(
       "stint run needs a task name: stint run <task> [-- args] (see stint tasks)",
@@ -131,83 +135,6 @@ export async function launch(
   } finally {
     forwarder.dispose();
   }
-}
-
-/** The flags {@linkcode parseSimpleFlags} accepts. */
-export type SimpleFlagSpec = Record<
-  string,
-  { type: "boolean" | "string"; short?: string }
->;
-
-/** Parsed flags: values by long name, positionals, and everything after `--`. */
-export interface SimpleFlags {
-  values: Record<string, string | boolean>;
-  positionals: string[];
-  rest: string[];
-  /** Whether a literal `--` was given. */
-  dashDash: boolean;
-}
-
-/**
- * A small strict flag parser for the commands on the run path (node:util
- * costs several ms of start-up there). Unknown options get a hint that the
- * task's or command's own options go after `--`.
- */
-export function parseSimpleFlags(
-  args: string[],
-  spec: SimpleFlagSpec,
-  command: string,
-): SimpleFlags {
-  const values: Record<string, string | boolean> = {};
-  const positionals: string[] = [];
-  const short = new Map(
-    Object.entries(spec).filter(([, v]) => v.short).map(([k, v]) => [
-      v.short!,
-      k,
-    ]),
-  );
-  const dash = args.indexOf("--");
-  const head = dash === -1 ? args : args.slice(0, dash);
-  for (let i = 0; i < head.length; i++) {
-    const a = head[i];
-    if (!a.startsWith("-") || a === "-") {
-      positionals.push(a);
-      continue;
-    }
-    const eq = a.indexOf("=");
-    const raw = eq === -1 ? a : a.slice(0, eq);
-    const name = raw.startsWith("--") ? raw.slice(2) : short.get(raw.slice(1));
-    const def = name === undefined ? undefined : spec[name];
-    if (name === undefined || !def || (!raw.startsWith("--") && eq !== -1)) {
-      throw new UsageError(
-        `Unknown option ${raw}; options for the ${
-          command === "run" ? "task" : "command"
-        } go after -- (see stint ${command} --help)`,
-      );
-    }
-    if (def.type === "boolean") {
-      if (eq !== -1) {
-        throw new UsageError(
-          `Option ${raw} does not take a value (see stint ${command} --help)`,
-        );
-      }
-      values[name] = true;
-    } else {
-      const v = eq !== -1 ? a.slice(eq + 1) : head[++i];
-      if (v === undefined) {
-        throw new UsageError(
-          `Option ${raw} needs a value (see stint ${command} --help)`,
-        );
-      }
-      values[name] = v;
-    }
-  }
-  return {
-    values,
-    positionals,
-    rest: dash === -1 ? [] : args.slice(dash + 1),
-    dashDash: dash !== -1,
-  };
 }
 
 /** Quote an argument for display the way a POSIX shell would need it. */

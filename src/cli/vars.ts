@@ -30,6 +30,7 @@ import {
   type VarEntry,
 } from "../store/vars.ts";
 import type { Context } from "./context.ts";
+import { type FastFlagSpec, parseFastFlags } from "./fast_flags.ts";
 import { eprintln, printJson, println, printTable, write } from "./output.ts";
 import { decodeText, readStdin } from "./stdin.ts";
 
@@ -89,9 +90,9 @@ export async function run(args: string[], ctx: Context): Promise<number> {
 }
 
 /** The boolean flags each subcommand accepts: long name -> short letter. */
-type FlagSpec = Record<string, string | null>;
+type FlagSpec = FastFlagSpec;
 
-const GLOBAL: FlagSpec = { global: null };
+const GLOBAL: FlagSpec = { global: { type: "boolean" } };
 
 /** Parsed flags (the boolean ones that were given) and positionals. */
 interface Parsed {
@@ -100,46 +101,25 @@ interface Parsed {
 }
 
 /**
- * Strict parsing of the boolean flags vars takes. Not node:util parseArgs:
- * loading it costs ~3.5 ms of start-up and `vars get` is on scripts' hot
- * path. Arguments after `--` (and a lone `-`) are positionals.
+ * Strict parsing of the boolean flags vars takes, plus an exact count of
+ * positionals (`names`). Arguments after `--` (and a lone `-`) are
+ * positionals, so a value may start with `-`.
  */
 function parse(
   args: string[],
   spec: FlagSpec,
   options: { command: string; names: string[] },
 ): Parsed {
-  const flags = new Set<string>();
-  const positionals: string[] = [];
   const see = `(see stint ${options.command} --help)`;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === "--") {
-      positionals.push(...args.slice(i + 1));
-      break;
-    }
-    if (a === "-" || !a.startsWith("-")) {
-      positionals.push(a);
-      continue;
-    }
-    const eq = a.indexOf("=");
-    const name = a.startsWith("--")
-      ? a.slice(2, eq === -1 ? undefined : eq)
-      : Object.keys(spec).find((k) => spec[k] === a.slice(1));
-    if (name === undefined || !(name in spec)) {
-      throw new UsageError(
-        `Unknown option ${a} ${
-          options.names.includes("value")
-            ? `(a value starting with "-" goes after "--": stint vars set <key> -- ${a}) `
-            : ""
-        }${see}`,
-      );
-    }
-    if (eq !== -1 && a.startsWith("--")) {
-      throw new UsageError(`Option --${name} does not take a value ${see}`);
-    }
-    flags.add(name);
-  }
+  const p = parseFastFlags(args, spec, {
+    command: options.command,
+    unknownHint: options.names.includes("value")
+      ? (o) =>
+        `a value starting with "-" goes after "--": stint vars set <key> -- ${o}`
+      : undefined,
+  });
+  const flags = new Set(Object.keys(p.values));
+  const positionals = [...p.positionals, ...p.rest];
   const want = options.names.length;
   if (positionals.length < want) {
     throw new UsageError(
@@ -191,7 +171,7 @@ function missing(key: string, scope: string): NotFoundError {
 function get(args: string[], ctx: Context): number {
   const { flags, positionals: [key] } = parse(args, {
     ...GLOBAL,
-    "no-newline": "n",
+    "no-newline": { type: "boolean", short: "n" },
   }, { command: "vars get", names: ["key"] });
   validateKey(key);
   const scope = currentScope(flags.has("global"));
@@ -290,7 +270,7 @@ function explainUnsetMiss(
 }
 
 async function list(args: string[], ctx: Context): Promise<number> {
-  const { flags } = parse(args, { ...GLOBAL, json: null }, {
+  const { flags } = parse(args, { ...GLOBAL, json: { type: "boolean" } }, {
     command: "vars list",
     names: [],
   });
