@@ -42,7 +42,6 @@ import {
   applyRecordsInTransaction,
   type ChangeRecord,
   isDirty,
-  markPushed,
   pushedSeq,
   readChanges,
   remoteCursor,
@@ -237,12 +236,14 @@ export class SyncEngine {
     }
     const changes = withStore(this.dbPath, (db) => readChanges(db));
     result.seq = changes.from;
-    if (changes.records.length === 0) {
-      withStore(this.dbPath, (db) => markPushed(db, changes.to));
-      result.seq = changes.to;
+    if (changes.to <= changes.from) {
       result.durationMs = Date.now() - started;
       return result;
     }
+    // A range whose rows were all overwritten since (a pulled newer write
+    // replaced them) still goes up, as an empty segment: pullers read
+    // segments as a contiguous run of seqs, and a range the cursor skipped
+    // without an object would look like a gap to them until a compaction.
     for (const rec of changes.records) {
       if (
         (rec.k === "execution" || rec.k === "background") &&
