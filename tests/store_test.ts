@@ -476,3 +476,57 @@ Deno.test("read-only open never creates or migrates", () => {
     conn.close();
   }
 });
+
+Deno.test("a store another process has migrated but not yet given a host id works (first-open race)", async () => {
+  const { stint, tempState } = await import("./support/cli.ts");
+  const t = tempState();
+  Deno.mkdirSync(join(t.db, ".."), { recursive: true, mode: 0o700 });
+  // What a racing process sees between the creator's migration commit and
+  // its meta rows: the schema is current, meta is empty.
+  const raw = openSqlite(t.db, { timeoutMs: 5000 });
+  raw.exec("PRAGMA journal_mode = WAL");
+  migrate(raw);
+  raw.close();
+  const set = await stint(["cache", "set", "k", "v"], { env: t.env });
+  assert.equal(set.stderr, "");
+  assert.equal(set.code, 0);
+  const run = await stint(["exec", "--", "true"], { env: t.env });
+  assert.equal(run.code, 0, run.stderr);
+  const host = withStore(t.db, hostId);
+  assert.match(host, /^[a-z0-9-]+-[0-9a-f]{8}$/);
+  withStore(t.db, (db) => assert.ok(currentSeq(db) >= 2));
+});
+
+Deno.test("a store in a shared directory leaves the directory's mode alone", async () => {
+  const { stint, tempState } = await import("./support/cli.ts");
+  const t = tempState();
+  for (const mode of [0o755, 0o1777]) {
+    const shared = join(t.dir, `shared-${mode.toString(8)}`);
+    Deno.mkdirSync(shared);
+    Deno.chmodSync(shared, mode);
+    Deno.writeTextFileSync(join(shared, "someone-elses.txt"), "x");
+    const db = join(shared, "stint.db");
+    const r = await stint(["exec", "--", "true"], {
+      env: { ...t.env, STINT_DB: db },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(Deno.statSync(shared).mode! & 0o7777, mode);
+    assert.equal(Deno.statSync(db).mode! & 0o777, 0o600);
+    assert.equal(Deno.statSync(join(shared, "logs")).mode! & 0o777, 0o700);
+    for (const e of Deno.readDirSync(join(shared, "logs"))) {
+      assert.equal(
+        Deno.statSync(join(shared, "logs", e.name)).mode! & 0o777,
+        0o600,
+      );
+    }
+  }
+  // An empty sticky directory is shared by design too.
+  const sticky = join(t.dir, "sticky");
+  Deno.mkdirSync(sticky);
+  Deno.chmodSync(sticky, 0o1777);
+  const r = await stint(["cache", "set", "k", "v"], {
+    env: { ...t.env, STINT_DB: join(sticky, "stint.db") },
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(Deno.statSync(sticky).mode! & 0o7777, 0o1777);
+});

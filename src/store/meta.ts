@@ -19,9 +19,36 @@ export function setMeta(db: Database, key: string, value: string): void {
 
 /** This store's host id (generated once, when the file is created). */
 export function hostId(db: Database): string {
-  const id = getMeta(db, "host_id");
+  const id = getMeta(db, "host_id") ?? initMeta(db);
   if (!id) throw new Error("store has no host id");
   return id;
+}
+
+/**
+ * Write the meta rows a new store starts with (host id, change counter),
+ * keeping any that exist; returns the host id. The creator writes them right
+ * after migrating, but another process can open the file in between.
+ */
+export function initMeta(db: Database): string | undefined {
+  db.prepare(
+    "INSERT OR IGNORE INTO meta (key, value) VALUES ('host_id', ?), ('seq', '0'), ('created_at', ?)",
+  ).run(newHostId(), String(Date.now()));
+  return getMeta(db, "host_id");
+}
+
+/** A host id: the sanitised hostname plus 8 random hex digits. Safe in object keys. */
+export function newHostId(): string {
+  let name = "host";
+  try {
+    name = Deno.hostname().toLowerCase().replace(/[^a-z0-9-]+/g, "-")
+      .replace(/^-+|-+$/g, "").slice(0, 32) || "host";
+  } catch {
+    // No permission or no hostname: keep the default.
+  }
+  const bytes = crypto.getRandomValues(new Uint8Array(4));
+  return `${name}-${
+    [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("")
+  }`;
 }
 
 /**
@@ -30,9 +57,13 @@ export function hostId(db: Database): string {
  * last push" is one indexed read.
  */
 export function nextSeq(db: Database): number {
-  const row = db.prepare(
-    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'seq' RETURNING value",
-  ).get();
+  const sql =
+    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'seq' RETURNING value";
+  let row = db.prepare(sql).get();
+  if (!row) {
+    initMeta(db);
+    row = db.prepare(sql).get();
+  }
   return Number(row?.value);
 }
 

@@ -6,6 +6,7 @@
  */
 import { StintError } from "../errors.ts";
 import { describeFsError, ensurePrivateDir, stateDir } from "./paths.ts";
+import { initMeta, newHostId } from "./meta.ts";
 import { migrate, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
 import { type Database, openSqlite } from "./sqlite.ts";
 
@@ -125,28 +126,7 @@ function createPrivateFile(dbPath: string): void {
   }
 }
 
-function initMeta(db: Database): void {
-  const row = db.prepare("SELECT value FROM meta WHERE key = 'host_id'").get();
-  if (row) return;
-  db.prepare(
-    "INSERT OR IGNORE INTO meta (key, value) VALUES ('host_id', ?), ('seq', '0'), ('created_at', ?)",
-  ).run(newHostId(), String(Date.now()));
-}
-
-/** A host id: the sanitised hostname plus 8 random hex digits. Safe in object keys. */
-export function newHostId(): string {
-  let name = "host";
-  try {
-    name = Deno.hostname().toLowerCase().replace(/[^a-z0-9-]+/g, "-")
-      .replace(/^-+|-+$/g, "").slice(0, 32) || "host";
-  } catch {
-    // No permission or no hostname: keep the default.
-  }
-  const bytes = crypto.getRandomValues(new Uint8Array(4));
-  return `${name}-${
-    [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("")
-  }`;
-}
+export { newHostId };
 
 /** Turn SQLite failures into one-line errors that name the file and what to do. */
 export function translateSqliteError(err: unknown, dbPath: string): unknown {

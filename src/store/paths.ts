@@ -98,10 +98,24 @@ export function logPath(dbPath: string, logId: string): string {
   return join(logsDir(dbPath), `${logId}.log`);
 }
 
-/** Create `dir` (and parents) with mode 0700 and tighten it if it exists. */
+// What stint itself keeps in its state and logs directories.
+const OWN_ENTRY =
+  /^(logs|\.(pull|snap)-.*|.*\.db(-wal|-shm|-journal|\.restore-.*)?|.*\.log(\.fetch-.*)?)$/;
+
+/**
+ * Create `dir` (and parents) with mode 0700, and tighten it if it exists and
+ * holds only stint's files. A directory shared with other things (`--db
+ * /tmp/x.db`, a project directory) keeps its mode: the store and the logs
+ * are private on their own (0600 files, a 0700 logs directory).
+ */
 export function ensurePrivateDir(dir: string): void {
   try {
     Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const mode = Deno.statSync(dir).mode ?? 0;
+    if ((mode & 0o7777) === 0o700 || (mode & 0o1000) !== 0) return;
+    for (const entry of Deno.readDirSync(dir)) {
+      if (!OWN_ENTRY.test(entry.name)) return;
+    }
     Deno.chmodSync(dir, 0o700);
   } catch (err) {
     throw new StintError(
