@@ -239,6 +239,8 @@ Deno.test("history: bad flags exit 2 with one line", async () => {
     [["--since", "2026-13-45"], /--since must be/],
     [["--limit", "0"], /--limit must be a whole number/],
     [["--limit", "ten"], /--limit must be a whole number/],
+    // A value that starts with a dash: name the fix, not "takes no value".
+    [["--limit", "-1"], /Option --limit needs a value.* --limit=<value>/],
     [["--limit", "5", "--all"], /either --limit or --all/],
     [["--colour"], /Unknown option --colour/],
     [["a:b", "c:d"], /Unexpected argument "c:d"/],

@@ -70,6 +70,12 @@ function describeParseError(err: unknown): string {
     case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
       return `Unknown option ${option ?? msg}`;
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      if (/argument is ambiguous/.test(msg)) {
+        const long = msg.match(/use '(--[^=']+)=/)?.[1] ?? option ?? "";
+        return `Option ${
+          option ?? ""
+        } needs a value; for one that starts with a dash write ${long}=<value>`;
+      }
       return /argument missing/.test(msg)
         ? `Option ${option ?? ""} needs a value`
         : `Option ${option ?? ""} does not take a value`;
