@@ -530,3 +530,23 @@ Deno.test("a store in a shared directory leaves the directory's mode alone", asy
   assert.equal(r.code, 0, r.stderr);
   assert.equal(Deno.statSync(sticky).mode! & 0o7777, 0o1777);
 });
+
+Deno.test("store backup into a missing directory names the target, creates nothing", async () => {
+  const { stint, tempState } = await import("./support/cli.ts");
+  const t = tempState();
+  assert.equal((await stint(["exec", "--", "true"], { env: t.env })).code, 0);
+  const target = join(t.dir, "no-such-dir", "copy.db");
+  const r = await stint(["store", "backup", target], { env: t.env });
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    /^stint: Cannot write the backup .*no-such-dir\/copy\.db/,
+  );
+  assert.doesNotMatch(r.stderr, /Cannot open the store/);
+  assert.equal(r.stderr.trimEnd().split("\n").length, 1);
+  // And a good target is private from its first byte (created 0600, then filled).
+  const ok = join(t.dir, "copy.db");
+  const b = await stint(["store", "backup", ok], { env: t.env });
+  assert.equal(b.code, 0, b.stderr);
+  assert.equal(Deno.statSync(ok).mode! & 0o777, 0o600);
+});

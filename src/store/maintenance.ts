@@ -8,21 +8,39 @@ import { withStore } from "./open.ts";
 
 /** Write a consistent copy of the store to `target` (`VACUUM INTO`), mode 0600. */
 export function backupStore(dbPath: string, target: string): void {
+  // Create the target first, empty and 0600 (VACUUM INTO fills an empty
+  // file), so the copy is never readable by others, not even for a moment.
   try {
-    Deno.statSync(target);
-    throw new StintError(
-      `The backup target ${target} already exists; choose a new file name`,
-    );
+    Deno.writeFileSync(target, new Uint8Array(), {
+      createNew: true,
+      mode: 0o600,
+    });
   } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    if (err instanceof Deno.errors.AlreadyExists) {
+      throw new StintError(
+        `The backup target ${target} already exists; choose a new file name`,
+      );
+    }
+    throw new StintError(
+      `Cannot write the backup ${target}: ${describeFsError(err)}${
+        err instanceof Deno.errors.NotFound
+          ? " (does its directory exist?)"
+          : ""
+      }`,
+      { cause: err },
+    );
   }
-  withStore(dbPath, (db) => {
-    db.prepare("VACUUM INTO ?").run(target);
-  });
   try {
-    Deno.chmodSync(target, 0o600);
-  } catch {
-    // Not fatal: the umask already applied.
+    withStore(dbPath, (db) => {
+      db.prepare("VACUUM INTO ?").run(target);
+    });
+  } catch (err) {
+    try {
+      Deno.removeSync(target);
+    } catch {
+      // Best effort: the error below is what matters.
+    }
+    throw err;
   }
 }
 
