@@ -122,6 +122,208 @@ Deno.test({
           assert.equal(await ok(b, ["vars", "get", "k2"]), "v2\n");
         },
       );
+
+      await t.step(
+        "pulled rows cannot claim this host, escape the logs dir or point at its logs",
+        async () => {
+          const bucket = await s3.newBucket();
+          const a = host(s3, bucket);
+          await ok(a, ["exec", "--", "sh", "-c", "echo precious"]);
+          const own = JSON.parse(await ok(a, ["history", "--json"]))[0];
+          const ownLog = `${a.dir}/state/logs/${own.id}.log`;
+          assert.equal(Deno.readTextFileSync(ownLog), "precious\n");
+          const me = hostIdOf(a.db);
+          const victim = new Deno.Command("sleep", { args: ["60"] }).spawn();
+          try {
+            const now = Date.now();
+            const evil = "evil-host-0001";
+            const exec = (id: string, logId: string, seq: number) => ({
+              k: "execution",
+              id,
+              ref: "evil:ref",
+              project_dir: null,
+              task: "t",
+              command: "true",
+              args: "[]",
+              started_at: now,
+              completed_at: now,
+              duration_ms: 0,
+              status: "succeeded",
+              exit_code: 0,
+              signal: null,
+              error: null,
+              pid: null,
+              pid_start: null,
+              log_id: logId,
+              host_id: evil,
+              background_id: null,
+              parent_id: null,
+              scope_id: null,
+              origin: evil,
+              seq,
+              updated_at: now,
+            });
+            await putSegment(s3, bucket, evil, 1, 3, [
+              {
+                k: "background",
+                id: "evilbg01",
+                execution_id: null,
+                ref: "evil:bg",
+                command: "sleep 60",
+                pid: victim.pid,
+                pgid: null,
+                pid_start: null,
+                started_at: now,
+                completed_at: null,
+                status: "running",
+                exit_code: null,
+                error: null,
+                log_id: null,
+                host_id: me,
+                origin: evil,
+                seq: 1,
+                updated_at: now,
+              },
+              exec("evil-exec-1", "../../escape", 2),
+              exec("evil-exec-2", own.id, 3),
+            ]);
+            await ok(a, ["sync", "pull"]);
+            // Not this host's run: bg kill must not signal a local process.
+            await stint(["bg", "kill", "evilbg01", "--signal", "KILL"], {
+              env: a.env,
+            });
+            await stint(["history", "clear", "evil:ref", "--yes"], {
+              env: a.env,
+            });
+            await new Promise((res) => setTimeout(res, 200));
+            const alive = await Promise.race([
+              victim.status.then(() => false),
+              new Promise<boolean>((res) => setTimeout(() => res(true), 300)),
+            ]);
+            assert.ok(alive, "a pulled row made stint kill a local process");
+            assert.equal(
+              Deno.readTextFileSync(ownLog),
+              "precious\n",
+              "a pulled row made stint delete this host's log",
+            );
+            const db = openSqlite(a.db, { timeoutMs: 5000, readOnly: true });
+            try {
+              const bad = db.prepare(
+                "SELECT count(*) AS n FROM executions WHERE log_id LIKE '%/%'",
+              ).get();
+              assert.equal(Number(bad?.n), 0, "a path-like log id was stored");
+            } finally {
+              db.close();
+            }
+          } finally {
+            try {
+              victim.kill("SIGKILL");
+            } catch {
+              // already gone
+            }
+            await victim.status;
+          }
+        },
+      );
+
+      await t.step(
+        "a hostile snapshot can neither claim this host nor plant triggers in a restored store",
+        async () => {
+          const bucket = await s3.newBucket();
+          const a = host(s3, bucket), e = host(s3, bucket);
+          await ok(a, ["vars", "set", "mine", "1", "--global"]);
+          await ok(e, ["exec", "--", "sh", "-c", "echo from-e"]);
+          await ok(e, ["sync", "push", "--compact"]);
+          const evil = hostIdOf(e.db);
+          const me = hostIdOf(a.db);
+          const key = `hosts/${evil}/snap.db`;
+          const b = prefixed(s3, bucket);
+          const file = `${e.dir}/evil-snap.db`;
+          let meta: Record<string, string>;
+          try {
+            Deno.writeFileSync(file, (await b.get(key))!);
+            meta = (await b.head(key))!.metadata!;
+          } finally {
+            await b.close();
+          }
+          const upload = async (path: string) => {
+            const put = prefixed(s3, bucket);
+            try {
+              await put.put(key, Deno.readFileSync(path), {
+                metadata: {
+                  "stint-host": meta["stint-host"],
+                  "stint-seq": meta["stint-seq"],
+                  "stint-schema": meta["stint-schema"],
+                },
+              });
+            } finally {
+              await put.close();
+            }
+          };
+          const victim = new Deno.Command("sleep", { args: ["60"] }).spawn();
+          try {
+            const now = Date.now();
+            const db = openSqlite(file, { timeoutMs: 5000 });
+            try {
+              db.prepare(
+                `INSERT INTO background_runs (id, execution_id, ref, command, pid, pgid, pid_start,
+                   started_at, status, log_id, host_id, origin, seq, updated_at)
+                 VALUES ('evilbg02', NULL, 'evil:bg', 'sleep 60', ?, NULL, NULL, ?, 'running', NULL, ?, ?, 1, ?)`,
+              ).run(victim.pid, now, me, evil, now);
+            } finally {
+              db.close();
+            }
+            await upload(file);
+            // Pull: the snapshot is merged into A's store.
+            await stint(["sync", "pull"], { env: a.env });
+            await stint(["bg", "kill", "evilbg02", "--signal", "KILL"], {
+              env: a.env,
+            });
+            await new Promise((res) => setTimeout(res, 200));
+            const alive = await Promise.race([
+              victim.status.then(() => false),
+              new Promise<boolean>((res) => setTimeout(() => res(true), 300)),
+            ]);
+            assert.ok(alive, "a pulled snapshot made stint kill a process");
+            assert.equal(await ok(a, ["vars", "get", "mine"]), "1\n");
+          } finally {
+            try {
+              victim.kill("SIGKILL");
+            } catch {
+              // already gone
+            }
+            await victim.status;
+          }
+          // Restore: the snapshot file must not become a store with a trigger.
+          const db2 = openSqlite(file, { timeoutMs: 5000 });
+          try {
+            db2.exec(
+              "CREATE TRIGGER wipe AFTER INSERT ON vars BEGIN DELETE FROM executions; END",
+            );
+          } finally {
+            db2.close();
+          }
+          await upload(file);
+          const c = host(s3, bucket);
+          await stint(["sync", "restore"], { env: c.env });
+          await ok(c, ["exec", "--", "sh", "-c", "echo on-c"]);
+          await ok(c, ["vars", "set", "x", "y", "--global"]);
+          const runs = JSON.parse(await ok(c, ["history", "--json"]));
+          assert.ok(
+            runs.some((r: { command: string }) => r.command.includes("on-c")),
+            "a trigger from the bucket deleted this host's runs",
+          );
+          const db = openSqlite(c.db, { timeoutMs: 5000, readOnly: true });
+          try {
+            const n = db.prepare(
+              "SELECT count(*) AS n FROM sqlite_master WHERE type IN ('trigger', 'view')",
+            ).get();
+            assert.equal(Number(n?.n), 0, "a trigger came in from the bucket");
+          } finally {
+            db.close();
+          }
+        },
+      );
     } finally {
       await s3.stop();
     }

@@ -13,6 +13,7 @@
 import { Buffer } from "node:buffer";
 import { transaction } from "../store/open.ts";
 import { currentSeq, getMeta, hostId, setMeta } from "../store/meta.ts";
+import { isValidLogId } from "../store/paths.ts";
 import type { Database, Row, SqlValue } from "../store/sqlite.ts";
 
 /** Meta keys this module owns. */
@@ -346,12 +347,13 @@ export function applyRecordsInTransaction(
   records: Iterable<ChangeRecord>,
 ): ApplyResult {
   const result: ApplyResult = { applied: 0, skipped: 0, invalid: 0 };
+  const self = hostId(db);
   for (const rec of records) {
     let outcome: boolean | null;
     try {
       outcome = rec.k === "tombstone"
         ? applyTombstone(db, rec)
-        : applyRow(db, rec);
+        : applyRow(db, rec, self);
     } catch {
       outcome = null;
     }
@@ -370,9 +372,85 @@ function newer(a: Stamp, b: Stamp): boolean {
   return a[2] > b[2];
 }
 
-function applyRow(db: Database, rec: ChangeRecord): boolean | null {
+/**
+ * Why a run record from another host must not be applied, or null. Pulled
+ * rows are untrusted input: a run's id and log id name files in the logs
+ * dir (the log id is always the run's execution id), and a run recorded
+ * under this host's id would be judged and signalled by local pids.
+ */
+export function untrustedRunProblem(
+  rec: ChangeRecord,
+  self: string,
+): string | null {
+  if (rec.k !== "execution" && rec.k !== "background") return null;
+  if (typeof rec.id !== "string" || !isValidLogId(rec.id)) {
+    return "its id is not a plain id";
+  }
+  if (typeof rec.host_id !== "string") return "it names no host";
+  if (rec.host_id === self && rec.origin !== self) {
+    return "another host wrote it under this host's id";
+  }
+  const exec = rec.k === "execution" ? rec.id : rec.execution_id;
+  if (
+    exec !== null && exec !== undefined &&
+    (typeof exec !== "string" || !isValidLogId(exec))
+  ) return "its execution id is not a plain id";
+  if (rec.log_id !== null && rec.log_id !== undefined && rec.log_id !== exec) {
+    return "its log id is not its execution id";
+  }
+  return null;
+}
+
+const SAFE_ID_SQL = (c: string) =>
+  `(typeof(${c}) = 'text' AND length(${c}) BETWEEN 1 AND 128 AND ${c} GLOB '[A-Za-z0-9]*' AND ${c} NOT GLOB '*[^A-Za-z0-9_-]*')`;
+
+/**
+ * Delete from a downloaded snapshot (attached as `schema`, or the file
+ * itself as `main`) every row that {@linkcode untrustedRunProblem} or
+ * {@linkcode applyRow} would refuse: rows of another origin than `host`,
+ * run rows with unsafe ids or log ids or claiming `self`, and log blobs
+ * with an unsafe log id or a hash that is not hex SHA-256. Only ever run
+ * on a temp copy.
+ */
+export function sanitizeSnapshot(
+  db: Database,
+  schema: string,
+  host: string,
+  self: string,
+): void {
+  for (const spec of Object.values(TABLES)) {
+    db.prepare(
+      `DELETE FROM ${schema}.${spec.table} WHERE origin IS NOT ? OR typeof(seq) != 'integer' OR typeof(${spec.ts}) != 'integer'`,
+    ).run(host);
+  }
+  db.prepare(
+    `DELETE FROM ${schema}.tombstones WHERE origin IS NOT ? OR typeof(seq) != 'integer' OR typeof(deleted_at) != 'integer'`,
+  ).run(host);
+  db.prepare(
+    `DELETE FROM ${schema}.executions WHERE NOT ${SAFE_ID_SQL("id")}
+       OR (log_id IS NOT NULL AND log_id IS NOT id)
+       OR typeof(host_id) != 'text' OR (host_id = ? AND origin IS NOT ?)`,
+  ).run(self, self);
+  db.prepare(
+    `DELETE FROM ${schema}.background_runs WHERE NOT ${SAFE_ID_SQL("id")}
+       OR (execution_id IS NOT NULL AND NOT ${SAFE_ID_SQL("execution_id")})
+       OR (log_id IS NOT NULL AND log_id IS NOT execution_id)
+       OR typeof(host_id) != 'text' OR (host_id = ? AND origin IS NOT ?)`,
+  ).run(self, self);
+  db.prepare(
+    `DELETE FROM ${schema}.log_blobs WHERE NOT ${SAFE_ID_SQL("log_id")}
+       OR NOT (typeof(sha256) = 'text' AND length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*')`,
+  ).run();
+}
+
+function applyRow(
+  db: Database,
+  rec: ChangeRecord,
+  self: string,
+): boolean | null {
   const spec = TABLES[rec.k as keyof typeof TABLES];
   if (!spec) return null;
+  if (untrustedRunProblem(rec, self) !== null) return null;
   const values: SqlValue[] = [];
   for (const col of spec.columns) {
     let v: SqlValue | undefined = rec[col];
@@ -417,6 +495,13 @@ function applyRow(db: Database, rec: ChangeRecord): boolean | null {
     ])
   ) {
     return false;
+  }
+  // A run belongs to the host that recorded it: another host never rewrites it.
+  if (
+    existing && (rec.k === "execution" || rec.k === "background") &&
+    String(existing.origin) === self && origin !== self
+  ) {
+    return null;
   }
   db.prepare(
     `INSERT OR REPLACE INTO ${spec.table} (${

@@ -45,6 +45,7 @@ import {
   pushedSeq,
   readChanges,
   remoteCursor,
+  sanitizeSnapshot,
   SYNC_META,
   TABLES,
   unpushedCount,
@@ -697,7 +698,9 @@ export class SyncEngine {
         db.prepare("ATTACH DATABASE ? AS snap").run(tmp);
         try {
           return transaction(db, () => {
-            const n = mergeSnapshot(db, h.host);
+            const self = hostId(db);
+            sanitizeSnapshot(db, "snap", h.host, self);
+            const n = mergeSnapshot(db, h.host, self);
             advanceRemoteCursor(db, h.host, seq);
             if (h.snapshot?.etag) {
               setMeta(db, META_SNAP_ETAG + h.host, h.snapshot.etag);
@@ -847,12 +850,15 @@ export class SyncEngine {
     try {
       const seq = await this.#downloadSnapshot(base.host, tmp);
       if (seq === null) return;
+      const self = keepHost ?? newHostId();
       const applied = withStore(tmp, (db) =>
         transaction(db, () => {
+          // The file becomes the store: only the base host's own rows stay.
+          sanitizeSnapshot(db, "main", base!.host, self);
           db.exec("DELETE FROM meta");
           db.prepare(
             "INSERT INTO meta (key, value) VALUES ('host_id', ?), ('seq', '0'), ('created_at', ?)",
-          ).run(keepHost ?? newHostId(), String(Date.now()));
+          ).run(self, String(Date.now()));
           advanceRemoteCursor(db, base!.host, seq);
           if (base!.snapshot?.etag) {
             setMeta(db, META_SNAP_ETAG + base!.host, base!.snapshot.etag);
@@ -1068,6 +1074,34 @@ export function buildSnapshot(
   });
 }
 
+/** Every schema object of `db`, as one comparable string. */
+function schemaOf(db: Database): string {
+  return JSON.stringify(
+    db.prepare(
+      "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name",
+    ).all(),
+  );
+}
+
+const snapshotSchemas = new Map<number, string>();
+
+/** The schema {@linkcode buildSnapshot} writes for schema `version`. */
+function expectedSnapshotSchema(version: number): string {
+  let schema = snapshotSchemas.get(version);
+  if (schema === undefined) {
+    const db = openSqlite(":memory:", { timeoutMs: BUSY_TIMEOUT_MS });
+    try {
+      for (const m of MIGRATIONS.slice(0, version)) db.exec(m);
+      db.exec(dropIndexesSql(db));
+      schema = schemaOf(db);
+    } finally {
+      db.close();
+    }
+    snapshotSchemas.set(version, schema);
+  }
+  return schema;
+}
+
 /** Check a downloaded snapshot file; returns the seq it covers. */
 function inspectSnapshot(path: string, host: string): number {
   const db = openSqlite(path, { timeoutMs: BUSY_TIMEOUT_MS, readOnly: true });
@@ -1075,6 +1109,20 @@ function inspectSnapshot(path: string, host: string): number {
     const check = db.prepare("PRAGMA quick_check").get();
     if (String(check?.quick_check ?? "") !== "ok") {
       throw new Error(`integrity check: ${String(check?.quick_check)}`);
+    }
+    // The file is someone else's SQLite database, and restore makes it the
+    // store itself: anything but stint's own tables (a trigger, a view, a
+    // changed column) would live on in it.
+    const version = Number(
+      db.prepare("PRAGMA user_version").get()?.user_version,
+    );
+    if (
+      !Number.isSafeInteger(version) || version < 1 || version > SCHEMA_VERSION
+    ) {
+      throw new Error(`schema version ${version}`);
+    }
+    if (schemaOf(db) !== expectedSnapshotSchema(version)) {
+      throw new Error("its schema is not stint's");
     }
     const get = (k: string) =>
       db.prepare("SELECT value FROM meta WHERE key = ?").get(k)?.value;
@@ -1094,9 +1142,13 @@ function inspectSnapshot(path: string, host: string): number {
  * `(updated_at, origin, seq)`, honouring tombstones both ways. Returns the
  * rows changed.
  */
-function mergeSnapshot(db: Database, host: string): number {
+function mergeSnapshot(db: Database, host: string, self: string): number {
   let changed = 0;
   for (const [kind, spec] of Object.entries(TABLES)) {
+    // A run belongs to the host that recorded it: another host never rewrites it.
+    const ownRuns = kind === "execution" || kind === "background"
+      ? ` AND (${spec.table}.origin IS NOT ? OR excluded.origin = ?)`
+      : "";
     const cols = spec.columns.join(", ");
     const keyCol = spec.table === "vars" ? "key" : spec.pk[0];
     const updates = spec.columns.filter((c) => !spec.pk.includes(c))
@@ -1109,8 +1161,8 @@ function mergeSnapshot(db: Database, host: string): number {
            AND (t.deleted_at, t.origin, t.seq) >= (s.${spec.ts}, s.origin, s.seq))
        ON CONFLICT(${spec.pk.join(", ")}) DO UPDATE SET ${updates}
        WHERE (excluded.${spec.ts}, excluded.origin, excluded.seq) >
-             (${spec.table}.${spec.ts}, ${spec.table}.origin, ${spec.table}.seq)`,
-    ).run(host, kind);
+             (${spec.table}.${spec.ts}, ${spec.table}.origin, ${spec.table}.seq)${ownRuns}`,
+    ).run(host, kind, ...(ownRuns ? [self, self] : []));
     changed += Number(r.changes);
     db.prepare(
       `DELETE FROM main.tombstones WHERE kind = ? AND EXISTS (
