@@ -324,6 +324,48 @@ Deno.test({
           }
         },
       );
+
+      await t.step(
+        "stint status prints no control characters from object keys in the bucket",
+        async () => {
+          const bucket = await s3.newBucket();
+          const a = host(s3, bucket);
+          await ok(a, ["vars", "set", "k", "v", "--global"]);
+          const spec = "@aws-sdk/client-s3";
+          const sdk = await import(spec);
+          const client = new sdk.S3Client({
+            endpoint: s3.endpoint,
+            region: s3.region,
+            forcePathStyle: true,
+            credentials: {
+              accessKeyId: s3.accessKeyId,
+              secretAccessKey: s3.secretAccessKey,
+            },
+          });
+          try {
+            await client.send(
+              new sdk.PutObjectCommand({
+                Bucket: bucket,
+                Key: "stint/hosts/x\u001b]0;owned\u0007\u001b[2J/seg/1",
+                Body: new Uint8Array([1]),
+              }),
+            );
+          } finally {
+            client.destroy();
+          }
+          const r = await stint(["status"], { env: a.env });
+          assert.ok(!r.stdout.includes("\u001b"), JSON.stringify(r.stdout));
+          const j = await stint(["status", "--json"], { env: a.env });
+          const hosts = JSON.parse(j.stdout).probes.find((
+            p: { name: string },
+          ) => p.name === "hosts");
+          assert.equal(hosts.ok, true);
+          assert.deepEqual(
+            hosts.hosts.map((h: { host_id: string }) => h.host_id),
+            [hostIdOf(a.db)],
+          );
+        },
+      );
     } finally {
       await s3.stop();
     }

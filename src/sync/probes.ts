@@ -88,6 +88,9 @@ export interface ProbeOptions {
   timeoutMs?: number;
 }
 
+/** A host id, as `engine.ts` accepts it from a listing. */
+const HOST_ID = /^[a-z0-9][a-z0-9-]{0,79}$/;
+
 /** The default per-probe timeout. */
 export const DEFAULT_PROBE_TIMEOUT_MS = 2000;
 
@@ -639,7 +642,10 @@ async function probeBucket(
         if (timedOut) return;
         const rest = obj.key.slice(hostsPrefix.length);
         const host = rest.split("/")[0];
-        if (!host) continue;
+        // Only folders named like a host id (as sync reads them): a key
+        // is anyone's text, and a control character in it would reach the
+        // terminal.
+        if (!HOST_ID.test(host)) continue;
         const h = seen.get(host) ??
           {
             hostId: host,
