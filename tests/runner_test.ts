@@ -5,6 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
   type Execution,
@@ -373,4 +374,34 @@ Deno.test("a daemon that leaves the group and keeps the pipe open does not hold 
   } finally {
     for (const pid of daemon) Deno.kill(pid, "SIGKILL");
   }
+});
+
+Deno.test("a relative --db / STINT_DB means the same store for the task, nested stint and the supervisor", async () => {
+  const s = tempState();
+  const inner = `"${Deno.execPath()}" run -A --quiet "${MAIN}"`;
+  const dir = makeProject(s.dir, {
+    t: `${inner} vars set x 1 && ${inner} vars get x`,
+  });
+  const sub = join(dir, "sub");
+  Deno.mkdirSync(sub);
+  const { STINT_DB: _, ...env } = s.env;
+  // From a subdirectory: the task itself runs in the project's directory.
+  const r = await stint(["--db", "rel.db", "run", "t"], { env, cwd: sub });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), "1");
+  assert.equal(existsSync(join(dir, "rel.db")), false, "no stray store");
+  const runs = withStore(join(sub, "rel.db"), (db) => listExecutions(db));
+  assert.equal(runs.length, 1);
+  assert.equal(runs[0].status, "succeeded");
+  // A background run's supervisor starts elsewhere; it must still record here.
+  const b = await stint(["exec", "-b", "--", "true"], {
+    env: { ...env, STINT_DB: "rel2.db" },
+    cwd: sub,
+  });
+  assert.equal(b.code, 0, b.stderr);
+  const w = await stint(["bg", "wait", b.stdout.trim(), "--timeout", "20s"], {
+    env: { ...env, STINT_DB: "rel2.db" },
+    cwd: sub,
+  });
+  assert.equal(w.code, 0, w.stderr);
 });

@@ -54,23 +54,32 @@ function dirname(path: string): string {
   return path.slice(0, end);
 }
 
-/** Resolve the store path: `--db` flag, else `STINT_DB`, else the XDG state dir. */
+/**
+ * Resolve the store path: `--db` flag, else `STINT_DB`, else the XDG state
+ * dir. Always absolute: the path is handed on to tasks (which run in their
+ * project's directory) and to background supervisors, and a relative one
+ * would name another file there.
+ */
 export function resolveDbPath(
   flag: string | undefined,
   env: { get(key: string): string | undefined } = Deno.env,
 ): string {
-  if (flag) return flag;
+  if (flag) return absolute(flag);
   const fromEnv = env.get("STINT_DB");
-  if (fromEnv) return fromEnv;
+  if (fromEnv) return absolute(fromEnv);
   const xdg = env.get("XDG_STATE_HOME");
-  if (xdg) return join(xdg, "stint", "stint.db");
+  if (xdg) return absolute(join(xdg, "stint", "stint.db"));
   const home = env.get("HOME");
   if (!home) {
     throw new StintError(
       "Cannot find a place for the store: HOME is not set; set STINT_DB or pass --db",
     );
   }
-  return join(home, ".local", "state", "stint", "stint.db");
+  return absolute(join(home, ".local", "state", "stint", "stint.db"));
+}
+
+function absolute(path: string): string {
+  return path.startsWith("/") ? path : join(Deno.cwd(), path);
 }
 
 /** The state directory that holds the database file (and `logs/`). */
