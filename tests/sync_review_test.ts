@@ -342,28 +342,38 @@ Deno.test({
               secretAccessKey: s3.secretAccessKey,
             },
           });
+          const evilKey = "stint/hosts/x\u001b]0;owned\u0007\u001b[2J/seg/1";
           try {
             await client.send(
               new sdk.PutObjectCommand({
                 Bucket: bucket,
-                Key: "stint/hosts/x\u001b]0;owned\u0007\u001b[2J/seg/1",
+                Key: evilKey,
                 Body: new Uint8Array([1]),
               }),
             );
+            const r = await stint(["status"], { env: a.env });
+            assert.ok(!r.stdout.includes("\u001b"), JSON.stringify(r.stdout));
+            const j = await stint(["status", "--json"], { env: a.env });
+            const hosts = JSON.parse(j.stdout).probes.find((
+              p: { name: string },
+            ) => p.name === "hosts");
+            // Swift cannot even list such a key (its XML listing fails);
+            // a server that can must show only real host ids.
+            if (Deno.env.get("STINT_TEST_SWIFT") !== "1") {
+              assert.equal(hosts.ok, true, hosts.detail);
+            }
+            if (hosts.ok) {
+              assert.deepEqual(
+                hosts.hosts.map((h: { host_id: string }) => h.host_id),
+                [hostIdOf(a.db)],
+              );
+            }
           } finally {
+            await client.send(
+              new sdk.DeleteObjectCommand({ Bucket: bucket, Key: evilKey }),
+            ).catch(() => {});
             client.destroy();
           }
-          const r = await stint(["status"], { env: a.env });
-          assert.ok(!r.stdout.includes("\u001b"), JSON.stringify(r.stdout));
-          const j = await stint(["status", "--json"], { env: a.env });
-          const hosts = JSON.parse(j.stdout).probes.find((
-            p: { name: string },
-          ) => p.name === "hosts");
-          assert.equal(hosts.ok, true);
-          assert.deepEqual(
-            hosts.hosts.map((h: { host_id: string }) => h.host_id),
-            [hostIdOf(a.db)],
-          );
         },
       );
     } finally {
@@ -371,5 +381,3 @@ Deno.test({
     }
   },
 });
-
-export { hostIdOf, putSegment };
