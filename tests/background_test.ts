@@ -487,3 +487,25 @@ Deno.test("a running run synced from another host is not killed, waited for or f
   );
   assert.equal(list[0].status, "running", "not judged by a local pid");
 });
+
+Deno.test("bg list / show / logs / wait / kill on a store that does not exist create nothing", async () => {
+  const s = tempState();
+  const list = await stint(["bg", "list"], { env: s.env });
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, /No background runs/);
+  const json = await stint(["bg", "list", "--all", "--json"], { env: s.env });
+  assert.equal(json.code, 0, json.stderr);
+  assert.deepEqual(JSON.parse(json.stdout), []);
+  for (const sub of ["show", "logs", "wait", "kill"]) {
+    const r = await stint(["bg", sub, "abc123"], { env: s.env });
+    assert.equal(r.code, 1, `${sub}: ${r.stderr}`);
+    assert.match(r.stderr, /^stint: No background run with id "abc123"/);
+  }
+  let exists = true;
+  try {
+    Deno.statSync(s.db);
+  } catch {
+    exists = false;
+  }
+  assert.equal(exists, false, "a read created the store");
+});

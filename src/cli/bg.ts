@@ -4,7 +4,7 @@
  * `stint bg __supervise <payload>` the detached supervisor runs as.
  * @module
  */
-import { StintError, UsageError } from "../errors.ts";
+import { NotFoundError, StintError, UsageError } from "../errors.ts";
 import {
   killBackground,
   killOrphanedTask,
@@ -38,6 +38,7 @@ import {
   stringFlag,
 } from "./args.ts";
 import type { Context } from "./context.ts";
+import { readStore } from "./read_store.ts";
 import {
   eprintln,
   formatDuration,
@@ -131,10 +132,14 @@ function parse(
 
 /** Find a run by id or prefix, reconciling dead supervisors first. */
 function resolve(ctx: Context, id: string): BackgroundRun {
-  return withStore(ctx.dbPath, (db) => {
+  return readStore(ctx.dbPath, (db) => {
     reconcileBackgroundRuns(db);
     reconcileExecutions(db);
     return getBackgroundRun(db, id);
+  }, () => {
+    throw new NotFoundError(
+      `No background run with id "${id}"; see stint bg list --all`,
+    );
   });
 }
 
@@ -160,11 +165,11 @@ async function list(args: string[], ctx: Context): Promise<number> {
     0,
   );
   const all = boolFlag(p, "all");
-  const runs = withStore(ctx.dbPath, (db) => {
+  const runs = readStore(ctx.dbPath, (db) => {
     reconcileBackgroundRuns(db);
     reconcileExecutions(db);
     return listBackgroundRuns(db, { all });
-  });
+  }, () => []);
   if (boolFlag(p, "json")) {
     printJson(runs.map(backgroundRunToJson));
     return 0;
