@@ -623,3 +623,32 @@ Deno.test("read commands on a store that does not exist yet create nothing", asy
   }
   assert.ok(!existsSync(st.db), "a read created the store file");
 });
+
+Deno.test("arguments after -- are positionals: a ref that starts with a dash", async () => {
+  const st = tempState();
+  for (const name of ["-weird", "plain"]) {
+    const r = await stint(["exec", "--name", name, "--", "true"], {
+      env: st.env,
+      cwd: st.dir,
+    });
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const h = await stint(["history", "--json", "--", "-weird"], {
+    env: st.env,
+  });
+  assert.equal(h.code, 0, h.stderr);
+  const runs = JSON.parse(h.stdout) as { ref: string; id: string }[];
+  assert.deepEqual(runs.map((r) => r.ref), ["-weird"]);
+  const s = await stint(["stats", "--json", "--", "-weird"], { env: st.env });
+  assert.equal(s.code, 0, s.stderr);
+  assert.deepEqual(
+    (JSON.parse(s.stdout) as { ref: string }[]).map((r) => r.ref),
+    ["-weird"],
+  );
+  const l = await stint(["logs", "--", runs[0].id], { env: st.env });
+  assert.equal(l.code, 0, l.stderr);
+  // Too many, counted across the --.
+  const extra = await stint(["history", "a", "--", "b"], { env: st.env });
+  assert.equal(extra.code, 2);
+  assertOneLine(extra.stderr);
+});

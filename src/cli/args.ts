@@ -12,13 +12,14 @@ export type FlagSpec = NonNullable<ParseArgsConfig["options"]>;
 export interface Parsed {
   values: Record<string, string | boolean | string[] | boolean[] | undefined>;
   positionals: string[];
-  /** Everything after a literal `--` (not parsed). */
+  /** Everything after a literal `--` (not parsed; also in `positionals`). */
   rest: string[];
 }
 
 /**
  * Parse `args` strictly: unknown flags and missing values become a
- * UsageError naming the command. Arguments after `--` are returned in `rest`.
+ * UsageError naming the command. Arguments after `--` are positionals (and
+ * are also returned in `rest`).
  */
 export function parseFlags(
   args: string[],
@@ -41,7 +42,9 @@ export function parseFlags(
       `${describeParseError(err)} (see stint ${options.command} --help)`,
     );
   }
-  const positionals = parsed.positionals;
+  // After `--` everything is a positional (a ref or key that starts with
+  // a dash); dropping it silently would widen the command to "everything".
+  const positionals = [...parsed.positionals, ...rest];
   if (options.min !== undefined && positionals.length < options.min) {
     throw new UsageError(
       `stint ${options.command} needs ${

@@ -101,7 +101,7 @@ function parse(
   options: { command: string; names: string[]; optional?: number },
 ): { values: Parsed; positionals: string[] } {
   const p = parseFlags(args, spec, { command: options.command });
-  const positionals = [...p.positionals, ...p.rest];
+  const positionals = p.positionals;
   const max = options.names.length;
   const min = max - (options.optional ?? 0);
   if (positionals.length < min) {
