@@ -652,3 +652,24 @@ Deno.test("arguments after -- are positionals: a ref that starts with a dash", a
   assert.equal(extra.code, 2);
   assertOneLine(extra.stderr);
 });
+
+Deno.test("history: the refs / clear subcommand may follow options", async () => {
+  const st = tempState();
+  const r = await stint(["exec", "--name", "app:x", "--", "true"], {
+    env: st.env,
+    cwd: st.dir,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const refs = await stint(["history", "--json", "refs"], { env: st.env });
+  assert.equal(refs.code, 0, refs.stderr);
+  assert.deepEqual(
+    (JSON.parse(refs.stdout) as { ref: string }[]).map((x) => x.ref),
+    ["app:x"],
+  );
+  const clear = await stint(["history", "--yes", "clear", "app:x"], {
+    env: st.env,
+  });
+  assert.equal(clear.code, 0, clear.stderr);
+  const after = await stint(["history", "--json"], { env: st.env });
+  assert.deepEqual(JSON.parse(after.stdout), []);
+});

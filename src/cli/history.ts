@@ -83,9 +83,30 @@ const DEFAULT_LIMIT = 20;
 
 /** Run `stint history`. */
 export async function run(args: string[], ctx: Context): Promise<number> {
-  if (args[0] === "refs") return refs(args.slice(1), ctx);
-  if (args[0] === "clear") return await clear(args.slice(1), ctx);
+  // The subcommand may come after options (`history --json refs`); a ref
+  // named like one can still be listed with `history -- refs`.
+  const at = subcommandAt(args);
+  if (at !== -1) {
+    const rest = [...args.slice(0, at), ...args.slice(at + 1)];
+    return args[at] === "refs" ? refs(rest, ctx) : await clear(rest, ctx);
+  }
   return await list(args, ctx);
+}
+
+/** Where `refs` / `clear` is in `args` as the first positional, else -1. */
+function subcommandAt(args: string[]): number {
+  const valued = new Set(["--limit", "--status", "--since", "--host"]);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") return -1;
+    if (valued.has(a)) {
+      i++;
+      continue;
+    }
+    if (a.startsWith("-") && a !== "-") continue;
+    return a === "refs" || a === "clear" ? i : -1;
+  }
+  return -1;
 }
 
 async function list(args: string[], ctx: Context): Promise<number> {
