@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
-import { stint, type TempState, tempState } from "./support/cli.ts";
+import { MAIN, stint, type TempState, tempState } from "./support/cli.ts";
 import { type S3Endpoint, startS3 } from "./support/s3.ts";
 import { S3Bucket } from "../src/sync/s3_bucket.ts";
 import { openSqlite } from "../src/store/sqlite.ts";
@@ -374,6 +374,42 @@ Deno.test({
             ).catch(() => {});
             client.destroy();
           }
+        },
+      );
+
+      await t.step(
+        "a bad setting warns once per command, also when a missing store is restored first",
+        async () => {
+          const bucket = await s3.newBucket();
+          const a = host(s3, bucket);
+          await ok(a, ["vars", "set", "seed", "1", "--global"]);
+          const b = host(s3, bucket, {
+            STINT_QUIET: "0",
+            STINT_FLUSH_INTERVAL: "often",
+          });
+          // The rich reporter needs a terminal: run under script(1)'s pty.
+          const base = Deno.env.toObject();
+          delete base.STINT_BUCKET;
+          const out = await new Deno.Command("script", {
+            args: [
+              "-qec",
+              `${Deno.execPath()} run -A --quiet ${MAIN} vars set k v --global`,
+              "/dev/null",
+            ],
+            env: { ...base, ...b.env },
+            clearEnv: true,
+            stdin: "null",
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          const text = new TextDecoder().decode(out.stdout);
+          assert.equal(out.code, 0, text);
+          assert.match(text, /restored/, "the missing store was restored");
+          assert.equal(
+            text.split("STINT_FLUSH_INTERVAL").length - 1,
+            1,
+            text,
+          );
         },
       );
     } finally {

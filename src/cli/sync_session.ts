@@ -34,7 +34,12 @@ export async function withSyncSession<T>(
     const { loadSyncConfig } = await import(
       configSpec
     ) as typeof import("../sync/config.ts");
-    const { config, warnings } = loadSyncConfig();
+    const resolved = loadSyncConfig();
+    const config = resolved.config;
+    // A command may open two sessions (a reading command restores a missing
+    // store first, then writes): a bad setting is still one warning.
+    const warnings = warned ? [] : resolved.warnings;
+    warned = true;
     if (config === null) {
       if (warnings.length > 0 && !ctx.quiet && ctx.stderrIsTty) {
         for (const w of warnings) console.error(`sync: ${w}`);
@@ -56,6 +61,8 @@ export async function withSyncSession<T>(
     fn,
   );
 }
+
+let warned = false;
 
 function env(key: string): string | undefined {
   try {
