@@ -899,6 +899,7 @@ export class SyncEngine {
     );
     if (!row) return null;
     const sha256 = String(row.sha256);
+    if (!/^[0-9a-f]{64}$/.test(sha256)) return null;
     const key = logBlobKey(sha256);
     const body = await this.bucket.get(key, { requireChecksum: true });
     if (body === null) return null;
