@@ -405,3 +405,63 @@ Deno.test("a relative --db / STINT_DB means the same store for the task, nested 
   });
   assert.equal(w.code, 0, w.stderr);
 });
+
+/**
+ * Run stint with a non-blocking stdout that nobody reads for a while, so its
+ * writes hit EAGAIN; returns everything it wrote and its exit code.
+ */
+async function withNonBlockingStdout(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: Uint8Array; stderr: string }> {
+  const fixture = new URL("./fixtures/nonblocking_stdout.ts", import.meta.url)
+    .pathname;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", fixture, ...args],
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  // Let the pipe fill before reading, then read slowly at first.
+  await new Promise((r) => setTimeout(r, 1500));
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for await (const c of child.stdout) {
+    chunks.push(c);
+    if (n++ < 20) await new Promise((r) => setTimeout(r, 5));
+  }
+  const { code } = await child.status;
+  const all = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
+  let off = 0;
+  for (const c of chunks) {
+    all.set(c, off);
+    off += c.length;
+  }
+  return { code, stdout: all, stderr: await stderr };
+}
+
+Deno.test("a non-blocking stdout (EAGAIN) loses no output: the run's copy, logs and cache get", async () => {
+  const s = tempState();
+  const lines = 200_000;
+  const r = await withNonBlockingStdout(
+    ["exec", "--", "sh", "-c", `yes abcdefghij | head -n ${lines}`],
+    s.env,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.length, lines * 11, r.stderr);
+  const [e] = executions(s.db);
+  const logs = await withNonBlockingStdout(["logs", e.id], s.env);
+  assert.equal(logs.code, 0, logs.stderr);
+  assert.equal(logs.stdout.length, lines * 11);
+  const blob = new Uint8Array(3_000_000).map((_, i) => (i * 7) & 0xff);
+  const set = await stint(["cache", "set", "blob"], {
+    env: s.env,
+    stdin: blob,
+  });
+  assert.equal(set.code, 0, set.stderr);
+  const get = await withNonBlockingStdout(["cache", "get", "blob"], s.env);
+  assert.equal(get.code, 0, get.stderr);
+  assert.deepEqual(get.stdout, blob);
+});

@@ -13,6 +13,7 @@ import {
   superviseRun,
   waitBackground,
 } from "../runner/background.ts";
+import { stdioWriter } from "../runner/capture.ts";
 import { copyLog } from "../runner/follow.ts";
 import { SignalForwarder } from "../runner/forwarder.ts";
 import { parseSignal } from "../runner/signals.ts";
@@ -261,9 +262,10 @@ async function logs(args: string[], ctx: Context): Promise<number> {
       reconcileBackgroundRuns(db);
       return getBackgroundRunExact(db, r.id)?.status === "running";
     });
+  const stdout = stdioWriter("stdout");
   try {
     await copyLog(path, {
-      write: (bytes) => writeAll(Deno.stdout, bytes),
+      write: (bytes) => writeAll(stdout, bytes),
       follow: boolFlag(p, "follow"),
       isRunning,
     });

@@ -5,6 +5,7 @@
  * @module
  */
 import { NotFoundError, UsageError } from "../errors.ts";
+import { stdioWriter } from "../runner/capture.ts";
 import {
   cacheClear,
   cacheDelete,
@@ -190,7 +191,7 @@ function get(args: string[], ctx: Context): number {
     ? withStore(ctx.dbPath, (db) => cacheGet(db, key))
     : undefined;
   if (!value) throw missing(key);
-  writeAll(Deno.stdout, value);
+  writeAll(stdioWriter("stdout"), value);
   return 0;
 }
 

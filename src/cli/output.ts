@@ -28,7 +28,24 @@ export function writeAll(
   bytes: Uint8Array,
 ): void {
   let off = 0;
-  while (off < bytes.length) off += w.writeSync(bytes.subarray(off));
+  while (off < bytes.length) {
+    try {
+      off += w.writeSync(bytes.subarray(off));
+    } catch (err) {
+      // A non-blocking stdout (O_NONBLOCK set on a shared terminal or pipe
+      // by some other program) is full: wait for the reader, as a blocking
+      // write would.
+      if (!(err instanceof Deno.errors.WouldBlock)) throw err;
+      pauseSync(2);
+    }
+  }
+}
+
+const pauseCell = new Int32Array(new SharedArrayBuffer(4));
+
+/** Block this thread for `ms` milliseconds. */
+function pauseSync(ms: number): void {
+  Atomics.wait(pauseCell, 0, 0, ms);
 }
 
 /** Print a value as pretty JSON on stdout. */

@@ -19,14 +19,51 @@ export class TerminalSink {
   /** Write all of `bytes`; after the first failure, drop further output. */
   write(bytes: Uint8Array): void {
     if (this.#broken) return;
-    try {
-      let off = 0;
-      while (off < bytes.length) off += this.#w.writeSync(bytes.subarray(off));
-    } catch {
-      // The reader went away (a closed pipe or terminal); the log still gets everything.
-      this.#broken = true;
+    let off = 0;
+    while (off < bytes.length) {
+      try {
+        off += this.#w.writeSync(bytes.subarray(off));
+      } catch (err) {
+        if (err instanceof Deno.errors.WouldBlock) {
+          // A non-blocking terminal or pipe (another program set O_NONBLOCK
+          // on it) is full: wait for the reader, as a blocking write would.
+          Atomics.wait(PAUSE, 0, 0, 2);
+          continue;
+        }
+        // The reader went away (a closed pipe or terminal); the log still gets everything.
+        this.#broken = true;
+        return;
+      }
     }
   }
+}
+
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * A writer for stdout or stderr whose `writeSync` is one plain write(2).
+ * When the stream is a pipe or a terminal it is reopened through
+ * `/dev/stdout` / `/dev/stderr`: a file description of our own, which stays
+ * blocking even if another program sets O_NONBLOCK on the shared one (a
+ * task on the same terminal can). Deno's own stdout cannot retry a full
+ * non-blocking pipe exactly: it buffers part of a write and then reports
+ * EAGAIN from its flush, so a retry would repeat bytes. Anything else (a
+ * regular file, whose offset a reopen would not share; a socket) keeps
+ * Deno's handle.
+ */
+export function stdioWriter(
+  which: "stdout" | "stderr",
+): { writeSync(p: Uint8Array): number } {
+  const std = which === "stdout" ? Deno.stdout : Deno.stderr;
+  try {
+    const info = Deno.statSync(`/dev/${which}`);
+    if (info.isFifo || info.isCharDevice) {
+      return Deno.openSync(`/dev/${which}`, { write: true });
+    }
+  } catch {
+    // No /dev/stdout, or not reopenable: Deno's handle it is.
+  }
+  return std;
 }
 
 /** The run's log file, opened for appending with mode 0600. */

@@ -15,7 +15,13 @@ import { ensurePrivateDir, logPath, logsDir } from "../store/paths.ts";
 import { processStartTime } from "../store/process.ts";
 import { uuidv7 } from "../store/ids.ts";
 import { createScope, deleteScope } from "../store/vars.ts";
-import { LogSink, type Pump, pump, TerminalSink } from "./capture.ts";
+import {
+  LogSink,
+  type Pump,
+  pump,
+  stdioWriter,
+  TerminalSink,
+} from "./capture.ts";
 import { childEnv, type RunParent, runParent } from "./env.ts";
 import type { SignalForwarder } from "./forwarder.ts";
 import { groupAlive, reapGroup, signalGroup, sleep } from "./process_group.ts";
@@ -274,11 +280,15 @@ async function spawnAndWait(
   const pumps = [
     pump(child.stdout, {
       log,
-      terminal: options.terminal ? new TerminalSink(Deno.stdout) : undefined,
+      terminal: options.terminal
+        ? new TerminalSink(stdioWriter("stdout"))
+        : undefined,
     }),
     pump(child.stderr, {
       log,
-      terminal: options.terminal ? new TerminalSink(Deno.stderr) : undefined,
+      terminal: options.terminal
+        ? new TerminalSink(stdioWriter("stderr"))
+        : undefined,
     }),
   ];
 
