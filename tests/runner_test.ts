@@ -407,6 +407,27 @@ Deno.test("a relative --db / STINT_DB means the same store for the task, nested 
 });
 
 /**
+ * Sets O_NONBLOCK on its stdout (the open file description, which a child
+ * inheriting fd 1 shares, as a task that sets O_NONBLOCK on a shared
+ * terminal does) and runs `stint <args>` with stdout inherited. Linux/glibc
+ * (FFI fcntl).
+ */
+const NONBLOCKING_FIXTURE = `
+const libc = Deno.dlopen("libc.so.6", {
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+});
+const flags = libc.symbols.fcntl(1, 3, 0); // F_GETFL
+if (flags < 0 || libc.symbols.fcntl(1, 4, flags | 0o4000) < 0) Deno.exit(99);
+const child = new Deno.Command(Deno.execPath(), {
+  args: ["run", "-A", "--quiet", ${JSON.stringify(MAIN)}, ...Deno.args],
+  stdin: "null",
+  stdout: "inherit",
+  stderr: "inherit",
+}).spawn();
+Deno.exit((await child.status).code);
+`;
+
+/**
  * Run stint with a non-blocking stdout that nobody reads for a while, so its
  * writes hit EAGAIN; returns everything it wrote and its exit code.
  */
@@ -414,8 +435,11 @@ async function withNonBlockingStdout(
   args: string[],
   env: Record<string, string>,
 ): Promise<{ code: number; stdout: Uint8Array; stderr: string }> {
-  const fixture = new URL("./fixtures/nonblocking_stdout.ts", import.meta.url)
-    .pathname;
+  const fixture = join(
+    Deno.makeTempDirSync({ prefix: "stint-nb-" }),
+    "nonblocking_stdout.ts",
+  );
+  Deno.writeTextFileSync(fixture, NONBLOCKING_FIXTURE);
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", fixture, ...args],
     env,
