@@ -673,3 +673,27 @@ Deno.test("history: the refs / clear subcommand may follow options", async () =>
   const after = await stint(["history", "--json"], { env: st.env });
   assert.deepEqual(JSON.parse(after.stdout), []);
 });
+
+Deno.test("history clear: a record with an unsafe log id (e.g. synced) is cleared, its log id never used as a path", async () => {
+  const st = tempState();
+  const now = Date.now();
+  const [bad, good] = seedRuns(st.db, [
+    { ref: "app:x", startedAt: now - 2 * HOUR, log: "bad\n" },
+    { ref: "app:x", startedAt: now - HOUR, log: "good\n" },
+  ]);
+  const victim = join(st.dir, "victim.log");
+  Deno.writeTextFileSync(victim, "keep me\n");
+  withStore(st.db, (db) => {
+    db.prepare("UPDATE executions SET log_id = ? WHERE id = ?").run(
+      "../victim",
+      bad.id,
+    );
+  });
+  const r = await stint(["history", "clear", "app:x", "--yes"], {
+    env: st.env,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Deleted 2 runs of app:x and 1 log file/);
+  assert.equal(existsSync(logPath(st.db, good.id)), false);
+  assert.equal(Deno.readTextFileSync(victim), "keep me\n");
+});

@@ -17,7 +17,7 @@ import {
 } from "../store/executions.ts";
 import { withStore } from "../store/open.ts";
 import { readStore } from "./read_store.ts";
-import { logPath } from "../store/paths.ts";
+import { isValidLogId, logPath } from "../store/paths.ts";
 import { countExecutions, uniqueIdPrefix } from "../store/stats.ts";
 import type { Database } from "../store/sqlite.ts";
 import {
@@ -330,6 +330,9 @@ async function clear(args: string[], ctx: Context): Promise<number> {
       // files, never a record pointing at a deleted log.
       let logs = 0;
       for (const id of logIds) {
+        // A record synced from elsewhere may carry anything as its log id;
+        // only a valid one names a file of ours.
+        if (!isValidLogId(id)) continue;
         try {
           Deno.removeSync(logPath(ctx.dbPath, id));
           logs++;
