@@ -697,3 +697,20 @@ Deno.test("history clear: a record with an unsafe log id (e.g. synced) is cleare
   assert.equal(existsSync(logPath(st.db, good.id)), false);
   assert.equal(Deno.readTextFileSync(victim), "keep me\n");
 });
+
+Deno.test("stats: SUCCESS shows 100% only when every finished run succeeded", async () => {
+  const st = tempState();
+  const now = Date.now();
+  seedRuns(
+    st.db,
+    Array.from({ length: 200 }, (_, i) => ({
+      ref: "app:flaky",
+      startedAt: now - (200 - i) * 60_000,
+      status: i === 100 ? "failed" as const : "succeeded" as const,
+    })),
+  );
+  const r = await stint(["stats", "app:flaky"], { env: st.env });
+  assert.equal(r.code, 0, r.stderr);
+  const [row] = tableRows(r.stdout);
+  assert.equal(row[2], "99%");
+});

@@ -78,7 +78,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     stats.map((s) => [
       s.ref,
       String(s.runs),
-      s.successRate === null ? "-" : `${(s.successRate * 100).toFixed(0)}%`,
+      formatRate(s.successRate),
       formatDuration(s.p50Ms),
       formatDuration(s.p95Ms),
       sparkline(s.recentMs) || "-",
@@ -88,6 +88,14 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     ]),
   );
   return 0;
+}
+
+/**
+ * A success rate as a whole percentage, rounded down: "100%" must mean no
+ * failures (999 of 1000 would round to it).
+ */
+function formatRate(rate: number | null): string {
+  return rate === null ? "-" : `${Math.floor(rate * 100 + 1e-9)}%`;
 }
 
 /**
