@@ -4,7 +4,7 @@
  * STINT_TEST_SWIFT=1).
  */
 import assert from "node:assert/strict";
-import { gzipSync } from "node:zlib";
+import { createGzip, gzipSync } from "node:zlib";
 import { MAIN, stint, type TempState, tempState } from "./support/cli.ts";
 import { type S3Endpoint, startS3 } from "./support/s3.ts";
 import { S3Bucket } from "../src/sync/s3_bucket.ts";
@@ -410,6 +410,48 @@ Deno.test({
             1,
             text,
           );
+        },
+      );
+
+      await t.step(
+        "a segment that inflates past any real segment (a gzip bomb) is corrupt, not inflated",
+        async () => {
+          const bucket = await s3.newBucket();
+          const a = host(s3, bucket);
+          await ok(a, ["vars", "set", "mine", "1", "--global"]);
+          // 600 MiB of zeros: ~0.6 MiB on the wire.
+          const gz = createGzip({ level: 1 });
+          const parts: Uint8Array[] = [];
+          gz.on("data", (d: Uint8Array) => parts.push(d));
+          const done = new Promise((res) => gz.on("end", res));
+          const zeros = new Uint8Array(64 * 1024 * 1024);
+          for (let i = 0; i < 10; i++) gz.write(zeros);
+          gz.end();
+          await done;
+          const body = new Uint8Array(
+            parts.reduce((n, p) => n + p.byteLength, 0),
+          );
+          let at = 0;
+          for (const p of parts) {
+            body.set(p, at);
+            at += p.byteLength;
+          }
+          const b = prefixed(s3, bucket);
+          const key =
+            "hosts/bomb-host-0001/seg/000000000001-000000000001.ndjson.gz";
+          try {
+            await b.put(key, body);
+          } finally {
+            await b.close();
+          }
+          const r = await stint(["sync", "pull"], { env: a.env });
+          assert.equal(r.code, 1, r.stderr);
+          assert.match(r.stderr, /bomb-host-0001/);
+          // A run's pull skips it too, and the store keeps why.
+          await ok(a, ["exec", "--", "true"]);
+          const st = JSON.parse(await ok(a, ["sync", "status", "--json"]));
+          assert.match(st.last_error.message, /inflates past/);
+          assert.equal(await ok(a, ["vars", "get", "mine"]), "1\n");
         },
       );
     } finally {

@@ -53,6 +53,8 @@ import {
 import { SilentReporter, type SyncReporter } from "./reporter.ts";
 
 const SEQ_WIDTH = 12;
+/** The most a segment may inflate to (about V8's longest string). */
+const MAX_SEGMENT_BYTES = 512 * 1024 * 1024;
 const HOST_ID = /^[a-z0-9][a-z0-9-]{0,79}$/;
 const SEGMENT_KEY = /^hosts\/([^/]+)\/seg\/(\d{1,20})-(\d{1,20})\.ndjson\.gz$/;
 const SNAPSHOT_KEY = /^hosts\/([^/]+)\/snap\.db$/;
@@ -981,9 +983,17 @@ export function decodeSegment(
     );
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(gunzipSync(body));
-  } catch {
-    throw bad("not valid gzip");
+    // A segment is decoded into one string, which cannot be longer than
+    // this anyway; a bigger one is a gzip bomb and must not be inflated.
+    text = new TextDecoder("utf-8", { fatal: true }).decode(
+      gunzipSync(body, { maxOutputLength: MAX_SEGMENT_BYTES }),
+    );
+  } catch (err) {
+    throw bad(
+      err instanceof RangeError
+        ? `it inflates past ${MAX_SEGMENT_BYTES / 1024 / 1024} MiB`
+        : "not valid gzip",
+    );
   }
   const lines = text.split("\n").filter((l) => l.length > 0);
   let header: Record<string, unknown>;
