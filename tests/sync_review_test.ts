@@ -454,6 +454,50 @@ Deno.test({
           assert.equal(await ok(a, ["vars", "get", "mine"]), "1\n");
         },
       );
+
+      await t.step(
+        "a -wal left behind by a deleted store is not replayed into the restored file",
+        async () => {
+          const bucket = await s3.newBucket();
+          const a = host(s3, bucket), b = host(s3, bucket);
+          await ok(a, ["exec", "--", "sh", "-c", "echo from-a"]);
+          await ok(b, ["vars", "set", "old", "1", "--global"]);
+          // B's old store had changes only in its WAL when it went away.
+          const db = openSqlite(b.db, { timeoutMs: 5000 });
+          const saved = `${b.dir}/saved-wal`;
+          try {
+            db.exec("PRAGMA wal_autocheckpoint = 0");
+            db.exec("BEGIN");
+            for (let i = 0; i < 100; i++) {
+              db.prepare(
+                "INSERT INTO vars (scope_id, key, value, updated_at, origin, seq) VALUES ('root', ?, 'stale', 0, 'x', 0)",
+              ).run(`stale-${i}`);
+            }
+            db.exec("COMMIT");
+            Deno.copyFileSync(`${b.db}-wal`, saved);
+          } finally {
+            db.close();
+          }
+          Deno.removeSync(b.db);
+          for (const f of [`${b.db}-wal`, `${b.db}-shm`]) {
+            try {
+              Deno.removeSync(f);
+            } catch {
+              // not there
+            }
+          }
+          Deno.copyFileSync(saved, `${b.db}-wal`);
+          // A reading command on the store-less machine restores it.
+          const runs = JSON.parse(await ok(b, ["history", "--json"]));
+          assert.equal(runs.length, 1);
+          const vars = JSON.parse(await ok(b, ["vars", "list", "--json"]));
+          assert.deepEqual(
+            vars.filter((v: { key: string }) => v.key.startsWith("stale-")),
+            [],
+            "pages of the deleted store were replayed into the restored one",
+          );
+        },
+      );
     } finally {
       await s3.stop();
     }

@@ -806,6 +806,13 @@ export class SyncEngine {
         // Never clobber a file another stint process created meanwhile: a
         // hard link fails if the name exists. That process's file then just
         // pulls (cursors at 0 make a pull fetch everything a restore would).
+        // A -wal/-shm left by a deleted store (a crashed process, a store
+        // file removed by hand) would be replayed into the restored file
+        // when it is first opened, mixing the old file's pages into it.
+        if (!fileExists(this.dbPath)) {
+          removeQuietly(`${this.dbPath}-wal`);
+          removeQuietly(`${this.dbPath}-shm`);
+        }
         try {
           Deno.linkSync(tmp, this.dbPath);
         } catch (err) {
