@@ -15,7 +15,14 @@ import {
   scopeExists,
   withStore,
 } from "../src/store/mod.ts";
-import { MAIN, makeProject, stint, tempState } from "./support/cli.ts";
+import {
+  MAIN,
+  makeProject,
+  spawnStint,
+  stint,
+  tempState,
+  waitFor,
+} from "./support/cli.ts";
 
 function executions(db: string): Execution[] {
   return withStore(db, (conn) => listExecutions(conn));
@@ -488,4 +495,42 @@ Deno.test("a non-blocking stdout (EAGAIN) loses no output: the run's copy, logs 
   const get = await withNonBlockingStdout(["cache", "get", "blob"], s.env);
   assert.equal(get.code, 0, get.stderr);
   assert.deepEqual(get.stdout, blob);
+});
+
+Deno.test("a run whose leader exited while its children still write is running (not lost) until stint records it", async () => {
+  const s = tempState();
+  const pidFile = join(s.dir, "leader.pid");
+  const child = spawnStint([
+    "exec",
+    "--",
+    "sh",
+    "-c",
+    `echo $$ > '${pidFile}'; echo first; (sleep 4; echo late) & exit 0`,
+  ], { env: s.env, cwd: s.dir });
+  const out = new Response(child.stdout).text();
+  const err = new Response(child.stderr).text();
+  // Wait until the leader (sh) is gone but its background child is not.
+  await waitFor(() => {
+    try {
+      const pid = Deno.readTextFileSync(pidFile).trim();
+      return pid !== "" && !existsSync(`/proc/${pid}`);
+    } catch {
+      return false;
+    }
+  }, { timeoutMs: 20_000, what: "the leader to exit" });
+  const [e] = executions(s.db);
+  // A reader in the meantime (it reconciles) must not call it lost, and
+  // following it must not stop before the late output.
+  const h = await stint(["history", "--json"], { env: s.env });
+  assert.equal(h.code, 0, h.stderr);
+  assert.equal(JSON.parse(h.stdout)[0].status, "running");
+  const follow = await stint(["logs", e.id, "--follow"], { env: s.env });
+  assert.equal(follow.code, 0, follow.stderr);
+  assert.equal(follow.stdout, "first\nlate\n");
+  const { code } = await child.status;
+  await err;
+  assert.equal(code, 0);
+  assert.equal(await out, "first\nlate\n");
+  const [done] = executions(s.db);
+  assert.equal(done.status, "succeeded");
 });
