@@ -6,6 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import {
   type BackgroundRun,
   type Execution,
@@ -508,4 +509,36 @@ Deno.test("bg list / show / logs / wait / kill on a store that does not exist cr
     exists = false;
   }
   assert.equal(exists, false, "a read created the store");
+});
+
+Deno.test("a background run takes arguments as long as a foreground one (over 128 KiB in all)", async () => {
+  const s = tempState();
+  const words = Array.from({ length: 30_000 }, (_, i) => String(i));
+  const b = await stint(["exec", "-b", "--", "echo", ...words], {
+    env: s.env,
+    cwd: s.dir,
+  });
+  assert.equal(b.code, 0, b.stderr);
+  const id = b.stdout.trim();
+  const w = await stint(["bg", "wait", id, "--timeout", "30s"], {
+    env: s.env,
+  });
+  assert.equal(w.code, 0, w.stderr);
+  const logs = await stint(["bg", "logs", id], { env: s.env });
+  assert.equal(logs.stdout, words.join(" ") + "\n");
+  // The hand-over file is gone once the supervisor has read it.
+  const left = [...Deno.readDirSync(join(s.dir, "state", "logs"))]
+    .map((e) => e.name).filter((n) => !n.endsWith(".log"));
+  assert.deepEqual(left, []);
+});
+
+Deno.test("bg __supervise never reads or removes a file outside the logs dir", async () => {
+  const s = tempState();
+  const victim = join(s.dir, "victim.payload");
+  Deno.writeTextFileSync(victim, "{}");
+  for (const arg of [`@${victim}`, "@../victim", "@"]) {
+    const r = await stint(["bg", "__supervise", arg], { env: s.env });
+    assert.equal(r.code, 2, arg);
+  }
+  assert.equal(Deno.readTextFileSync(victim), "{}");
 });

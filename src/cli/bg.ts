@@ -412,7 +412,7 @@ async function clean(args: string[], ctx: Context): Promise<number> {
 
 /** The detached supervisor: its stderr is /dev/null, so failures go to the log. */
 async function supervise(args: string[], ctx: Context): Promise<number> {
-  const payload = parsePayload(args[0]);
+  const payload = parsePayload(args[0], { dbPath: ctx.dbPath });
   const forwarder = new SignalForwarder().install();
   try {
     return await withSyncSession(

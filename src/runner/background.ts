@@ -108,6 +108,14 @@ function spawnSupervisor(
   for (const k of ["STINT_RUN_ID", "STINT_SCOPE", "STINT_PARENT_RUN_ID"]) {
     delete env[k];
   }
+  // One argv string may not exceed 128 KiB (Linux MAX_ARG_STRLEN), and a
+  // run's arguments may (a foreground run spreads them over many strings).
+  // A big payload goes through a 0600 file next to the log instead.
+  let arg = JSON.stringify(payload);
+  if (arg.length > PAYLOAD_ARG_MAX) {
+    Deno.writeTextFileSync(payloadPath(dbPath, exec), arg, { mode: 0o600 });
+    arg = `@${exec}`;
+  }
   const main = MAIN.protocol === "file:"
     ? decodeURIComponent(MAIN.pathname)
     : MAIN.href;
@@ -124,7 +132,7 @@ function spawnSupervisor(
         ...(options.quiet ? ["--quiet"] : []),
         "bg",
         "__supervise",
-        JSON.stringify(payload),
+        arg,
       ],
       env,
       clearEnv: true,
@@ -134,6 +142,7 @@ function spawnSupervisor(
       detached: true,
     }).spawn();
   } catch (err) {
+    removeQuietly(payloadPath(dbPath, exec));
     const msg = `Cannot start the background supervisor: ${
       (err as Error).message.split("\n")[0]
     }`;
@@ -159,11 +168,44 @@ function spawnSupervisor(
   return { run, logPath: log };
 }
 
-/** Parse and check the supervisor's payload (it comes from our own argv). */
-export function parsePayload(raw: string | undefined): SupervisePayload {
+/** Payloads longer than this go through a file (see spawnSupervisor). */
+const PAYLOAD_ARG_MAX = 64 * 1024;
+
+/** Where a big payload for execution `exec` is handed over. */
+function payloadPath(dbPath: string, exec: string): string {
+  return logPath(dbPath, exec).replace(/\.log$/, ".payload");
+}
+
+function removeQuietly(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * Parse and check the supervisor's payload (it comes from our own argv):
+ * JSON, or `@<execution id>` for one handed over in a file in the logs dir,
+ * which is read once and removed.
+ */
+export function parsePayload(
+  raw: string | undefined,
+  options?: { dbPath: string },
+): SupervisePayload {
   let p: SupervisePayload;
   try {
-    p = JSON.parse(raw ?? "");
+    if (raw?.startsWith("@") && options) {
+      const exec = raw.slice(1);
+      if (!isValidLogId(exec)) throw new Error("bad payload id");
+      const path = payloadPath(options.dbPath, exec);
+      const text = Deno.readTextFileSync(path);
+      removeQuietly(path);
+      p = JSON.parse(text);
+      if (p?.exec !== exec) throw new Error("payload of another run");
+    } else {
+      p = JSON.parse(raw ?? "");
+    }
   } catch {
     throw new StintError("Invalid supervisor payload", { exitCode: 2 });
   }

@@ -109,7 +109,7 @@ export function logPath(dbPath: string, logId: string): string {
 
 // What stint itself keeps in its state and logs directories.
 const OWN_ENTRY =
-  /^(logs|\.(pull|snap)-.*|.*\.db(-wal|-shm|-journal|\.restore-.*)?|.*\.log(\.fetch-.*)?)$/;
+  /^(logs|\.(pull|snap)-.*|.*\.db(-wal|-shm|-journal|\.restore-.*)?|.*\.log(\.fetch-.*)?|.*\.payload)$/;
 
 /**
  * Create `dir` (and parents) with mode 0700, and tighten it if it exists and
