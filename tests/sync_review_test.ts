@@ -512,6 +512,52 @@ Deno.test({
           );
         },
       );
+
+      await t.step(
+        "pulled var and cache keys follow the local key rules (no control characters)",
+        async () => {
+          const bucket = await s3.newBucket();
+          const a = host(s3, bucket);
+          await ok(a, ["vars", "set", "mine", "1", "--global"]);
+          const now = Date.now();
+          const evil = "evil-host-0003";
+          await putSegment(s3, bucket, evil, 1, 3, [
+            {
+              k: "var",
+              scope_id: "root",
+              key: "x\u001b]0;owned\u0007",
+              value: "v",
+              updated_at: now,
+              origin: evil,
+              seq: 1,
+            },
+            {
+              k: "cache",
+              key: "c\u001b[2J",
+              value_b64: btoa("v"),
+              updated_at: now,
+              expires_at: null,
+              origin: evil,
+              seq: 2,
+            },
+            {
+              k: "var",
+              scope_id: "root",
+              key: "fine",
+              value: "ok",
+              updated_at: now,
+              origin: evil,
+              seq: 3,
+            },
+          ]);
+          await ok(a, ["sync", "pull"]);
+          const vars = await ok(a, ["vars", "list"]);
+          const cache = await ok(a, ["cache", "list"]);
+          assert.ok(!vars.includes("\u001b"), JSON.stringify(vars));
+          assert.ok(!cache.includes("\u001b"), JSON.stringify(cache));
+          assert.equal(await ok(a, ["vars", "get", "fine"]), "ok\n");
+        },
+      );
     } finally {
       await s3.stop();
     }

@@ -14,6 +14,7 @@ import { Buffer } from "node:buffer";
 import { transaction } from "../store/open.ts";
 import { currentSeq, getMeta, hostId, setMeta } from "../store/meta.ts";
 import { isValidLogId } from "../store/paths.ts";
+import { MAX_KEY_BYTES, validateKey } from "../store/validate.ts";
 import type { Database, Row, SqlValue } from "../store/sqlite.ts";
 
 /** Meta keys this module owns. */
@@ -435,6 +436,14 @@ export function sanitizeSnapshot(
   db.prepare(`DELETE FROM ${schema}.tombstones WHERE origin IS NOT ?`).run(
     host,
   );
+  // The key rules of a local write (validate.ts): 1-256 bytes, no control
+  // character, since list commands print keys.
+  const badKey =
+    `typeof(key) != 'text' OR length(CAST(key AS BLOB)) NOT BETWEEN 1 AND ${MAX_KEY_BYTES}
+     OR key GLOB '*[' || char(1) || '-' || char(31) || char(127) || ']*'`;
+  for (const table of ["vars", "cache"]) {
+    db.prepare(`DELETE FROM ${schema}.${table} WHERE ${badKey}`).run();
+  }
   db.prepare(
     `DELETE FROM ${schema}.log_blobs WHERE NOT ${plainId("log_id")}
        OR NOT (typeof(sha256) = 'text' AND length(sha256) = 64 AND instr(sha256, '/') = 0)`,
@@ -449,6 +458,14 @@ function applyRow(
   const spec = TABLES[rec.k as keyof typeof TABLES];
   if (!spec) return null;
   if (untrustedRunProblem(rec, self) !== null) return null;
+  if (rec.k === "var" || rec.k === "cache") {
+    // The key rules of a local write: a key is printed by list commands.
+    try {
+      validateKey(String(rec.key));
+    } catch {
+      return null;
+    }
+  }
   const values: SqlValue[] = [];
   for (const col of spec.columns) {
     let v: SqlValue | undefined = rec[col];
