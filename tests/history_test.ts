@@ -714,3 +714,17 @@ Deno.test("stats: SUCCESS shows 100% only when every finished run succeeded", as
   const [row] = tableRows(r.stdout);
   assert.equal(row[2], "99%");
 });
+
+Deno.test("history: an empty --host filter says nothing matched; 59.99 s shows as 1m00s, not 60.0s", async () => {
+  const st = tempState();
+  seedRuns(st.db, [{
+    ref: "app:x",
+    startedAt: Date.now() - HOUR,
+    durationMs: 59_990,
+  }]);
+  const h = await stint(["history", "--host="], { env: st.env });
+  assert.equal(h.code, 0, h.stderr);
+  assert.match(h.stdout, /No runs match these filters/);
+  const all = await stint(["history"], { env: st.env });
+  assert.equal(tableRows(all.stdout)[0][3], "1m00s");
+});

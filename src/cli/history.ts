@@ -179,8 +179,8 @@ async function list(args: string[], ctx: Context): Promise<number> {
 }
 
 function emptyMessage(p: Parsed): string {
-  const filtered = p.positionals.length > 0 || stringFlag(p, "status") ||
-    stringFlag(p, "since") || stringFlag(p, "host");
+  const filtered = p.positionals.length > 0 ||
+    ["status", "since", "host"].some((f) => stringFlag(p, f) !== undefined);
   return filtered
     ? "No runs match these filters (stint history refs lists the refs)"
     : "No runs recorded yet; stint run <task> or stint exec -- <cmd> records one";

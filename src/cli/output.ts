@@ -152,7 +152,8 @@ export function alignColumns(rows: string[][]): string {
 export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return "-";
   if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
+  // Below a minute unless it would print as "60.0s" (59.95 s rounds up).
+  if (ms < 59_950) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
   const s = Math.round(ms / 1000);
   if (s < 3600) {
     return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
