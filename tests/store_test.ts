@@ -550,3 +550,18 @@ Deno.test("store backup into a missing directory names the target, creates nothi
   assert.equal(b.code, 0, b.stderr);
   assert.equal(Deno.statSync(ok).mode! & 0o777, 0o600);
 });
+
+Deno.test("store backup / bg clean on a store that does not exist create nothing", async () => {
+  const { stint, tempState } = await import("./support/cli.ts");
+  const t = tempState();
+  const target = join(t.dir, "copy.db");
+  const b = await stint(["store", "backup", target], { env: t.env });
+  assert.equal(b.code, 1);
+  assert.match(b.stderr, /^stint: No store at .*stint\.db; nothing to back up/);
+  const c = await stint(["bg", "clean"], { env: t.env });
+  assert.equal(c.code, 0, c.stderr);
+  assert.match(c.stdout, /No finished background runs/);
+  for (const p of [t.db, target]) {
+    assert.throws(() => Deno.statSync(p), Deno.errors.NotFound, p);
+  }
+});

@@ -374,7 +374,7 @@ async function clean(args: string[], ctx: Context): Promise<number> {
     ctx,
     { pull: false, flushLoop: false },
     () =>
-      Promise.resolve(withStore(ctx.dbPath, (db) => {
+      Promise.resolve(readStore(ctx.dbPath, (db) => {
         reconcileBackgroundRuns(db);
         // Only this host's runs: other hosts' logs are theirs to clean.
         const here = hostId(db);
@@ -384,7 +384,7 @@ async function clean(args: string[], ctx: Context): Promise<number> {
         }).filter((r) => r.hostId === here);
         for (const r of runs) deleteBackgroundRun(db, r.id);
         return runs;
-      })),
+      }, () => [])),
   );
   for (const r of removed) {
     if (!r.logId || !isValidLogId(r.logId)) continue;

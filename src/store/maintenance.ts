@@ -2,12 +2,22 @@
  * Whole-store operations: backup and destroy.
  * @module
  */
-import { StintError } from "../errors.ts";
+import { NotFoundError, StintError } from "../errors.ts";
 import { describeFsError, logsDir } from "./paths.ts";
 import { withStore } from "./open.ts";
 
 /** Write a consistent copy of the store to `target` (`VACUUM INTO`), mode 0600. */
 export function backupStore(dbPath: string, target: string): void {
+  try {
+    Deno.statSync(dbPath);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      // Opening it would create an empty store and "back up" that.
+      throw new NotFoundError(
+        `No store at ${dbPath}; nothing to back up (check --db / STINT_DB)`,
+      );
+    }
+  }
   // Create the target first, empty and 0600 (VACUUM INTO fills an empty
   // file), so the copy is never readable by others, not even for a moment.
   try {
