@@ -542,3 +542,50 @@ Deno.test("bg __supervise never reads or removes a file outside the logs dir", a
   }
   assert.equal(Deno.readTextFileSync(victim), "{}");
 });
+
+Deno.test("bg kill after the task's leader exited still ends what is left of its group", async () => {
+  const s = tempState();
+  const pidFile = join(s.dir, "leader.pid");
+  const b = await stint([
+    "exec",
+    "-b",
+    "--",
+    "sh",
+    "-c",
+    `echo $$ > '${pidFile}'; (trap '' TERM; sleep 60) & exit 0`,
+  ], { env: s.env, cwd: s.dir });
+  assert.equal(b.code, 0, b.stderr);
+  const id = b.stdout.trim();
+  const leader = Number(
+    await waitFor(() => {
+      try {
+        const pid = Deno.readTextFileSync(pidFile).trim();
+        return pid !== "" && !existsLive(pid) ? pid : "";
+      } catch {
+        return "";
+      }
+    }, { timeoutMs: 20_000, what: "the leader to exit" }),
+  );
+  assert.ok(groupMembers(leader).length > 0, "the subshell still runs");
+  // Still running (the group lives), so there is something to kill.
+  const show = await stint(["bg", "show", id, "--json"], { env: s.env });
+  assert.equal(JSON.parse(show.stdout).status, "running");
+  const k = await stint(["bg", "kill", id, "--signal", "KILL"], {
+    env: s.env,
+  });
+  assert.equal(k.code, 0, k.stderr);
+  assert.ok(
+    await waitGroupGone(leader, 10_000),
+    "nothing of the group is left",
+  );
+});
+
+function existsLive(pid: string): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}

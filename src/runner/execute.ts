@@ -322,14 +322,6 @@ async function spawnAndWait(
   // A signal that arrives after the task ended did not interrupt it.
   const received = forwarder.received;
   if (escalation !== undefined) clearTimeout(escalation);
-  if (received || !pumps.every((p) => p.finished())) {
-    // The recorded pid (the task's leader) is gone, but the run is not over:
-    // what is left of its group may still write, and stint will record the
-    // end. Until then the record follows stint, so a reader does not mark
-    // it lost (and `logs -f` does not stop early). Skipped on the common
-    // path, where the pipes closed with the leader.
-    adoptRecord(options.dbPath, options.id);
-  }
   if (received) {
     // Whatever ignored the forwarded signal must not outlive the run.
     await reapGroup(pgid, { graceMs: 2_000 });
@@ -365,19 +357,6 @@ async function spawnAndWait(
     stintExit: status.code,
     spawnError: null,
   };
-}
-
-/** Record stint's own pid as the run's (best effort: the run goes on). */
-function adoptRecord(dbPath: string, id: string): void {
-  try {
-    const pidStart = processStartTime(Deno.pid);
-    withStore(
-      dbPath,
-      (db) => setExecutionPid(db, id, { pid: Deno.pid, pidStart }),
-    );
-  } catch {
-    // The end is recorded anyway; at worst a reader calls it lost meanwhile.
-  }
 }
 
 function joinErrors(a: string, b: string | null): string {

@@ -6,7 +6,11 @@
 import { NotFoundError, StintError } from "../errors.ts";
 import { hostId, nextSeq } from "./meta.ts";
 import { transaction } from "./open.ts";
-import { processGoneReason } from "./process.ts";
+import {
+  groupHasMembers,
+  processGoneReason,
+  processStartTime,
+} from "./process.ts";
 import type { Database, Row, SqlValue } from "./sqlite.ts";
 
 /** Status of an execution. */
@@ -289,10 +293,17 @@ export function reconcileExecutions(db: Database): string[] {
   ).all(host);
   const lost: { id: string; reason: string; scopeId: string | null }[] = [];
   for (const row of running) {
+    const pid = row.pid === null ? null : Number(row.pid);
     const reason = processGoneReason(
-      row.pid === null ? null : Number(row.pid),
+      pid,
       row.pid_start === null ? null : String(row.pid_start),
     );
+    // The leader is gone but its group is not: the run is still going
+    // (stint drains what the group writes, or sees a signal through).
+    if (
+      reason && pid !== null && processStartTime(pid) === null &&
+      groupHasMembers(pid)
+    ) continue;
     if (reason) {
       lost.push({
         id: String(row.id),

@@ -42,3 +42,33 @@ export function processGoneReason(
   }
   return null;
 }
+
+/**
+ * Whether process group `pgid` still has a live member. A task is the
+ * leader of its own group, so its recorded pid is also its group id, and
+ * Linux does not hand out a pid that is still in use as a group id: a live
+ * member means the run is still going even though its leader has exited
+ * (what it started still writes, and its stint is still recording it).
+ */
+export function groupHasMembers(pgid: number): boolean {
+  if (pgid <= 1 || Deno.build.os !== "linux") return false;
+  try {
+    for (const entry of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      let stat: string;
+      try {
+        stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      } catch {
+        continue; // exited while we were looking
+      }
+      // Field 2 (the command name) may hold spaces and parentheses; after
+      // it come the state (field 3) and the process group (field 5).
+      const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (rest[0] === "Z" || rest[0] === "X") continue;
+      if (Number(rest[2]) === pgid) return true;
+    }
+  } catch {
+    // No /proc: judge by the leader alone.
+  }
+  return false;
+}
