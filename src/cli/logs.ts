@@ -207,7 +207,10 @@ function compileGrep(raw: string | undefined): RegExp | null {
 /** Splits bytes into lines (keeping each line's newline) and filters them by a regex. */
 class LineFilter {
   #re: RegExp | null;
-  #partial: Uint8Array = new Uint8Array(0);
+  // The unfinished last line, kept as the pieces it arrived in: joining
+  // them on every read would copy a long line (progress bars that only
+  // use \r) once per chunk, quadratic in its length.
+  #partial: Uint8Array[] = [];
 
   constructor(re: RegExp | null) {
     this.#re = re;
@@ -222,20 +225,23 @@ class LineFilter {
    * line without a newline is returned too.
    */
   lines(bytes: Uint8Array, final: boolean): Uint8Array[] {
-    const data = this.#partial.length ? concat([this.#partial, bytes]) : bytes;
     const lines: Uint8Array[] = [];
     let start = 0;
-    for (let i = 0; i < data.length; i++) {
-      if (data[i] === NL) {
-        lines.push(data.subarray(start, i + 1));
-        start = i + 1;
+    for (let i = bytes.indexOf(NL); i !== -1; i = bytes.indexOf(NL, start)) {
+      const piece = bytes.subarray(start, i + 1);
+      if (this.#partial.length) {
+        this.#partial.push(piece);
+        lines.push(concat(this.#partial));
+        this.#partial = [];
+      } else {
+        lines.push(piece);
       }
+      start = i + 1;
     }
-    if (final) {
-      if (start < data.length) lines.push(data.subarray(start));
-      this.#partial = new Uint8Array(0);
-    } else {
-      this.#partial = data.slice(start);
+    if (start < bytes.length) this.#partial.push(bytes.slice(start));
+    if (final && this.#partial.length) {
+      lines.push(concat(this.#partial));
+      this.#partial = [];
     }
     return this.#re ? lines.filter((l) => this.matches(l)) : lines;
   }
