@@ -47,7 +47,10 @@ function bgExecution(s: TempState, run: BackgroundRun): Execution | null {
 }
 
 /** A shell loop that waits until the file `gate` exists (the test opens it). */
-const WAIT_GATE = "while [ ! -e gate ]; do sleep 0.05; done";
+// Bounded (about a minute), so a test that fails before opening the gate
+// does not leave a supervisor waiting forever.
+const WAIT_GATE =
+  "i=0; while [ ! -e gate ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done";
 
 /** Start a background exec and return its id. */
 async function startBg(
