@@ -495,6 +495,16 @@ Deno.test("a non-blocking stdout (EAGAIN) loses no output: the run's copy, logs 
   const get = await withNonBlockingStdout(["cache", "get", "blob"], s.env);
   assert.equal(get.code, 0, get.stderr);
   assert.deepEqual(get.stdout, blob);
+  // Text printed the ordinary way (println) too: a var with many lines.
+  const value = Array.from({ length: 100_000 }, (_, i) => String(i)).join("\n");
+  const set2 = await stint(["vars", "set", "big", "-"], {
+    env: s.env,
+    stdin: value,
+  });
+  assert.equal(set2.code, 0, set2.stderr);
+  const v = await withNonBlockingStdout(["vars", "get", "big"], s.env);
+  assert.equal(v.code, 0, v.stderr);
+  assert.equal(new TextDecoder().decode(v.stdout), value + "\n");
 });
 
 Deno.test("a run whose leader exited while its children still write is running (not lost) until stint records it", async () => {

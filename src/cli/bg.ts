@@ -13,7 +13,6 @@ import {
   superviseRun,
   waitBackground,
 } from "../runner/background.ts";
-import { stdioWriter } from "../runner/capture.ts";
 import { copyLog } from "../runner/follow.ts";
 import { SignalForwarder } from "../runner/forwarder.ts";
 import { parseSignal } from "../runner/signals.ts";
@@ -262,10 +261,9 @@ async function logs(args: string[], ctx: Context): Promise<number> {
       reconcileBackgroundRuns(db);
       return getBackgroundRunExact(db, r.id)?.status === "running";
     });
-  const stdout = stdioWriter("stdout");
   try {
     await copyLog(path, {
-      write: (bytes) => writeAll(stdout, bytes),
+      write: (bytes) => writeAll(Deno.stdout, bytes),
       follow: boolFlag(p, "follow"),
       isRunning,
     });

@@ -5,7 +5,6 @@
  * @module
  */
 import { NotFoundError, UsageError } from "../errors.ts";
-import { stdioWriter } from "../runner/capture.ts";
 import {
   cacheClear,
   cacheDelete,
@@ -191,7 +190,7 @@ function get(args: string[], ctx: Context): number {
     ? withStore(ctx.dbPath, (db) => cacheGet(db, key))
     : undefined;
   if (!value) throw missing(key);
-  writeAll(stdioWriter("stdout"), value);
+  writeAll(Deno.stdout, value);
   return 0;
 }
 

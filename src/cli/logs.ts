@@ -24,7 +24,6 @@ import { boolFlag, intFlag, parseFlags, stringFlag } from "./args.ts";
 import type { Context } from "./context.ts";
 import { openLog, readLogBytes, readLogFrom } from "./log_source.ts";
 import { writeAll } from "./output.ts";
-import { stdioWriter } from "../runner/capture.ts";
 import { fetchRemoteLog } from "./sync_session.ts";
 
 /** Help for `stint logs`. */
@@ -279,10 +278,8 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-let stdout: { writeSync(p: Uint8Array): number } | null = null;
-
 function out(bytes: Uint8Array): void {
-  if (bytes.length) writeAll(stdout ??= stdioWriter("stdout"), bytes);
+  if (bytes.length) writeAll(Deno.stdout, bytes);
 }
 
 /**

@@ -22,30 +22,51 @@ export function eprintln(text: string): void {
   writeAll(Deno.stderr, encoder.encode(text + "\n"));
 }
 
-/** Write all bytes to a sync writer. */
-export function writeAll(
-  w: { writeSync(p: Uint8Array): number },
-  bytes: Uint8Array,
-): void {
+/** A synchronous byte writer (Deno.stdout, an open file, ...). */
+type SyncWriter = { writeSync(p: Uint8Array): number };
+
+/**
+ * Write all bytes to a sync writer. Deno.stdout and Deno.stderr are written
+ * through {@linkcode ownStdio}, so a full non-blocking pipe or terminal
+ * waits instead of failing or repeating bytes.
+ */
+export function writeAll(w: SyncWriter, bytes: Uint8Array): void {
+  const target = w === Deno.stdout
+    ? ownStdio("stdout")
+    : w === Deno.stderr
+    ? ownStdio("stderr")
+    : w;
   let off = 0;
-  while (off < bytes.length) {
-    try {
-      off += w.writeSync(bytes.subarray(off));
-    } catch (err) {
-      // A non-blocking stdout (O_NONBLOCK set on a shared terminal or pipe
-      // by some other program) is full: wait for the reader, as a blocking
-      // write would.
-      if (!(err instanceof Deno.errors.WouldBlock)) throw err;
-      pauseSync(2);
-    }
-  }
+  while (off < bytes.length) off += target.writeSync(bytes.subarray(off));
 }
 
-const pauseCell = new Int32Array(new SharedArrayBuffer(4));
+const own: { stdout?: SyncWriter; stderr?: SyncWriter } = {};
 
-/** Block this thread for `ms` milliseconds. */
-function pauseSync(ms: number): void {
-  Atomics.wait(pauseCell, 0, 0, ms);
+/**
+ * stdout or stderr as a writer whose `writeSync` is one plain write(2). A
+ * pipe or terminal is reopened through `/dev/stdout` / `/dev/stderr`: a file
+ * description of our own, which stays blocking even when another program
+ * set O_NONBLOCK on the shared one (a task on the same terminal can). Deno's
+ * own handle cannot retry EAGAIN exactly: it buffers part of a write and
+ * then reports the error from its flush, so a retry repeats bytes. Anything
+ * else (a regular file, whose offset a reopen would not share; a socket;
+ * a closed stream) keeps Deno's handle.
+ */
+function ownStdio(which: "stdout" | "stderr"): SyncWriter {
+  return own[which] ??= reopen(which);
+}
+
+function reopen(which: "stdout" | "stderr"): SyncWriter {
+  const std = which === "stdout" ? Deno.stdout : Deno.stderr;
+  try {
+    const info = Deno.statSync(`/dev/${which}`);
+    if (info.isFifo || info.isCharDevice) {
+      return Deno.openSync(`/dev/${which}`, { write: true });
+    }
+  } catch {
+    // No /dev/stdout, or not reopenable: Deno's handle it is.
+  }
+  return std;
 }
 
 /** Print a value as pretty JSON on stdout. */

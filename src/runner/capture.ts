@@ -19,26 +19,15 @@ export class TerminalSink {
   /** Write all of `bytes`; after the first failure, drop further output. */
   write(bytes: Uint8Array): void {
     if (this.#broken) return;
-    let off = 0;
-    while (off < bytes.length) {
-      try {
-        off += this.#w.writeSync(bytes.subarray(off));
-      } catch (err) {
-        if (err instanceof Deno.errors.WouldBlock) {
-          // A non-blocking terminal or pipe (another program set O_NONBLOCK
-          // on it) is full: wait for the reader, as a blocking write would.
-          Atomics.wait(PAUSE, 0, 0, 2);
-          continue;
-        }
-        // The reader went away (a closed pipe or terminal); the log still gets everything.
-        this.#broken = true;
-        return;
-      }
+    try {
+      let off = 0;
+      while (off < bytes.length) off += this.#w.writeSync(bytes.subarray(off));
+    } catch {
+      // The reader went away (a closed pipe or terminal); the log still gets everything.
+      this.#broken = true;
     }
   }
 }
-
-const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * A writer for stdout or stderr whose `writeSync` is one plain write(2).
