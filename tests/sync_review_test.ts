@@ -135,6 +135,60 @@ Deno.test({
       );
 
       await t.step(
+        "a host whose clock is behind still wins with a later write: every host converges",
+        async () => {
+          const bucket = await s3.newBucket();
+          // Host B's clock runs 10 minutes ahead: its writes carry future times.
+          const ahead = Date.now() + 600_000;
+          const skewed = "skewed-b-0001";
+          await putSegment(s3, bucket, skewed, 1, 3, [
+            {
+              k: "var",
+              scope_id: "root",
+              key: "k",
+              value: "from-b",
+              updated_at: ahead,
+              origin: skewed,
+              seq: 1,
+            },
+            {
+              k: "var",
+              scope_id: "root",
+              key: "gone",
+              value: "from-b",
+              updated_at: ahead,
+              origin: skewed,
+              seq: 2,
+            },
+            {
+              k: "cache",
+              key: "c",
+              value_b64: btoa("from-b"),
+              updated_at: ahead,
+              expires_at: null,
+              origin: skewed,
+              seq: 3,
+            },
+          ]);
+          const a = host(s3, bucket), c = host(s3, bucket);
+          await ok(a, ["sync", "pull"]);
+          assert.equal(await ok(a, ["vars", "get", "k"]), "from-b\n");
+          // A overwrites and deletes B's values later in real time.
+          await ok(a, ["vars", "set", "k", "from-a", "--global"]);
+          await ok(a, ["vars", "unset", "gone", "--global"]);
+          await ok(a, ["cache", "set", "c", "from-a"]);
+          await ok(a, ["sync", "pull"]);
+          await ok(c, ["sync", "pull"]);
+          for (const st of [a, c]) {
+            assert.equal(await ok(st, ["vars", "get", "k"]), "from-a\n");
+            const g = await stint(["vars", "get", "gone"], { env: st.env });
+            assert.equal(g.code, 1, "the delete wins on every host");
+            assert.equal(await ok(st, ["cache", "get", "c"]), "from-a");
+          }
+        },
+      );
+
+      await t.step(
         "pulled rows cannot claim this host, escape the logs dir or point at its logs",
         async () => {
           const bucket = await s3.newBucket();

@@ -3,7 +3,7 @@
  * never returned and are pruned on writes.
  * @module
  */
-import { writeTombstone } from "./executions.ts";
+import { lwwStamp, writeTombstone } from "./executions.ts";
 import { hostId, nextSeq } from "./meta.ts";
 import { transaction } from "./open.ts";
 import type { Database } from "./sqlite.ts";
@@ -30,11 +30,19 @@ export function cacheSet(
   const expires = options?.ttlMs === undefined ? null : now + options.ttlMs;
   transaction(db, () => {
     pruneExpired(db, now);
+    const stamp = lwwStamp(db, {
+      kind: "cache",
+      key,
+      previous: db.prepare("SELECT updated_at FROM cache WHERE key = ?").get(
+        key,
+      )?.updated_at,
+      now,
+    });
     db.prepare(
       `INSERT INTO cache (key, value, updated_at, expires_at, origin, seq) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
          expires_at = excluded.expires_at, origin = excluded.origin, seq = excluded.seq`,
-    ).run(key, value, now, expires, hostId(db), nextSeq(db));
+    ).run(key, value, stamp, expires, hostId(db), nextSeq(db));
     db.prepare("DELETE FROM tombstones WHERE kind = 'cache' AND key = ?").run(
       key,
     );
@@ -63,15 +71,15 @@ export function cacheDelete(db: Database, key: string): boolean {
     const live = db.prepare(
       "SELECT 1 AS x FROM cache WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
     ).get(key, Date.now()) !== undefined;
-    const changed = Number(
-      db.prepare("DELETE FROM cache WHERE key = ?").run(key).changes,
-    );
-    if (changed > 0) {
+    const gone = db.prepare(
+      "DELETE FROM cache WHERE key = ? RETURNING updated_at",
+    ).get(key);
+    if (gone) {
       writeTombstone(db, {
         kind: "cache",
         key,
         host: hostId(db),
-        now: Date.now(),
+        now: lwwStamp(db, { kind: "cache", key, previous: gone.updated_at }),
       });
     }
     return live;
@@ -98,11 +106,18 @@ export function cacheList(
 export function cacheClear(db: Database): number {
   return transaction(db, () => {
     const now = Date.now();
-    const keys = db.prepare("SELECT key, expires_at FROM cache").all();
+    const keys = db.prepare("SELECT key, expires_at, updated_at FROM cache")
+      .all();
     const host = hostId(db);
     db.exec("DELETE FROM cache");
     for (const k of keys) {
-      writeTombstone(db, { kind: "cache", key: String(k.key), host, now });
+      const key = String(k.key);
+      writeTombstone(db, {
+        kind: "cache",
+        key,
+        host,
+        now: lwwStamp(db, { kind: "cache", key, previous: k.updated_at, now }),
+      });
     }
     return keys.filter((k) =>
       k.expires_at === null || Number(k.expires_at) > now

@@ -4,7 +4,7 @@
  * @module
  */
 import { NotFoundError } from "../errors.ts";
-import { reconcileExecutions, writeTombstone } from "./executions.ts";
+import { lwwStamp, reconcileExecutions, writeTombstone } from "./executions.ts";
 import { hostId, nextSeq } from "./meta.ts";
 import { transaction } from "./open.ts";
 import type { Database } from "./sqlite.ts";
@@ -93,11 +93,20 @@ export function setVar(
     }
     const host = hostId(db);
     const synced = scope === ROOT_SCOPE;
+    const stamp = synced
+      ? lwwStamp(db, {
+        kind: "var",
+        key,
+        previous: db.prepare(
+          "SELECT updated_at FROM vars WHERE scope_id = ? AND key = ?",
+        ).get(scope, key)?.updated_at,
+      })
+      : Date.now();
     db.prepare(
       `INSERT INTO vars (scope_id, key, value, updated_at, origin, seq) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT(scope_id, key) DO UPDATE SET value = excluded.value,
          updated_at = excluded.updated_at, origin = excluded.origin, seq = excluded.seq`,
-    ).run(scope, key, value, Date.now(), host, synced ? nextSeq(db) : 0);
+    ).run(scope, key, value, stamp, host, synced ? nextSeq(db) : 0);
     if (synced) {
       db.prepare("DELETE FROM tombstones WHERE kind = 'var' AND key = ?").run(
         key,
@@ -159,21 +168,18 @@ export function deleteVar(
   validateKey(key);
   const scope = options?.scope ?? ROOT_SCOPE;
   return transaction(db, () => {
-    const changed = Number(
-      db.prepare("DELETE FROM vars WHERE scope_id = ? AND key = ?").run(
-        scope,
-        key,
-      ).changes,
-    );
-    if (changed > 0 && scope === ROOT_SCOPE) {
+    const gone = db.prepare(
+      "DELETE FROM vars WHERE scope_id = ? AND key = ? RETURNING updated_at",
+    ).get(scope, key);
+    if (gone && scope === ROOT_SCOPE) {
       writeTombstone(db, {
         kind: "var",
         key,
         host: hostId(db),
-        now: Date.now(),
+        now: lwwStamp(db, { kind: "var", key, previous: gone.updated_at }),
       });
     }
-    return changed > 0;
+    return gone !== undefined;
   });
 }
 
