@@ -2,7 +2,7 @@
 // global flags, the store commands, and bad store files.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { stint, tempState } from "./support/cli.ts";
+import { makeProject, stint, tempState } from "./support/cli.ts";
 
 const COMMANDS = [
   "run",
@@ -152,4 +152,19 @@ Deno.test("no HOME and no STINT_DB: a clear error, not a crash", async () => {
   assert.equal(r.code, 1, r.stderr);
   assertOneLine(r.stderr);
   assert.match(r.stderr, /HOME is not set/);
+});
+
+Deno.test("table cells never pass control characters to the terminal", async () => {
+  const t = tempState();
+  const dir = makeProject(t.dir, {
+    "evil\u001b]0;pwned\u0007": "echo one",
+    multi: { command: "echo a\necho b", description: "two\nlines" },
+  });
+  const r = await stint(["tasks"], { env: t.env, cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  // deno-lint-ignore no-control-regex
+  assert.doesNotMatch(r.stdout, /[\u0000-\u0009\u000b-\u001f\u007f]/);
+  assert.match(r.stdout, /evil\\x1b\]0;pwned\\x07/);
+  const rows = r.stdout.trimEnd().split("\n");
+  assert.equal(rows.filter((l) => /^(evil|multi)/.test(l)).length, 2);
 });

@@ -133,6 +133,7 @@ export async function printTable(
   head: string[],
   rows: string[][],
 ): Promise<void> {
+  rows = rows.map((r) => r.map(safeCell));
   if (!ctx.stdoutIsTty) {
     println(alignColumns([head, ...rows]));
     return;
@@ -151,6 +152,24 @@ export async function printTable(
 
 // deno-lint-ignore no-control-regex
 const ANSI = /\x1b\[[0-9;]*m/g;
+// deno-lint-ignore no-control-regex
+const SGR_OR_CONTROL = /(\x1b\[[0-9;]*m)|[\x00-\x1f\x7f-\x9f]/g;
+
+/**
+ * Text from the store (refs, commands, errors, task names; some of it pulled
+ * from other hosts) made safe for one table cell: colour codes stay, every
+ * other control character is shown escaped (`\n`, `\x1b`), so a record can
+ * neither break the table's rows nor send escape sequences to the terminal.
+ */
+export function safeCell(text: string): string {
+  return text.replace(SGR_OR_CONTROL, (m, sgr) => {
+    if (sgr) return sgr;
+    if (m === "\n") return "\\n";
+    if (m === "\t") return "\\t";
+    if (m === "\r") return "\\r";
+    return `\\x${m.charCodeAt(0).toString(16).padStart(2, "0")}`;
+  });
+}
 
 /** Align columns with two spaces between them (ANSI codes do not count). */
 export function alignColumns(rows: string[][]): string {
