@@ -5,36 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { createGzip, gzipSync } from "node:zlib";
-import { MAIN, stint, type TempState, tempState } from "./support/cli.ts";
+import { MAIN, stint } from "./support/cli.ts";
 import { type S3Endpoint, startS3 } from "./support/s3.ts";
-import { S3Bucket } from "../src/sync/s3_bucket.ts";
+import {
+  bucketAt,
+  okStint as ok,
+  syncHost as host,
+} from "./support/sync_host.ts";
 import { openSqlite } from "../src/store/sqlite.ts";
-
-function host(
-  s3: S3Endpoint,
-  bucket: string,
-  extra: Record<string, string> = {},
-): TempState {
-  const st = tempState("stint-sync-review-");
-  st.env = {
-    ...st.env,
-    ...s3.env,
-    STINT_BUCKET: bucket,
-    STINT_QUIET: "1",
-    ...extra,
-  };
-  return st;
-}
-
-async function ok(st: TempState, args: string[]): Promise<string> {
-  const r = await stint(args, { env: st.env });
-  assert.equal(
-    r.code,
-    0,
-    `stint ${args.join(" ")} exited ${r.code}: ${r.stderr}`,
-  );
-  return r.stdout;
-}
 
 function hostIdOf(dbPath: string): string {
   const db = openSqlite(dbPath, { timeoutMs: 5000, readOnly: true });
@@ -45,16 +23,6 @@ function hostIdOf(dbPath: string): string {
   } finally {
     db.close();
   }
-}
-
-/** The bucket under the default `stint/` prefix, as stint sees it. */
-function prefixed(s3: S3Endpoint, bucket: string): S3Bucket {
-  return new S3Bucket({
-    bucket,
-    endpoint: s3.endpoint,
-    region: s3.region,
-    prefix: "stint/",
-  });
 }
 
 /** Put a well-formed segment of `records` for `hostId` (what a hostile host could push). */
@@ -79,7 +47,7 @@ async function putSegment(
     ...records.map((r) => JSON.stringify(r)),
   ];
   const body = gzipSync(new TextEncoder().encode(lines.join("\n") + "\n"));
-  const b = prefixed(s3, bucket);
+  const b = bucketAt(s3, bucket, { prefix: "stint/" });
   try {
     const pad = (n: number) => String(n).padStart(12, "0");
     await b.put(`hosts/${hostId}/seg/${pad(from)}-${pad(to)}.ndjson.gz`, body);
@@ -302,7 +270,7 @@ Deno.test({
           const evil = hostIdOf(e.db);
           const me = hostIdOf(a.db);
           const key = `hosts/${evil}/snap.db`;
-          const b = prefixed(s3, bucket);
+          const b = bucketAt(s3, bucket, { prefix: "stint/" });
           const file = `${e.dir}/evil-snap.db`;
           let meta: Record<string, string>;
           try {
@@ -312,7 +280,7 @@ Deno.test({
             await b.close();
           }
           const upload = async (path: string) => {
-            const put = prefixed(s3, bucket);
+            const put = bucketAt(s3, bucket, { prefix: "stint/" });
             try {
               await put.put(key, Deno.readFileSync(path), {
                 metadata: {
@@ -504,7 +472,7 @@ Deno.test({
             body.set(p, at);
             at += p.byteLength;
           }
-          const b = prefixed(s3, bucket);
+          const b = bucketAt(s3, bucket, { prefix: "stint/" });
           const key =
             "hosts/bomb-host-0001/seg/000000000001-000000000001.ndjson.gz";
           try {

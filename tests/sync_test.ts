@@ -15,35 +15,12 @@ import {
   waitFor,
 } from "./support/cli.ts";
 import { type S3Endpoint, startS3 } from "./support/s3.ts";
-import { S3Bucket } from "../src/sync/s3_bucket.ts";
+import {
+  bucketAt as raw,
+  okStint as ok,
+  syncHost as host,
+} from "./support/sync_host.ts";
 import { openSqlite } from "../src/store/sqlite.ts";
-
-/** A host: its own state dir, pointed at `bucket`. */
-function host(
-  s3: S3Endpoint,
-  bucket: string,
-  extra: Record<string, string> = {},
-): TempState {
-  const st = tempState("stint-sync-");
-  st.env = {
-    ...st.env,
-    ...s3.env,
-    STINT_BUCKET: bucket,
-    STINT_QUIET: "1",
-    ...extra,
-  };
-  return st;
-}
-
-async function ok(st: TempState, args: string[]): Promise<string> {
-  const r = await stint(args, { env: st.env });
-  assert.equal(
-    r.code,
-    0,
-    `stint ${args.join(" ")} exited ${r.code}: ${r.stderr}`,
-  );
-  return r.stdout;
-}
 
 async function json<T>(st: TempState, args: string[]): Promise<T> {
   return JSON.parse(await ok(st, [...args, "--json"])) as T;
@@ -66,16 +43,6 @@ function dump(dbPath: string): string {
   } finally {
     db.close();
   }
-}
-
-/** Direct bucket access for checks (no prefix: sees the raw keys). */
-function raw(s3: S3Endpoint, bucket: string): S3Bucket {
-  return new S3Bucket({
-    bucket,
-    endpoint: s3.endpoint,
-    region: s3.region,
-    prefix: "",
-  });
 }
 
 async function keys(s3: S3Endpoint, bucket: string): Promise<string[]> {

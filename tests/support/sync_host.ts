@@ -1,0 +1,51 @@
+/**
+ * Sync test support: a "host" is a temp state dir pointed at a bucket of a
+ * real S3 endpoint, and stint commands that must succeed on it.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { stint, type TempState, tempState } from "./cli.ts";
+import type { S3Endpoint } from "./s3.ts";
+import { S3Bucket } from "../../src/sync/s3_bucket.ts";
+
+/** A host: its own state dir (its own store and host id), syncing to `bucket`. */
+export function syncHost(
+  s3: S3Endpoint,
+  bucket: string,
+  extra: Record<string, string> = {},
+): TempState {
+  const st = tempState("stint-sync-");
+  st.env = {
+    ...st.env,
+    ...s3.env,
+    STINT_BUCKET: bucket,
+    STINT_QUIET: "1",
+    ...extra,
+  };
+  return st;
+}
+
+/** Run stint on `st`, assert it exited 0, and return its stdout. */
+export async function okStint(st: TempState, args: string[]): Promise<string> {
+  const r = await stint(args, { env: st.env });
+  assert.equal(
+    r.code,
+    0,
+    `stint ${args.join(" ")} exited ${r.code}: ${r.stderr}`,
+  );
+  return r.stdout;
+}
+
+/** Direct access to `bucket` for checks, under `prefix` ("" sees raw keys). */
+export function bucketAt(
+  s3: S3Endpoint,
+  bucket: string,
+  options: { prefix?: string } = {},
+): S3Bucket {
+  return new S3Bucket({
+    bucket,
+    endpoint: s3.endpoint,
+    region: s3.region,
+    prefix: options.prefix ?? "",
+  });
+}
