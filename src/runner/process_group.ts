@@ -3,6 +3,7 @@
  * signal to `-pgid` reaches the task and everything it spawned.
  * @module
  */
+import { procGroupMembers } from "../store/process.ts";
 
 /**
  * The live (non-zombie) members of process group `pgid`. On Linux this reads
@@ -19,22 +20,7 @@ export function groupMembers(pgid: number): number[] {
       return [];
     }
   }
-  const members: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    let stat: string;
-    try {
-      stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-    } catch {
-      continue; // exited while we were looking
-    }
-    // Field 2 (the command name) may hold spaces and parentheses.
-    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // rest[0] is the state (field 3), rest[2] the process group (field 5).
-    if (rest[0] === "Z" || rest[0] === "X") continue;
-    if (Number(rest[2]) === pgid) members.push(Number(entry.name));
-  }
-  return members;
+  return procGroupMembers(pgid);
 }
 
 /** Whether any live process is left in group `pgid`. */

@@ -51,7 +51,21 @@ export function processGoneReason(
  * (what it started still writes, and its stint is still recording it).
  */
 export function groupHasMembers(pgid: number): boolean {
-  if (pgid <= 1 || Deno.build.os !== "linux") return false;
+  if (Deno.build.os !== "linux") return false;
+  return procGroupMembers(pgid, { limit: 1 }).length > 0;
+}
+
+/**
+ * The live (non-zombie) members of process group `pgid`, read from /proc
+ * (Linux); at most `limit` of them. Empty where there is no /proc.
+ */
+export function procGroupMembers(
+  pgid: number,
+  options?: { limit?: number },
+): number[] {
+  const members: number[] = [];
+  if (pgid <= 1) return members;
+  const limit = options?.limit ?? Infinity;
   try {
     for (const entry of Deno.readDirSync("/proc")) {
       if (!/^\d+$/.test(entry.name)) continue;
@@ -65,10 +79,13 @@ export function groupHasMembers(pgid: number): boolean {
       // it come the state (field 3) and the process group (field 5).
       const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       if (rest[0] === "Z" || rest[0] === "X") continue;
-      if (Number(rest[2]) === pgid) return true;
+      if (Number(rest[2]) === pgid) {
+        members.push(Number(entry.name));
+        if (members.length >= limit) break;
+      }
     }
   } catch {
-    // No /proc: judge by the leader alone.
+    // No /proc: nothing to report.
   }
-  return false;
+  return members;
 }
