@@ -16,7 +16,7 @@ import {
   waitFor,
 } from "./support/cli.ts";
 import { makeReadOnly } from "./support/readonly.ts";
-import { type S3Endpoint, startS3 } from "./support/s3.ts";
+import { type S3Endpoint, sdkClient, startS3 } from "./support/s3.ts";
 
 const SWIFT = Deno.env.get("STINT_TEST_SWIFT") === "1";
 const AWS_VARS = [
@@ -33,38 +33,13 @@ const AWS_VARS = [
   "STINT_FLUSH_INTERVAL",
 ];
 
-// deno-lint-ignore no-explicit-any
-type Sdk = any;
-
-async function sdk(): Promise<Sdk> {
-  const spec = "@aws-sdk/client-s3";
-  return await import(spec);
-}
-
-/** A client for the test endpoint with its real credentials. */
-async function s3Client(s3: S3Endpoint): Promise<{ sdk: Sdk; client: Sdk }> {
-  const m = await sdk();
-  return {
-    sdk: m,
-    client: new m.S3Client({
-      endpoint: s3.endpoint,
-      region: s3.region,
-      forcePathStyle: true,
-      credentials: {
-        accessKeyId: s3.accessKeyId,
-        secretAccessKey: s3.secretAccessKey,
-      },
-    }),
-  };
-}
-
 /** Every key in `bucket` under `prefix`. */
 async function listKeys(
   s3: S3Endpoint,
   bucket: string,
   prefix = "",
 ): Promise<string[]> {
-  const { sdk: m, client } = await s3Client(s3);
+  const { sdk: m, client } = await sdkClient(s3);
   try {
     const keys: string[] = [];
     let token: string | undefined;
@@ -91,7 +66,7 @@ async function readAllObjects(
   bucket: string,
 ): Promise<Map<string, Uint8Array>> {
   const keys = await listKeys(s3, bucket);
-  const { sdk: m, client } = await s3Client(s3);
+  const { sdk: m, client } = await sdkClient(s3);
   try {
     const out = new Map<string, Uint8Array>();
     for (const key of keys) {

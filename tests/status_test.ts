@@ -9,7 +9,7 @@ import { DatabaseSync } from "node:sqlite";
 import { migrate, SCHEMA_VERSION } from "../src/store/schema.ts";
 import { stint, tempState } from "./support/cli.ts";
 import { makeReadOnly } from "./support/readonly.ts";
-import { type S3Endpoint, startS3 } from "./support/s3.ts";
+import { type S3Endpoint, sdkClient, startS3 } from "./support/s3.ts";
 
 const SWIFT = Deno.env.get("STINT_TEST_SWIFT") === "1";
 const AWS_VARS = [
@@ -356,17 +356,7 @@ Deno.test("status: hosts seen in the bucket are listed with their last push", as
     const st = tempState();
     await emptyStore(st.env);
     // Another machine's objects, laid out as spec section 6 says.
-    const spec = "@aws-sdk/client-s3";
-    const sdk = await import(spec);
-    const client = new sdk.S3Client({
-      endpoint: s3.endpoint,
-      region: s3.region,
-      forcePathStyle: true,
-      credentials: {
-        accessKeyId: s3.accessKeyId,
-        secretAccessKey: s3.secretAccessKey,
-      },
-    });
+    const { sdk, client } = await sdkClient(s3);
     try {
       for (
         const key of [

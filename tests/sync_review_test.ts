@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { createGzip, gzipSync } from "node:zlib";
 import { MAIN, stint } from "./support/cli.ts";
-import { type S3Endpoint, startS3 } from "./support/s3.ts";
+import { type S3Endpoint, sdkClient, startS3 } from "./support/s3.ts";
 import {
   bucketAt,
   okStint as ok,
@@ -364,17 +364,7 @@ Deno.test({
           const bucket = await s3.newBucket();
           const a = host(s3, bucket);
           await ok(a, ["vars", "set", "k", "v", "--global"]);
-          const spec = "@aws-sdk/client-s3";
-          const sdk = await import(spec);
-          const client = new sdk.S3Client({
-            endpoint: s3.endpoint,
-            region: s3.region,
-            forcePathStyle: true,
-            credentials: {
-              accessKeyId: s3.accessKeyId,
-              secretAccessKey: s3.secretAccessKey,
-            },
-          });
+          const { sdk, client } = await sdkClient(s3);
           const evilKey = "stint/hosts/x\u001b]0;owned\u0007\u001b[2J/seg/1";
           try {
             await client.send(

@@ -14,7 +14,7 @@ import {
   tempState,
   waitFor,
 } from "./support/cli.ts";
-import { type S3Endpoint, startS3 } from "./support/s3.ts";
+import { type S3Endpoint, sdkClient, startS3 } from "./support/s3.ts";
 import {
   bucketAt as raw,
   okStint as ok,
@@ -77,17 +77,7 @@ async function tamper(
   }
   assert.ok(original, `${key} exists`);
   assert.ok(meta["stint-sha256"], `${key} carries a checksum`);
-  const spec = "@aws-sdk/client-s3";
-  const sdk = await import(spec);
-  const client = new sdk.S3Client({
-    endpoint: s3.endpoint,
-    region: s3.region,
-    forcePathStyle: true,
-    credentials: {
-      accessKeyId: s3.accessKeyId,
-      secretAccessKey: s3.secretAccessKey,
-    },
-  });
+  const { sdk, client } = await sdkClient(s3);
   try {
     await client.send(
       new sdk.PutObjectCommand({

@@ -26,6 +26,30 @@ export interface S3Endpoint {
   stop(): Promise<void>;
 }
 
+// deno-lint-ignore no-explicit-any
+type Sdk = any;
+
+/**
+ * The AWS SDK and a client for `s3` with its test credentials, for checks
+ * that go around stint (tampering with objects, planting foreign ones).
+ */
+export async function sdkClient(
+  s3: S3Endpoint,
+): Promise<{ sdk: Sdk; client: Sdk }> {
+  const spec = "@aws-sdk/client-s3";
+  const sdk = await import(spec);
+  const client = new sdk.S3Client({
+    endpoint: s3.endpoint,
+    region: s3.region,
+    forcePathStyle: true,
+    credentials: {
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.secretAccessKey,
+    },
+  });
+  return { sdk, client };
+}
+
 /** A random, valid bucket name. */
 export function randomBucketName(prefix = "stint-test"): string {
   const bytes = crypto.getRandomValues(new Uint8Array(6));
