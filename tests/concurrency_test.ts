@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { withStore } from "../src/store/mod.ts";
+import { MAIN, stint, tempState } from "./support/cli.ts";
 
 const WRITER = new URL("./fixtures/writer.ts", import.meta.url).pathname;
 
@@ -48,4 +49,40 @@ Deno.test("16 processes writing to one file: 0 errors, 0 lost rows, unique chang
     );
     assert.equal(vars, processes);
   });
+});
+
+Deno.test("pairs of runs on a store that does not exist yet all start and are recorded", async () => {
+  // Each process that found the new, empty file switched it to WAL mode
+  // itself; two doing that at once could hold each other off for the whole
+  // busy timeout ("stayed locked for 5 s"), so a run was never recorded.
+  const rounds = 20;
+  const failures: string[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const t = tempState();
+    const results = await Promise.all(["a", "b"].map((v) =>
+      stint([
+        "exec",
+        "--",
+        Deno.execPath(),
+        ...["run", "-A", "--quiet", MAIN, "vars", "set", "v", v],
+      ], { env: t.env })
+    ));
+    for (const r of results) {
+      if (r.code !== 0) failures.push(`round ${round}: ${r.stderr.trim()}`);
+    }
+    if (results.every((r) => r.code === 0)) {
+      const runs = withStore(t.db, (conn) =>
+        Number(
+          conn.prepare(
+            "SELECT COUNT(*) AS n FROM executions WHERE status = 'succeeded'",
+          ).get()?.n,
+        ));
+      assert.equal(runs, 2, `round ${round}`);
+      const leftovers = [...Deno.readDirSync(join(t.dir, "state"))]
+        .filter((e) => e.name.includes(".new-"));
+      assert.deepEqual(leftovers, [], "no temp files left behind");
+      assert.equal(Deno.statSync(t.db).mode! & 0o777, 0o600);
+    }
+  }
+  assert.deepEqual(failures, []);
 });

@@ -100,29 +100,64 @@ export function transaction<T>(db: Database, fn: () => T): T {
 
 function createPrivateFile(dbPath: string): void {
   ensurePrivateDir(stateDir(dbPath));
+  if (exists(dbPath)) return;
   try {
-    const file = Deno.openSync(dbPath, {
-      read: true,
-      write: true,
-      create: true,
-      mode: 0o600,
-    });
-    file.close();
+    createInitialized(dbPath);
   } catch (err) {
-    if (err instanceof Deno.errors.PermissionDenied) {
-      // A read-only file or directory: let SQLite open what it can and fail
-      // with a clear message on the first write.
-      try {
-        Deno.statSync(dbPath);
-        return;
-      } catch {
-        // fall through
-      }
+    if (err instanceof Deno.errors.PermissionDenied && exists(dbPath)) {
+      // A read-only directory: let SQLite open what it can and fail with a
+      // clear message on the first write.
+      return;
     }
     throw new StintError(
       `Cannot create the store ${dbPath}: ${describeFsError(err)}`,
       { cause: err },
     );
+  }
+}
+
+/**
+ * Build a new store in a private temp file (0600, already in WAL mode,
+ * migrated, with its meta rows) and hard-link it into place, so no process
+ * ever sees a half-made store. Two processes that both switched one fresh
+ * file from rollback to WAL mode could block each other for the whole busy
+ * timeout; with this the switch happens where nobody else looks. If another
+ * process linked its file first, that one is kept and ours is dropped.
+ */
+function createInitialized(dbPath: string): void {
+  const tmp = `${dbPath}.new-${crypto.randomUUID()}`;
+  try {
+    Deno.openSync(tmp, { write: true, createNew: true, mode: 0o600 }).close();
+    const db = openSqlite(tmp, { timeoutMs: BUSY_TIMEOUT_MS });
+    try {
+      db.exec("PRAGMA journal_mode = WAL");
+      migrate(db);
+      initMeta(db);
+    } finally {
+      db.close(); // the last connection: checkpoints and removes the WAL
+    }
+    try {
+      Deno.linkSync(tmp, dbPath);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    }
+  } finally {
+    for (const suffix of ["", "-wal", "-shm", "-journal"]) {
+      try {
+        Deno.removeSync(tmp + suffix);
+      } catch {
+        // not there
+      }
+    }
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 
