@@ -178,13 +178,14 @@ Deno.test("bg list shows running runs, then finished ones only with --all", asyn
   const all = JSON.parse(
     (await stint(["bg", "list", "--all", "--json"], { env: s.env })).stdout,
   );
-  assert.equal(all[0].status, "completed");
+  // The same word as stint history (the store keeps "completed").
+  assert.equal(all[0].status, "succeeded");
   assert.equal(all[0].exit_code, 0);
   assert.ok(!Number.isNaN(Date.parse(all[0].completed_at)));
   const show = await stint(["bg", "show", id.slice(0, 5)], { env: s.env });
   assert.equal(show.code, 0, show.stderr);
   assert.match(show.stdout, /^id\s+\S+\n/);
-  assert.match(show.stdout, /status\s+completed/);
+  assert.match(show.stdout, /status\s+succeeded/);
 });
 
 Deno.test("bg logs -f streams the log while the run goes on and ends with it", async () => {

@@ -94,7 +94,9 @@ Deno.test("logs: bad flags exit 2, unknown ids and missing logs exit 1", async (
     ],
     [[withLog.id, "--tail", "-3"], 2, /--tail/],
     [[withLog.id, "--tail", "many"], 2, /--tail must be a whole number/],
-    [[], 2, /needs an argument/],
+    // No id: the newest run of the current project; none was recorded here.
+    [[], 1, /No run recorded in .* or below; give a run id/],
+    [["--failed", withLog.id], 2, /either a run id or --failed/],
     [[withLog.id, "extra"], 2, /Unexpected argument/],
     [["ffffffff"], 1, /No run or background run with id "ffffffff"/],
     [["../../etc/passwd"], 1, /No run or background run/],
