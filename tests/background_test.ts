@@ -593,3 +593,38 @@ function existsLive(pid: string): boolean {
     return false;
   }
 }
+
+Deno.test("bg show names the supervisor and the task the same way in its text and --json", async () => {
+  const s = tempState();
+  const id = await startBg(s, ["sh", "-c", WAIT_GATE], { name: "shown" });
+  const task = await taskGroup(s, id, 1);
+  const json = JSON.parse(
+    (await stint(["bg", "show", id, "--json"], { env: s.env })).stdout,
+  );
+  assert.equal(json.task_pid, task);
+  assert.equal(json.task_pgid, task);
+  assert.equal(json.pgid, json.pid, "the supervisor leads its own group");
+  assert.notEqual(json.pid, task);
+  assert.equal(json.status, "running");
+  assert.ok(json.duration_ms >= 0);
+  assert.equal(
+    json.execution.duration_ms >= 0,
+    true,
+    "live in the execution too",
+  );
+  const text = (await stint(["bg", "show", id], { env: s.env })).stdout;
+  assert.match(
+    text,
+    new RegExp(
+      `supervisor\\s+pid ${json.pid}, process group ${json.pgid} \\(pid, pgid\\)`,
+    ),
+  );
+  assert.match(
+    text,
+    new RegExp(
+      `task\\s+pid ${task}, process group ${task} \\(task_pid, task_pgid\\)`,
+    ),
+  );
+  Deno.writeTextFileSync(`${s.dir}/gate`, "");
+  await waitEnded(s, id);
+});

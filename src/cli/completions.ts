@@ -86,14 +86,13 @@ export async function completeWords(
   // Global flags may come first: `stint --db x history ...`.
   let i = 0;
   while (i < before.length && before[i].startsWith("-")) {
-    if (takesValue(GLOBAL_FLAGS, before[i])) i++;
+    if (takesValue(GLOBAL_FLAGS, before[i])) {
+      if (i === before.length - 1) {
+        return { candidates: [], directive: "files" };
+      }
+      i++;
+    }
     i++;
-  }
-  if (
-    i === before.length && before.at(-1) &&
-    takesValue(GLOBAL_FLAGS, before.at(-1)!)
-  ) {
-    return { candidates: [], directive: "files" };
   }
   if (i >= before.length) {
     if (cur.startsWith("-")) return flagCandidates(GLOBAL_FLAGS, cur);

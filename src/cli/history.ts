@@ -31,7 +31,12 @@ import {
   stringFlag,
 } from "./args.ts";
 import { HISTORY, STATUS_WORDS } from "./commands/history.ts";
-import { findSubcommand, parseSpec, valuedFlags } from "./commands/mod.ts";
+import {
+  type Command,
+  findSubcommand,
+  parseSpec,
+  valuedFlags,
+} from "./commands/mod.ts";
 import { confirm } from "./confirm.ts";
 import type { Context } from "./context.ts";
 import { currentProjectDir } from "./here.ts";
@@ -176,7 +181,7 @@ function emptyMessage(p: Parsed): string {
     : "No runs recorded yet; stint run <task> or stint exec -- <cmd> records one";
 }
 
-function sub(name: string) {
+function sub(name: string): Command {
   return findSubcommand(HISTORY, name)!;
 }
 
@@ -224,12 +229,10 @@ export function parseStatus(
   return s;
 }
 
-/** Other words people type for a status. */
+/** Other words people type for a status (`completed`: what bg used to show). */
 const STATUS_ALIASES: Record<string, ExecutionStatus> = {
   completed: "succeeded",
   success: "succeeded",
-  ok: "succeeded",
-  failure: "failed",
 };
 
 /**

@@ -104,8 +104,10 @@ async function dispatch(argv: string[]): Promise<number> {
     return await mod.run(rest, ctx);
   } catch (err) {
     // Only on the error path, so `vars get` loads no table: a group's
-    // unknown subcommand gets the table's list and did-you-mean.
-    if (err instanceof UsageError) await checkSubcommand(name, rest[0]);
+    // "unknown subcommand" gets the table's list and did-you-mean.
+    if (err instanceof UsageError && /unknown subcommand/i.test(err.message)) {
+      await checkSubcommand(name, rest[0]);
+    }
     throw err;
   }
 }

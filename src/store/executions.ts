@@ -250,8 +250,10 @@ export function countWithPrefix(
 }
 
 /**
- * The candidates of an ambiguous prefix for an error line: at most three,
- * each cut where it differs from the others, with its ref and start time.
+ * The candidates of an ambiguous prefix for an error line: the first three
+ * of `runs` (consecutive in id order, one more than shown when there are
+ * more), each cut just long enough to name it alone among every id with
+ * the prefix, with its ref and start time.
  */
 export function describeCandidates(
   runs: { id: string; ref: string; startedAt: number }[],
@@ -259,18 +261,26 @@ export function describeCandidates(
   total: number,
 ): string {
   const shown = runs.slice(0, 3);
-  let len = prefixLength + 1;
-  while (
-    len < 36 &&
-    new Set(shown.map((r) => r.id.slice(0, len))).size < shown.length
-  ) len++;
-  const parts = shown.map((r) =>
-    `${r.id.slice(0, Math.max(len, 8))} (${r.ref}, ${
+  const parts = shown.map((r, i) => {
+    // Its neighbours in id order share the longest prefixes with it.
+    const shared = Math.max(
+      i > 0 ? commonPrefix(r.id, runs[i - 1].id) : 0,
+      i + 1 < runs.length ? commonPrefix(r.id, runs[i + 1].id) : 0,
+    );
+    let len = Math.max(shared + 1, prefixLength + 1, 8);
+    while (len < r.id.length && r.id[len - 1] === "-") len++;
+    return `${r.id.slice(0, len)} (${r.ref}, ${
       new Date(r.startedAt).toISOString().slice(0, 16).replace("T", " ")
-    })`
-  );
+    })`;
+  });
   const more = total - shown.length;
   return `${parts.join(", ")}${more > 0 ? ` and ${more} more` : ""}`;
+}
+
+function commonPrefix(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
 }
 
 /** History, newest first; every filter is applied in SQL. */

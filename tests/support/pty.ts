@@ -61,9 +61,15 @@ export async function stintOnPty(
   };
 }
 
-// deno-lint-ignore no-control-regex
-const ESCAPES =
-  /\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\x1b[()][A-Z0-9]|\x1b[=>]/g;
+const ESCAPES = new RegExp(
+  [
+    "\x1b\\[[0-9;?]*[A-Za-z]", // CSI: colours, cursor moves, modes
+    "\x1b\\][^\x07]*\x07", // OSC: window titles
+    "\x1b[()][A-Z0-9]", // character sets
+    "\x1b[=>]", // keypad modes
+  ].join("|"),
+  "g",
+);
 
 /** `text` without terminal escape sequences. */
 export function stripEscapes(text: string): string {
