@@ -96,6 +96,12 @@ function parse(args: string[], command: string, positionals: number): Parsed {
   });
 }
 
+/** `--grace`: how long a signalled run gets before SIGKILL (default 10 s). */
+function graceOf(p: Parsed): number {
+  const grace = stringFlag(p, "grace");
+  return grace === undefined ? 10_000 : parseDuration(grace, "--grace");
+}
+
 /** Find a run by id or prefix, reconciling dead supervisors first. */
 function resolve(ctx: Context, id: string): BackgroundRun {
   return readStore(ctx.dbPath, (db) => {
@@ -254,10 +260,7 @@ async function logs(args: string[], ctx: Context): Promise<number> {
 async function kill(args: string[], ctx: Context): Promise<number> {
   const p = parse(args, "kill", 1);
   const signal = parseSignal(stringFlag(p, "signal") ?? "TERM");
-  const grace = stringFlag(p, "grace");
-  const graceMs = grace === undefined
-    ? 10_000
-    : parseDuration(grace, "--grace");
+  const graceMs = graceOf(p);
   const r = resolve(ctx, p.positionals[0]);
   refuseRemote(ctx, r, "kill");
   return await withSyncSession(
@@ -373,10 +376,7 @@ async function clean(args: string[], ctx: Context): Promise<number> {
  */
 async function restart(args: string[], ctx: Context): Promise<number> {
   const p = parse(args, "restart", 1);
-  const grace = stringFlag(p, "grace");
-  const graceMs = grace === undefined
-    ? 10_000
-    : parseDuration(grace, "--grace");
+  const graceMs = graceOf(p);
   const r = resolve(ctx, p.positionals[0]);
   refuseRemote(ctx, r, "restart");
   const { execution } = readBackground(ctx.dbPath, r.id);

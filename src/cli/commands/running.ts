@@ -5,7 +5,21 @@
  * exec.ts); these entries describe stint's own flags for completions.
  * @module
  */
-import type { Command } from "./types.ts";
+import type { Command, Flag } from "./types.ts";
+
+/** What `run` and `exec` share: -b and --json. */
+const LAUNCH_FLAGS: Flag[] = [
+  {
+    name: "background",
+    short: "b",
+    help: "Start detached, print the background run id, return at once",
+  },
+  {
+    name: "json",
+    help:
+      "Print the finished run's record as JSON (with -b: the background run)",
+  },
+];
 
 /** `stint run`. */
 export const RUN: Command = {
@@ -19,18 +33,7 @@ deno task finds it) with \`deno task <task> args...\` in that file's directory,
 so dependencies, the task shell and wildcards behave exactly as in deno task.
 Output streams to the terminal unchanged and is kept byte-exact in the run's
 log (stint logs <id>). The run is recorded under the ref <project>:<task>.`,
-  flags: [
-    {
-      name: "background",
-      short: "b",
-      help: "Start detached, print the background run id, return at once",
-    },
-    {
-      name: "json",
-      help:
-        "Print the finished run's record as JSON (with -b: the background run)",
-    },
-  ],
+  flags: LAUNCH_FLAGS,
   args: ["tasks", "files"],
 };
 
@@ -50,16 +53,7 @@ export const EXEC: Command = {
       complete: "refs",
     },
     { name: "shell", help: "Run the words after -- as one /bin/sh -c script" },
-    {
-      name: "background",
-      short: "b",
-      help: "Start detached, print the background run id, return at once",
-    },
-    {
-      name: "json",
-      help:
-        "Print the finished run's record as JSON (with -b: the background run)",
-    },
+    ...LAUNCH_FLAGS,
   ],
   args: ["commands", "files"],
 };
