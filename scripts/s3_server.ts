@@ -7,6 +7,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { loadFauxqs } from "../tests/support/fauxqs.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -32,8 +33,7 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   Deno.exit(2);
 }
 
-const spec = "fauxqs";
-const { startFauxqs } = await import(spec);
+const { startFauxqs } = await loadFauxqs();
 let server;
 try {
   server = await startFauxqs({

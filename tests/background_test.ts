@@ -178,13 +178,14 @@ Deno.test("bg list shows running runs, then finished ones only with --all", asyn
   const all = JSON.parse(
     (await stint(["bg", "list", "--all", "--json"], { env: s.env })).stdout,
   );
-  assert.equal(all[0].status, "completed");
+  // The same word as stint history (the store keeps "completed").
+  assert.equal(all[0].status, "succeeded");
   assert.equal(all[0].exit_code, 0);
   assert.ok(!Number.isNaN(Date.parse(all[0].completed_at)));
   const show = await stint(["bg", "show", id.slice(0, 5)], { env: s.env });
   assert.equal(show.code, 0, show.stderr);
   assert.match(show.stdout, /^id\s+\S+\n/);
-  assert.match(show.stdout, /status\s+completed/);
+  assert.match(show.stdout, /status\s+succeeded/);
 });
 
 Deno.test("bg logs -f streams the log while the run goes on and ends with it", async () => {
@@ -592,3 +593,38 @@ function existsLive(pid: string): boolean {
     return false;
   }
 }
+
+Deno.test("bg show names the supervisor and the task the same way in its text and --json", async () => {
+  const s = tempState();
+  const id = await startBg(s, ["sh", "-c", WAIT_GATE], { name: "shown" });
+  const task = await taskGroup(s, id, 1);
+  const json = JSON.parse(
+    (await stint(["bg", "show", id, "--json"], { env: s.env })).stdout,
+  );
+  assert.equal(json.task_pid, task);
+  assert.equal(json.task_pgid, task);
+  assert.equal(json.pgid, json.pid, "the supervisor leads its own group");
+  assert.notEqual(json.pid, task);
+  assert.equal(json.status, "running");
+  assert.ok(json.duration_ms >= 0);
+  assert.equal(
+    json.execution.duration_ms >= 0,
+    true,
+    "live in the execution too",
+  );
+  const text = (await stint(["bg", "show", id], { env: s.env })).stdout;
+  assert.match(
+    text,
+    new RegExp(
+      `supervisor\\s+pid ${json.pid}, process group ${json.pgid} \\(pid, pgid\\)`,
+    ),
+  );
+  assert.match(
+    text,
+    new RegExp(
+      `task\\s+pid ${task}, process group ${task} \\(task_pid, task_pgid\\)`,
+    ),
+  );
+  Deno.writeTextFileSync(`${s.dir}/gate`, "");
+  await waitEnded(s, id);
+});

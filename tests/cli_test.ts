@@ -7,6 +7,7 @@ import { makeProject, stint, tempState } from "./support/cli.ts";
 const COMMANDS = [
   "run",
   "exec",
+  "rerun",
   "tasks",
   "history",
   "logs",
@@ -17,6 +18,7 @@ const COMMANDS = [
   "sync",
   "status",
   "store",
+  "completions",
 ];
 
 /** A usage or user error: exactly one line on stderr, no stack frames. */

@@ -195,6 +195,7 @@ Deno.test("history --json: stable snake_case fields and ISO-8601 times", async (
     "pid",
     "project_dir",
     "ref",
+    "rerun_of",
     "signal",
     "started_at",
     "status",

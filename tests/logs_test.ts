@@ -1,6 +1,8 @@
 // stint logs through the real CLI: byte-exact output, --tail, --grep,
-// --follow ending with the run, id resolution (prefix, background id).
+// --follow ending with the run, id resolution (prefix, background id), and
+// no id at all (the newest run here, --failed).
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import {
   finishExecution,
   processStartTime,
@@ -15,6 +17,7 @@ import {
   waitFor,
 } from "./support/cli.ts";
 import { appendLog, seedRuns, writeLog } from "./support/history_seed.ts";
+import { HAS_SCRIPT, stintOnPty, stripEscapes } from "./support/pty.ts";
 
 function assertOneLine(stderr: string): void {
   const lines = stderr.trimEnd().split("\n");
@@ -94,7 +97,9 @@ Deno.test("logs: bad flags exit 2, unknown ids and missing logs exit 1", async (
     ],
     [[withLog.id, "--tail", "-3"], 2, /--tail/],
     [[withLog.id, "--tail", "many"], 2, /--tail must be a whole number/],
-    [[], 2, /needs an argument/],
+    // No id: the newest run of the current project; none was recorded here.
+    [[], 1, /No run recorded in .* or below; give a run id/],
+    [["--failed", withLog.id], 2, /either a run id or --failed/],
     [[withLog.id, "extra"], 2, /Unexpected argument/],
     [["ffffffff"], 1, /No run or background run with id "ffffffff"/],
     [["../../etc/passwd"], 1, /No run or background run/],
@@ -440,4 +445,62 @@ Deno.test("--tail / --grep on a log with one huge line (progress bars without ne
   assert.equal(new TextDecoder().decode(grep.stdout), "done pulling\n");
   const two = await guard(["logs", e.id, "--tail", "2"]);
   assert.equal(two.stdout.length, huge.length + tailLine.length);
+});
+
+Deno.test("logs without an id: the newest run of the current project; --failed the newest failure", async () => {
+  const st = tempState();
+  const a = makeProject(st.dir, {}, { name: "a" });
+  const b = makeProject(st.dir, {}, { name: "b" });
+  const empty = join(st.dir, "empty");
+  Deno.mkdirSync(join(a, "src"));
+  Deno.mkdirSync(empty);
+  const exec = async (cwd: string, script: string) =>
+    await stint(["exec", "--shell", "--", script], { env: st.env, cwd });
+  await exec(a, "echo a1");
+  assert.equal((await exec(join(a, "src"), "echo a-fail; exit 2")).code, 2);
+  await exec(a, "echo a3; echo a3-more");
+  await exec(b, "echo b1"); // the newest run overall, in another project
+  const logs = async (args: string[], cwd: string) =>
+    await stint(["logs", ...args], { env: st.env, cwd });
+
+  let r = await logs([], a);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "a3\na3-more\n");
+  assert.equal(r.stderr, "", "nothing on stderr when it is not a terminal");
+  r = await logs(["--last", "--tail", "1"], join(a, "src"));
+  assert.equal(r.stdout, "a3-more\n");
+  r = await logs(["--failed"], a);
+  assert.equal(r.stdout, "a-fail\n");
+  r = await logs([], b);
+  assert.equal(r.stdout, "b1\n");
+  r = await logs(["--failed"], b);
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    /^stint: No failed run recorded in .*\/b or below; give a run id/,
+  );
+  r = await logs([], empty);
+  assert.equal(r.code, 1);
+  assertOneLine(r.stderr);
+});
+
+Deno.test({
+  name: HAS_SCRIPT
+    ? "logs without an id names the run it shows on a terminal"
+    : "logs without an id names its run on a terminal (needs script(1); not installed)",
+  ignore: !HAS_SCRIPT,
+  fn: async () => {
+    const st = tempState();
+    const a = makeProject(st.dir, {}, { name: "a" });
+    await stint(["exec", "--name", "a:hello", "--", "echo", "hi"], {
+      env: st.env,
+      cwd: a,
+    });
+    const r = await stintOnPty(["logs"], { cols: 80, env: st.env, cwd: a });
+    assert.equal(r.code, 0, r.output);
+    assert.match(
+      stripEscapes(r.output),
+      /stint: [0-9a-f-]{13} {2}a:hello {2}succeeded {2}just now\nhi\n/,
+    );
+  },
 });

@@ -1,5 +1,5 @@
 /**
- * `stint bg list | show | logs | kill | wait | clean`: background runs
+ * `stint bg list | show | logs | kill | wait | restart | clean`: background runs
  * started with `stint run -b` / `stint exec -b`. Also the hidden
  * `stint bg __supervise <payload>` the detached supervisor runs as.
  * @module
@@ -19,6 +19,7 @@ import { parseSignal } from "../runner/signals.ts";
 import {
   type BackgroundRun,
   backgroundRunToJson,
+  backgroundStatusWord,
   deleteBackgroundRun,
   getBackgroundRun,
   getBackgroundRunExact,
@@ -31,12 +32,13 @@ import { withStore } from "../store/open.ts";
 import { isValidLogId, logPath } from "../store/paths.ts";
 import {
   boolFlag,
-  type FlagSpec,
   type Parsed,
   parseDuration,
   parseFlags,
   stringFlag,
 } from "./args.ts";
+import { BG } from "./commands/bg.ts";
+import { findSubcommand, parseSpec, subcommandNames } from "./commands/mod.ts";
 import type { Context } from "./context.ts";
 import { readStore } from "./read_store.ts";
 import {
@@ -49,44 +51,9 @@ import {
   relativeTime,
   writeAll,
 } from "./output.ts";
+import { repeatSpec } from "./rerun.ts";
+import { launch } from "./run.ts";
 import { withSyncSession } from "./sync_session.ts";
-
-/** Help for `stint bg`. */
-export const help = `Usage: stint bg <subcommand>
-
-Background runs are started with stint run -b <task> or stint exec -b -- <cmd>.
-A detached supervisor runs each one (own session, no terminal, output to the
-run's log) and records its end. <id> may be a unique prefix of the id.
-
-  list [--all] [--json]             Running runs (--all: finished ones too)
-  show <id> [--json]                Everything about one run
-  logs <id> [-f]                    Print its log; -f follows until the run ends
-  kill <id> [--signal S] [--grace D]
-                                    Signal the run's whole process group
-                                    (default TERM), SIGKILL after the grace
-                                    period (default 10s); the run ends killed
-  wait <id> [--timeout D] [--json]  Wait for the run to end; exit with its code
-  clean [--older-than D] [--json]   Delete finished runs and their logs
-                                    (default: every finished run)
-
-Statuses: running, completed, failed, killed, lost (the supervisor died
-without recording the end; found when runs are read).
-
-Exit codes:
-  0        success (bg wait: the run's own exit code instead)
-  1        unknown id, ambiguous prefix, no log, killing a run that already
-           ended, or acting on a running run of another host
-  2        bad usage
-  124      bg wait --timeout ran out (the run goes on)
-  125      bg wait on a run that was lost (its exit code is unknown)
-
-Examples:
-  id=$(stint run -b dev)
-  stint bg list
-  stint bg logs "$id" -f
-  stint bg kill "$id" --signal INT
-  stint bg wait "$id" --timeout 10m; echo "exit $?"
-  stint bg clean --older-than 7d`;
 
 /** Run `stint bg`. */
 export async function run(args: string[], ctx: Context): Promise<number> {
@@ -102,32 +69,37 @@ export async function run(args: string[], ctx: Context): Promise<number> {
       return await kill(rest, ctx);
     case "wait":
       return await wait(rest, ctx);
+    case "restart":
+      return await restart(rest, ctx);
     case "clean":
       return await clean(rest, ctx);
     case "__supervise":
       return await supervise(rest, ctx);
     case undefined:
       throw new UsageError(
-        "stint bg needs a subcommand: list, show, logs, kill, wait or clean",
+        `stint bg needs a subcommand: ${
+          subcommandNames(BG).join(", ")
+        } (see stint bg --help)`,
       );
     default:
-      throw new UsageError(
-        `Unknown subcommand "bg ${sub}"; use list, show, logs, kill, wait or clean`,
-      );
+      // The dispatcher turns this into the table's did-you-mean.
+      throw new UsageError(`Unknown subcommand "bg ${sub}"`);
   }
 }
 
-function parse(
-  args: string[],
-  spec: FlagSpec,
-  command: string,
-  positionals: number,
-): Parsed {
-  return parseFlags(args, spec, {
+/** Parse `bg <command>`'s flags from the command table. */
+function parse(args: string[], command: string, positionals: number): Parsed {
+  return parseFlags(args, parseSpec(findSubcommand(BG, command)!.flags), {
     command: `bg ${command}`,
     min: positionals,
     max: positionals,
   });
+}
+
+/** `--grace`: how long a signalled run gets before SIGKILL (default 10 s). */
+function graceOf(p: Parsed): number {
+  const grace = stringFlag(p, "grace");
+  return grace === undefined ? 10_000 : parseDuration(grace, "--grace");
 }
 
 /** Find a run by id or prefix, reconciling dead supervisors first. */
@@ -158,12 +130,7 @@ function refuseRemote(ctx: Context, r: BackgroundRun, action: string): void {
 }
 
 async function list(args: string[], ctx: Context): Promise<number> {
-  const p = parse(
-    args,
-    { all: { type: "boolean", short: "a" }, json: { type: "boolean" } },
-    "list",
-    0,
-  );
+  const p = parse(args, "list", 0);
   const all = boolFlag(p, "all");
   const runs = readStore(ctx.dbPath, (db) => {
     reconcileBackgroundRuns(db);
@@ -189,37 +156,42 @@ async function list(args: string[], ctx: Context): Promise<number> {
     runs.map((r) => [
       r.id,
       r.ref,
-      paintStatus(r.status, ctx.color),
+      paintStatus(backgroundStatusWord(r.status), ctx.color),
       r.pid === null ? "-" : String(r.pid),
       relativeTime(r.startedAt, now),
       formatDuration((r.completedAt ?? now) - r.startedAt),
       r.exitCode === null ? "-" : String(r.exitCode),
     ]),
+    { flex: [1], keep: [0] },
   );
   return 0;
 }
 
 function show(args: string[], ctx: Context): number {
-  const p = parse(args, { json: { type: "boolean" } }, "show", 1);
+  const p = parse(args, "show", 1);
   const found = resolve(ctx, p.positionals[0]);
   const { run: r, execution: e } = readBackground(ctx.dbPath, found.id);
   const log = r.logId && isValidLogId(r.logId)
     ? logPath(ctx.dbPath, r.logId)
     : null;
+  // The task leads its own process group, so its pid is its group id; until
+  // the supervisor has started it, the execution carries the supervisor's.
+  const taskPid = e && e.pid !== null && e.pid !== r.pid ? e.pid : null;
   if (boolFlag(p, "json")) {
     printJson({
       ...backgroundRunToJson(r),
+      task_pid: taskPid,
+      task_pgid: taskPid,
       execution: e ? executionToJson(e) : null,
       log_path: log,
     });
     return 0;
   }
   const now = Date.now();
-  const taskPid = e && e.pid !== null && e.pid !== r.pid ? e.pid : null;
   const rows: [string, string][] = [
     ["id", r.id],
     ["ref", r.ref],
-    ["status", paintStatus(r.status, ctx.color)],
+    ["status", paintStatus(backgroundStatusWord(r.status), ctx.color)],
     ["command", r.command || "-"],
     [
       "started",
@@ -235,10 +207,17 @@ function show(args: string[], ctx: Context): number {
     ["exit code", r.exitCode === null ? "-" : String(r.exitCode)],
     ["signal", e?.signal ?? "-"],
     ["error", r.error ?? "-"],
-    ["supervisor", r.pid === null ? "-" : `pid ${r.pid}`],
+    [
+      "supervisor",
+      r.pid === null
+        ? "-"
+        : `pid ${r.pid}, process group ${r.pgid ?? r.pid} (pid, pgid)`,
+    ],
     [
       "task",
-      taskPid === null ? "-" : `pid ${taskPid} (process group ${taskPid})`,
+      taskPid === null
+        ? "-"
+        : `pid ${taskPid}, process group ${taskPid} (task_pid, task_pgid)`,
     ],
     ["execution", r.executionId ?? "-"],
     ["log", log ?? "-"],
@@ -249,7 +228,7 @@ function show(args: string[], ctx: Context): number {
 }
 
 async function logs(args: string[], ctx: Context): Promise<number> {
-  const p = parse(args, { follow: { type: "boolean", short: "f" } }, "logs", 1);
+  const p = parse(args, "logs", 1);
   const r = resolve(ctx, p.positionals[0]);
   if (boolFlag(p, "follow")) refuseRemote(ctx, r, "follow");
   if (!r.logId || !isValidLogId(r.logId)) {
@@ -279,17 +258,9 @@ async function logs(args: string[], ctx: Context): Promise<number> {
 }
 
 async function kill(args: string[], ctx: Context): Promise<number> {
-  const p = parse(
-    args,
-    { signal: { type: "string", short: "s" }, grace: { type: "string" } },
-    "kill",
-    1,
-  );
+  const p = parse(args, "kill", 1);
   const signal = parseSignal(stringFlag(p, "signal") ?? "TERM");
-  const grace = stringFlag(p, "grace");
-  const graceMs = grace === undefined
-    ? 10_000
-    : parseDuration(grace, "--grace");
+  const graceMs = graceOf(p);
   const r = resolve(ctx, p.positionals[0]);
   refuseRemote(ctx, r, "kill");
   return await withSyncSession(
@@ -328,12 +299,7 @@ async function kill(args: string[], ctx: Context): Promise<number> {
 }
 
 async function wait(args: string[], ctx: Context): Promise<number> {
-  const p = parse(
-    args,
-    { timeout: { type: "string", short: "t" }, json: { type: "boolean" } },
-    "wait",
-    1,
-  );
+  const p = parse(args, "wait", 1);
   const raw = stringFlag(p, "timeout");
   const timeoutMs = raw === undefined
     ? undefined
@@ -360,12 +326,7 @@ async function wait(args: string[], ctx: Context): Promise<number> {
 }
 
 async function clean(args: string[], ctx: Context): Promise<number> {
-  const p = parse(
-    args,
-    { "older-than": { type: "string" }, json: { type: "boolean" } },
-    "clean",
-    0,
-  );
+  const p = parse(args, "clean", 0);
   const raw = stringFlag(p, "older-than");
   const olderMs = raw === undefined ? 0 : parseDuration(raw, "--older-than");
   const removed = await withSyncSession(
@@ -406,6 +367,36 @@ async function clean(args: string[], ctx: Context): Promise<number> {
     );
   }
   return 0;
+}
+
+/**
+ * `bg restart <id>`: the same task or command again as a new background run
+ * (its execution names the one it repeats); a run still running here is
+ * killed first, as restarting a dev server would.
+ */
+async function restart(args: string[], ctx: Context): Promise<number> {
+  const p = parse(args, "restart", 1);
+  const graceMs = graceOf(p);
+  const r = resolve(ctx, p.positionals[0]);
+  refuseRemote(ctx, r, "restart");
+  const { execution } = readBackground(ctx.dbPath, r.id);
+  if (!execution) {
+    throw new StintError(
+      `Background run ${r.id} (${r.ref}) never started its task, so there is nothing to repeat; start it with stint run -b`,
+    );
+  }
+  const spec = repeatSpec(execution);
+  if (r.status === "running") {
+    await withSyncSession(
+      ctx,
+      { pull: false, flushLoop: false },
+      () => killBackground(ctx.dbPath, r.id, { signal: "SIGTERM", graceMs }),
+    );
+  }
+  return await launch(spec, ctx, {
+    background: true,
+    json: boolFlag(p, "json"),
+  });
 }
 
 /** The detached supervisor: its stderr is /dev/null, so failures go to the log. */

@@ -17,10 +17,14 @@ export interface Context {
   color: boolean;
 }
 
-/** A command module: `help` text and a `run` function returning the exit code. */
+/** A command module: a `run` function returning the exit code. */
 export interface CommandModule {
-  /** The full help text shown by `--help`. */
-  help: string;
+  /**
+   * Help text of its own, shown by `--help` when its entry in the command
+   * table (src/cli/commands/) says `moduleHelp`; otherwise help is rendered
+   * from the table.
+   */
+  help?: string;
   /** Run the command with its arguments (global flags already removed). */
   run(args: string[], ctx: Context): Promise<number> | number;
 }

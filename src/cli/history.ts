@@ -11,6 +11,7 @@ import {
   type Execution,
   type ExecutionStatus,
   executionToJson,
+  type HistoryQuery,
   listExecutions,
   listRefs,
   reconcileExecutions,
@@ -18,6 +19,7 @@ import {
 import { withStore } from "../store/open.ts";
 import { readStore } from "./read_store.ts";
 import { isValidLogId, logPath } from "../store/paths.ts";
+import { resolve } from "../tasks/path.ts";
 import { countExecutions, uniqueIdPrefix } from "../store/stats.ts";
 import type { Database } from "../store/sqlite.ts";
 import {
@@ -28,8 +30,16 @@ import {
   parseFlags,
   stringFlag,
 } from "./args.ts";
+import { HISTORY, STATUS_WORDS } from "./commands/history.ts";
+import {
+  type Command,
+  findSubcommand,
+  parseSpec,
+  valuedFlags,
+} from "./commands/mod.ts";
 import { confirm } from "./confirm.ts";
 import type { Context } from "./context.ts";
+import { currentProjectDir } from "./here.ts";
 import {
   formatDuration,
   paint,
@@ -39,45 +49,6 @@ import {
   printTable,
   relativeTime,
 } from "./output.ts";
-
-/** Help for `stint history`. */
-export const help = `Usage: stint history [ref] [options]
-       stint history refs [--json]
-       stint history clear <ref> [--yes]
-
-Show recorded runs, newest first. Filters are applied in the store, so
---status failed --limit 5 gives the five newest failures however old they are.
-
-Options:
-  --limit <n>      Show at most n runs (default 20)
-  --all            Show every matching run (no limit)
-  --status <s>     Only runs with this status: running, succeeded, failed, killed, lost
-  --since <when>   Only runs started in the last <when> (30m, 12h, 7d, 2w) or since a
-                   date (2026-11-01 or an ISO-8601 time)
-  --host <id>      Only runs recorded on this host id (see the HOST column or --json)
-  --json           Print JSON: an array of runs (snake_case fields, ISO-8601 times)
-
-Subcommands:
-  refs             Every ref with its run count, last run and last status
-  clear <ref>      Delete every finished run of <ref> and its log files (asks first;
-                   --yes to confirm without a terminal)
-
-Exit codes: 0 ok, 1 nothing to clear, 2 bad usage.
-
-Examples:
-  stint history
-  stint history myapp:test --status failed --limit 5
-  stint history --since 7d --json
-  stint history refs
-  stint history clear myapp:test --yes`;
-
-const STATUSES: ExecutionStatus[] = [
-  "running",
-  "succeeded",
-  "failed",
-  "killed",
-  "lost",
-];
 
 const DEFAULT_LIMIT = 20;
 
@@ -95,7 +66,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
 
 /** Where `refs` / `clear` is in `args` as the first positional, else -1. */
 function subcommandAt(args: string[]): number {
-  const valued = new Set(["--limit", "--status", "--since", "--host"]);
+  const valued = valuedFlags(HISTORY.flags);
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === "--") return -1;
@@ -110,25 +81,17 @@ function subcommandAt(args: string[]): number {
 }
 
 async function list(args: string[], ctx: Context): Promise<number> {
-  const p = parseFlags(args, {
-    limit: { type: "string" },
-    all: { type: "boolean" },
-    status: { type: "string" },
-    since: { type: "string" },
-    host: { type: "string" },
-    json: { type: "boolean" },
-  }, { command: "history", max: 1 });
-  const status = parseStatus(stringFlag(p, "status"));
-  const since = parseSince(stringFlag(p, "since"));
+  const p = parseFlags(args, parseSpec(HISTORY.flags), {
+    command: "history",
+    max: 1,
+  });
   const limit = intFlag(p, "limit", { min: 1 });
   if (limit !== undefined && boolFlag(p, "all")) {
     throw new UsageError("Use either --limit or --all, not both");
   }
-  const query = {
+  const query: HistoryQuery = {
+    ...historyFilters(p),
     ref: p.positionals[0],
-    status,
-    since,
-    host: stringFlag(p, "host"),
     limit: boolFlag(p, "all") ? undefined : limit ?? DEFAULT_LIMIT,
   };
   const { runs, ids } = readStore<
@@ -150,6 +113,8 @@ async function list(args: string[], ctx: Context): Promise<number> {
   const hosts = new Set(runs.map((r) => r.hostId));
   const head = ["ID", "REF", "STARTED", "DURATION", "STATUS"];
   if (hosts.size > 1) head.push("HOST");
+  // A long host id gives way first, then the ref; the id (for copying) last.
+  const flex = hosts.size > 1 ? [5, 1] : [1];
   const rows = runs.map((r) => {
     const row = [
       ids.get(r.id)!,
@@ -163,7 +128,7 @@ async function list(args: string[], ctx: Context): Promise<number> {
     if (hosts.size > 1) row.push(r.hostId);
     return row;
   });
-  await printTable(ctx, head, rows);
+  await printTable(ctx, head, rows, { flex, keep: [0] });
   if (query.limit !== undefined && runs.length === query.limit) {
     if (ctx.stdoutIsTty) {
       println(
@@ -178,12 +143,46 @@ async function list(args: string[], ctx: Context): Promise<number> {
   return 0;
 }
 
+/**
+ * The filters of `history` (shared with anything that lists runs the same
+ * way): --status, --exit, --grep, --since, --until, --host, --project, --cwd.
+ */
+export function historyFilters(p: Parsed): HistoryQuery {
+  const cwd = stringFlag(p, "cwd");
+  if (cwd !== undefined && boolFlag(p, "project")) {
+    throw new UsageError("Use either --project or --cwd <dir>, not both");
+  }
+  if (cwd === "") throw new UsageError("--cwd needs a directory");
+  const grep = stringFlag(p, "grep");
+  if (grep === "") throw new UsageError("--grep needs some text to look for");
+  const exit = intFlag(p, "exit", { min: 0, max: 255 });
+  return {
+    status: parseStatus(stringFlag(p, "status")),
+    since: parseSince(stringFlag(p, "since")),
+    until: parseSince(stringFlag(p, "until"), Date.now(), "--until"),
+    host: stringFlag(p, "host"),
+    grep,
+    exitCode: exit,
+    dir: boolFlag(p, "project")
+      ? currentProjectDir()
+      : cwd === undefined
+      ? undefined
+      : resolve(cwd),
+  };
+}
+
 function emptyMessage(p: Parsed): string {
-  const filtered = p.positionals.length > 0 ||
-    ["status", "since", "host"].some((f) => stringFlag(p, f) !== undefined);
+  const filtered = p.positionals.length > 0 || boolFlag(p, "project") ||
+    ["status", "since", "until", "host", "grep", "exit", "cwd"].some((f) =>
+      stringFlag(p, f) !== undefined
+    );
   return filtered
     ? "No runs match these filters (stint history refs lists the refs)"
     : "No runs recorded yet; stint run <task> or stint exec -- <cmd> records one";
+}
+
+function sub(name: string): Command {
+  return findSubcommand(HISTORY, name)!;
 }
 
 /** A status word with its exit code or signal: `failed (exit 3)`, `killed (SIGINT)`. */
@@ -210,41 +209,60 @@ export function shortIds(db: Database, runs: Execution[]): Map<string, string> {
   );
 }
 
-function parseStatus(raw: string | undefined): ExecutionStatus | undefined {
+/**
+ * Parse `--status`: one of the execution statuses, or `completed` (the word
+ * background runs used to show) for `succeeded`.
+ */
+export function parseStatus(
+  raw: string | undefined,
+): ExecutionStatus | undefined {
   if (raw === undefined) return undefined;
-  const s = raw.toLowerCase() as ExecutionStatus;
-  if (!STATUSES.includes(s)) {
+  const word = raw.toLowerCase();
+  const s = (STATUS_ALIASES[word] ?? word) as ExecutionStatus;
+  if (!(STATUS_WORDS as readonly string[]).includes(s)) {
     throw new UsageError(
-      `--status must be one of ${STATUSES.join(", ")}, not "${raw}"`,
+      `--status must be one of ${
+        STATUS_WORDS.join(", ")
+      } (completed means succeeded), not "${raw}"`,
     );
   }
   return s;
 }
 
-/** Parse `--since`: a duration back from now (7d) or a date / ISO-8601 time. */
+/** Other words people type for a status (`completed`: what bg used to show). */
+const STATUS_ALIASES: Record<string, ExecutionStatus> = {
+  completed: "succeeded",
+  success: "succeeded",
+};
+
+/**
+ * Parse `--since` / `--until`: a duration back from now (7d) or a date /
+ * ISO-8601 time.
+ */
 export function parseSince(
   raw: string | undefined,
   now: number = Date.now(),
+  flag = "--since",
 ): number | undefined {
   if (raw === undefined) return undefined;
+  const bad = () =>
+    new UsageError(
+      `${flag} must be a duration such as 12h or 7d, or a date such as 2026-11-01, not "${raw}"`,
+    );
   if (/^\d{4}-\d{2}-\d{2}/.test(raw)) {
     const t = Date.parse(raw);
     if (!Number.isNaN(t)) return t;
-    throw new UsageError(
-      `--since must be a duration such as 12h or 7d, or a date such as 2026-11-01, not "${raw}"`,
-    );
+    throw bad();
   }
   try {
-    return now - parseDuration(raw, "--since");
+    return now - parseDuration(raw, flag);
   } catch {
-    throw new UsageError(
-      `--since must be a duration such as 12h or 7d, or a date such as 2026-11-01, not "${raw}"`,
-    );
+    throw bad();
   }
 }
 
 function refs(args: string[], ctx: Context): Promise<number> | number {
-  const p = parseFlags(args, { json: { type: "boolean" } }, {
+  const p = parseFlags(args, parseSpec(sub("refs").flags), {
     command: "history refs",
     max: 0,
   });
@@ -277,11 +295,12 @@ function refs(args: string[], ctx: Context): Promise<number> | number {
       relativeTime(r.lastStartedAt, now),
       paintStatus(r.lastStatus, ctx.color),
     ]),
+    { flex: [0] },
   ).then(() => 0);
 }
 
 async function clear(args: string[], ctx: Context): Promise<number> {
-  const p = parseFlags(args, { yes: { type: "boolean" } }, {
+  const p = parseFlags(args, parseSpec(sub("clear").flags), {
     command: "history clear",
     min: 1,
     max: 1,

@@ -1,6 +1,7 @@
 /**
- * `stint logs <run-or-background-id> [--follow] [--tail N] [--grep RE]`:
- * print a run's captured output byte-exact, or follow it until the run ends.
+ * `stint logs [<run-or-background-id>|--last|--failed] [--follow] [--tail N]
+ * [--grep RE]`: print a run's captured output byte-exact, or follow it until
+ * the run ends. Without an id: the newest run of the current project.
  * @module
  */
 import { NotFoundError, StintError, UsageError } from "../errors.ts";
@@ -14,6 +15,8 @@ import {
   type Execution,
   getExecution,
   getExecutionExact,
+  listExecutions,
+  MIN_ID_PREFIX,
   reconcileExecutions,
 } from "../store/executions.ts";
 import { hostId } from "../store/meta.ts";
@@ -21,29 +24,13 @@ import { withStore } from "../store/open.ts";
 import { readStore } from "./read_store.ts";
 import type { Database } from "../store/sqlite.ts";
 import { boolFlag, intFlag, parseFlags, stringFlag } from "./args.ts";
+import { LOGS } from "./commands/history.ts";
+import { parseSpec } from "./commands/mod.ts";
 import type { Context } from "./context.ts";
+import { currentProjectDir } from "./here.ts";
 import { openLog, readLogBytes, readLogFrom } from "./log_source.ts";
-import { writeAll } from "./output.ts";
+import { eprintln, paint, relativeTime, writeAll } from "./output.ts";
 import { fetchRemoteLog } from "./sync_session.ts";
-
-/** Help for `stint logs`. */
-export const help = `Usage: stint logs <run-or-background-id> [options]
-
-Print the captured output (stdout and stderr, interleaved as they arrived) of
-a run, byte for byte. The id is an execution id or a unique prefix of one (the
-ID column of stint history), or a background run id (stint bg list).
-
-Options:
-  -f, --follow     Keep printing new output as it arrives; stops when the run ends
-  -n, --tail <n>   Only the last n lines (with --follow: then everything new)
-  --grep <re>      Only lines matching the regular expression (JavaScript syntax)
-
-Exit codes: 0 ok, 1 no such run or no log for it, 2 bad usage.
-
-Examples:
-  stint logs 0193a1b2
-  stint logs 0193a1b2 --tail 50 --grep 'error|warn'
-  stint logs k3x9q2mf --follow`;
 
 const NL = 0x0a;
 const POLL_MS = 150;
@@ -51,17 +38,24 @@ const decoder = new TextDecoder();
 
 /** Run `stint logs`. */
 export async function run(args: string[], ctx: Context): Promise<number> {
-  const p = parseFlags(args, {
-    follow: { type: "boolean", short: "f" },
-    tail: { type: "string", short: "n" },
-    grep: { type: "string" },
-  }, { command: "logs", min: 1, max: 1 });
+  const p = parseFlags(args, parseSpec(LOGS.flags), {
+    command: "logs",
+    max: 1,
+  });
   const tail = intFlag(p, "tail", { min: 0 });
   const grep = compileGrep(stringFlag(p, "grep"));
   const id = p.positionals[0];
-  const target = readStore(ctx.dbPath, (db) => findRun(db, id), () => {
-    throw notFound(id);
-  });
+  const failed = boolFlag(p, "failed");
+  if (id !== undefined && (failed || boolFlag(p, "last"))) {
+    throw new UsageError(
+      `Give either a run id or --${failed ? "failed" : "last"}, not both`,
+    );
+  }
+  const target = id === undefined
+    ? newestHere(ctx, failed)
+    : readStore(ctx.dbPath, (db) => findRun(db, id), () => {
+      throw notFound(id);
+    });
   const filter = new LineFilter(grep);
   if (boolFlag(p, "follow") && isRunning(target)) {
     if (target.remoteHost !== null) {
@@ -135,14 +129,33 @@ function findRun(db: Database, id: string): Target {
     ? null
     : getBackgroundRunExact(db, id) ?? null;
   if (!execution && !background) {
-    execution = orNull(() => getExecution(db, id));
+    let why: NotFoundError | null = null;
+    execution = orNull(() => getExecution(db, id), (e) => why = e);
     background = orNull(() => getBackgroundRun(db, id));
     if (execution && background) {
       throw new StintError(
         `Id prefix "${id}" matches run ${execution.id} and background run ${background.id}; give more characters`,
       );
     }
+    // "Too short" says more than "no such run" when nothing else matched.
+    if (!execution && !background && why && id.length < MIN_ID_PREFIX) {
+      throw new NotFoundError(
+        `No background run with id "${id}", and ${
+          (why as NotFoundError).message.replace(/^Run/, "a run")
+        }`,
+      );
+    }
   }
+  return targetOf(db, execution, background, id);
+}
+
+function targetOf(
+  db: Database,
+  found: Execution | null,
+  background: BackgroundRun | null,
+  id: string,
+): Target {
+  let execution = found;
   if (background && background.executionId) {
     execution = getExecutionExact(db, background.executionId) ?? null;
   }
@@ -159,17 +172,64 @@ function findRun(db: Database, id: string): Target {
   };
 }
 
+/**
+ * `stint logs` without an id: the newest run recorded in the current
+ * project (its directory or below), or the newest failed one. On a
+ * terminal, stderr says which run it is.
+ */
+function newestHere(ctx: Context, failed: boolean): Target {
+  const dir = currentProjectDir();
+  const what = failed ? "failed run" : "run";
+  const none = () =>
+    new NotFoundError(
+      `No ${what} recorded in ${dir} or below; give a run id (see stint history)`,
+    );
+  const target = readStore(ctx.dbPath, (db) => {
+    reconcileExecutions(db);
+    const [e] = listExecutions(db, {
+      dir,
+      status: failed ? "failed" : undefined,
+      limit: 1,
+    });
+    if (!e) throw none();
+    return targetOf(db, e, null, e.id);
+  }, () => {
+    throw none();
+  });
+  if (ctx.stderrIsTty && !ctx.quiet) {
+    const e = target.execution!;
+    eprintln(
+      paint(
+        `stint: ${e.id.slice(0, 13)}  ${e.ref}  ${e.status}${
+          e.exitCode !== null && e.status !== "succeeded"
+            ? ` (exit ${e.exitCode})`
+            : ""
+        }  ${relativeTime(e.startedAt)}`,
+        "dim",
+        !Deno.env.get("NO_COLOR"),
+      ),
+    );
+  }
+  return target;
+}
+
 function notFound(id: string): NotFoundError {
   return new NotFoundError(
     `No run or background run with id "${id}"; see stint history or stint bg list --all`,
   );
 }
 
-function orNull<T>(fn: () => T): T | null {
+function orNull<T>(
+  fn: () => T,
+  onMissing?: (err: NotFoundError) => void,
+): T | null {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof NotFoundError) return null;
+    if (err instanceof NotFoundError) {
+      onMissing?.(err);
+      return null;
+    }
     throw err;
   }
 }

@@ -14,7 +14,6 @@ import { eprintln, println } from "./output.ts";
 export const VERSION = "0.1.0";
 
 interface Entry {
-  summary: string;
   load(): Promise<CommandModule>;
   /**
    * Reads the store: on a machine without the file and with a bucket
@@ -24,80 +23,30 @@ interface Entry {
   restores?: boolean;
 }
 
+/**
+ * How to run each command. What it is, its flags and its help live in the
+ * command table (src/cli/commands/), loaded only for help and errors.
+ */
 const COMMANDS: Record<string, Entry> = {
-  run: {
-    summary: "Run a deno.json task and record it (-b: in the background)",
-    load: () => import("./run.ts"),
-  },
-  exec: {
-    summary: "Run an ad-hoc command and record it",
-    load: () => import("./exec.ts"),
-  },
-  tasks: {
-    summary: "List the project's tasks with their last status and duration",
-    load: () => import("./tasks.ts"),
-    restores: true,
-  },
-  history: {
-    summary: "Show recorded runs (filters, refs, clear)",
-    load: () => import("./history.ts"),
-    restores: true,
-  },
-  logs: {
-    summary: "Print or follow the log of a run",
-    load: () => import("./logs.ts"),
-    restores: true,
-  },
-  stats: {
-    summary: "Success rate and duration percentiles per ref",
-    load: () => import("./stats.ts"),
-    restores: true,
-  },
-  bg: {
-    summary: "List, follow, kill and wait for background runs",
-    load: () => import("./bg.ts"),
-    restores: true,
-  },
-  vars: {
-    summary: "Scoped variables (this run, its callers, then root)",
-    load: () => import("./vars.ts"),
-    restores: true,
-  },
-  cache: {
-    summary: "A key-value cache with optional expiry",
-    load: () => import("./cache.ts"),
-    restores: true,
-  },
-  sync: {
-    summary: "Push, pull or restore the store with the bucket",
-    load: () => import("./sync.ts"),
-  },
-  status: {
-    summary: "Probe the store and the bucket (safe from cron)",
-    load: () => import("./status.ts"),
-  },
-  store: {
-    summary: "Show, migrate, back up or destroy the store file",
-    load: () => import("./store.ts"),
+  run: { load: () => import("./run.ts") },
+  exec: { load: () => import("./exec.ts") },
+  rerun: { load: () => import("./rerun.ts"), restores: true },
+  tasks: { load: () => import("./tasks.ts"), restores: true },
+  history: { load: () => import("./history.ts"), restores: true },
+  logs: { load: () => import("./logs.ts"), restores: true },
+  stats: { load: () => import("./stats.ts"), restores: true },
+  bg: { load: () => import("./bg.ts"), restores: true },
+  vars: { load: () => import("./vars.ts"), restores: true },
+  cache: { load: () => import("./cache.ts"), restores: true },
+  sync: { load: () => import("./sync.ts") },
+  status: { load: () => import("./status.ts") },
+  store: { load: () => import("./store.ts") },
+  completions: { load: () => import("./completions.ts") },
+  // Hidden: what the completion scripts call on TAB.
+  __complete: {
+    load: () => import("./completions.ts").then((m) => m.complete),
   },
 };
-
-const HELP = `stint — run Deno tasks and remember everything about them
-
-Usage: stint [--db <file>] [--quiet] <command> [options]
-
-Commands:
-${"{{commands}}"}
-
-Global options:
-  --db <file>    Use this store file (default: $STINT_DB, else
-                 $XDG_STATE_HOME/stint/stint.db, else ~/.local/state/stint/stint.db)
-  -q, --quiet    No sync or progress messages on stderr (also STINT_QUIET=1)
-  -h, --help     Show help (also: stint <command> --help)
-  -V, --version  Show the version
-
-Environment: STINT_DB, STINT_QUIET, NO_COLOR, STINT_DEBUG=1 (stack traces
-for internal errors), and the sync settings listed in stint sync --help.`;
 
 /** Run the CLI with `argv` (without the program name); returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -119,13 +68,15 @@ async function dispatch(argv: string[]): Promise<number> {
     name === undefined || (help && name === "help") ||
     name === "help" && rest.length === 0
   ) {
-    println(topHelp());
+    const { renderTopHelp } = await import("./commands/mod.ts");
+    println(await renderTopHelp());
     return help || name === "help" ? 0 : 2;
   }
-  if (name === "help") return dispatch([rest[0], "--help"]);
-  const entry = COMMANDS[name];
+  if (name === "help") return dispatch([...rest, "--help"]);
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!entry) {
-    const near = closeMatches(name, Object.keys(COMMANDS));
+    const { COMMAND_NAMES } = await import("./commands/mod.ts");
+    const near = closeMatches(name, [...COMMAND_NAMES]);
     throw new UsageError(
       `Unknown command "${name}"${
         near.length ? `; did you mean ${near.join(" or ")}?` : ""
@@ -133,8 +84,8 @@ async function dispatch(argv: string[]): Promise<number> {
     );
   }
   const mod = await entry.load();
-  if (help) {
-    println(mod.help);
+  if (help && name !== "__complete") {
+    println(await helpFor(name, rest, mod));
     return 0;
   }
   const stdoutIsTty = Deno.stdout.isTerminal();
@@ -149,7 +100,57 @@ async function dispatch(argv: string[]): Promise<number> {
     const { restoreIfMissing } = await import("./sync_session.ts");
     await restoreIfMissing(ctx);
   }
-  return await mod.run(rest, ctx);
+  try {
+    return await mod.run(rest, ctx);
+  } catch (err) {
+    // Only on the error path, so `vars get` loads no table: a group's
+    // "unknown subcommand" gets the table's list and did-you-mean.
+    if (err instanceof UsageError && /unknown subcommand/i.test(err.message)) {
+      await checkSubcommand(name, rest[0]);
+    }
+    throw err;
+  }
+}
+
+/**
+ * The help for `stint <name> [words] --help`: a subcommand's own (`bg kill
+ * --help`), else the command's, rendered from the command table (or the
+ * module's own text where the table says so).
+ */
+async function helpFor(
+  name: string,
+  rest: string[],
+  mod: CommandModule,
+): Promise<string> {
+  const { commandTable, findSubcommand, renderHelp } = await import(
+    "./commands/mod.ts"
+  );
+  const table = await commandTable(name);
+  if (!table) return mod.help ?? "";
+  const word = rest.find((a) => !a.startsWith("-"));
+  const sub = findSubcommand(table, word);
+  if (sub) return renderHelp(sub);
+  if (word !== undefined && table.needsSubcommand) {
+    await checkSubcommand(name, word);
+  }
+  return table.moduleHelp && mod.help ? mod.help : renderHelp(table);
+}
+
+/** Throw the table's "unknown subcommand" error when `word` is not one of `name`'s. */
+async function checkSubcommand(
+  name: string,
+  word: string | undefined,
+): Promise<void> {
+  if (word === undefined || word.startsWith("-")) return;
+  const { commandTable, unknownSubcommand } = await import(
+    "./commands/mod.ts"
+  );
+  const table = await commandTable(name);
+  if (!table?.needsSubcommand) return;
+  if (table.subcommands?.some((s) => s.name.split(" ").at(-1) === word)) {
+    return;
+  }
+  throw new UsageError(unknownSubcommand(table, word));
 }
 
 /**
@@ -203,14 +204,6 @@ export function extractGlobals(argv: string[]): {
     } else args.push(a);
   }
   return { args, db, quiet, help, version };
-}
-
-function topHelp(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
-  const lines = Object.entries(COMMANDS).map(([k, v]) =>
-    `  ${k.padEnd(width)}  ${v.summary}`
-  );
-  return HELP.replace("{{commands}}", lines.join("\n"));
 }
 
 function reportError(err: unknown): number {

@@ -1,6 +1,6 @@
 /**
- * Rendering: JSON, tables (cli-table3, loaded only when a table is printed on
- * a TTY), colours (honouring NO_COLOR), durations and relative times.
+ * Rendering: JSON, tables (src/cli/table.ts, loaded only when a table is
+ * printed), colours (honouring NO_COLOR), durations and relative times.
  * @module
  */
 import type { Context } from "./context.ts";
@@ -124,34 +124,40 @@ export function paintStatus(status: string, on: boolean): string {
   }
 }
 
+/** Which columns of a table give up width first (see src/cli/table.ts). */
+export interface TableLayout {
+  /** Column indexes that are cut first, most willing first (default: the widest). */
+  flex?: number[];
+  /** Columns cut at their start (a sparkline keeps its newest bars). */
+  cutStart?: number[];
+  /** Columns cut only when nothing else can give (ids people copy). */
+  keep?: number[];
+}
+
 /**
- * Print rows as a table: a boxed cli-table3 table on a TTY, plain aligned
- * columns otherwise (easy to read and to cut/awk).
+ * Print rows as a table that fits the terminal: a boxed cli-table3 table
+ * on a TTY, plain aligned columns otherwise (easy to read and to cut/awk),
+ * each sized to `COLUMNS` or the terminal's width, the flexible column cut
+ * with an ellipsis; a row never wraps. The table code is loaded only here,
+ * so commands that print no table (vars get) never pay for it.
  */
 export async function printTable(
   ctx: Context,
   head: string[],
   rows: string[][],
+  layout: TableLayout = {},
 ): Promise<void> {
-  rows = rows.map((r) => r.map(safeCell));
-  if (!ctx.stdoutIsTty) {
-    println(alignColumns([head, ...rows]));
-    return;
-  }
-  const spec = "cli-table3";
-  const mod = await import(spec);
-  const Table = mod.default ?? mod;
-  const table = new Table({
-    head: head.map((h) => paint(h, "bold", ctx.color)),
-    style: { head: [], border: ctx.color ? ["gray"] : [], compact: true },
-    chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
-  });
-  for (const r of rows) table.push(r);
-  println(table.toString());
+  const { outputWidth, renderTable } = await import("./table.ts");
+  println(
+    await renderTable(head, rows.map((r) => r.map(safeCell)), {
+      width: outputWidth(ctx.stdoutIsTty),
+      boxed: ctx.stdoutIsTty,
+      color: ctx.color,
+      ...layout,
+    }),
+  );
 }
 
-// deno-lint-ignore no-control-regex
-const ANSI = /\x1b\[[0-9;]*m/g;
 // deno-lint-ignore no-control-regex
 const SGR_OR_CONTROL = /(\x1b\[[0-9;]*m)|[\x00-\x1f\x7f-\x9f]/g;
 
@@ -169,23 +175,6 @@ export function safeCell(text: string): string {
     if (m === "\r") return "\\r";
     return `\\x${m.charCodeAt(0).toString(16).padStart(2, "0")}`;
   });
-}
-
-/** Align columns with two spaces between them (ANSI codes do not count). */
-export function alignColumns(rows: string[][]): string {
-  const widths: number[] = [];
-  for (const r of rows) {
-    r.forEach((c, i) =>
-      widths[i] = Math.max(widths[i] ?? 0, c.replace(ANSI, "").length)
-    );
-  }
-  return rows.map((r) =>
-    r.map((c, i) =>
-      i === r.length - 1
-        ? c
-        : c + " ".repeat(widths[i] - c.replace(ANSI, "").length)
-    ).join("  ").trimEnd()
-  ).join("\n");
 }
 
 /** A duration in ms as `850ms`, `12.3s`, `4m05s`, `2h03m`. */

@@ -8,6 +8,8 @@ import { reconcileExecutions } from "../store/executions.ts";
 import { readStore } from "./read_store.ts";
 import { DEFAULT_WINDOW, refStats, refStatsToJson } from "../store/stats.ts";
 import { boolFlag, intFlag, parseFlags } from "./args.ts";
+import { STATS } from "./commands/history.ts";
+import { parseSpec } from "./commands/mod.ts";
 import type { Context } from "./context.ts";
 import {
   formatDuration,
@@ -18,37 +20,14 @@ import {
   relativeTime,
 } from "./output.ts";
 
-/** Help for `stint stats`. */
-export const help = `Usage: stint stats [ref] [options]
-
-Per ref (or for one ref): how many runs were recorded, the success rate of
-the finished runs, the median (p50) and p95 duration, and a sparkline of the
-recent durations (oldest to newest). Rates and percentiles cover each ref's
-newest runs (--window, default 1000) so they describe the task as it is now.
-Durations count runs that ended on their own (succeeded or failed); killed
-and lost runs measure the interruption, not the task.
-
-Options:
-  --recent <n>     Durations in the sparkline (default 20)
-  --window <n>     Newest runs the rates and percentiles cover (default 1000)
-  --json           Print JSON: an array of per-ref stats (durations in ms)
-
-Exit codes: 0 ok, 1 no runs recorded for the ref, 2 bad usage.
-
-Examples:
-  stint stats
-  stint stats myapp:test
-  stint stats --json`;
-
 const BARS = "▁▂▃▄▅▆▇█";
 
 /** Run `stint stats`. */
 export async function run(args: string[], ctx: Context): Promise<number> {
-  const p = parseFlags(args, {
-    recent: { type: "string" },
-    window: { type: "string" },
-    json: { type: "boolean" },
-  }, { command: "stats", max: 1 });
+  const p = parseFlags(args, parseSpec(STATS.flags), {
+    command: "stats",
+    max: 1,
+  });
   const recent = intFlag(p, "recent", { min: 1, max: 1000 }) ?? 20;
   const window = intFlag(p, "window", { min: 1 }) ?? DEFAULT_WINDOW;
   const ref = p.positionals[0];
@@ -86,6 +65,8 @@ export async function run(args: string[], ctx: Context): Promise<number> {
         relativeTime(s.lastStartedAt, now)
       }`,
     ]),
+    // The ref gives way first; a cut sparkline keeps its newest bars.
+    { flex: [0, 5], cutStart: [5] },
   );
   return 0;
 }

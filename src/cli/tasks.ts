@@ -14,7 +14,10 @@ import { readStore } from "./read_store.ts";
 import { medianDuration } from "../store/stats.ts";
 import { findProject, type TaskInfo, taskRef } from "../tasks/mod.ts";
 import { boolFlag, parseFlags } from "./args.ts";
+import { TASKS } from "./commands/history.ts";
+import { parseSpec } from "./commands/mod.ts";
 import type { Context } from "./context.ts";
+import { outputWidth, truncate } from "./table.ts";
 import {
   formatDuration,
   paint,
@@ -24,23 +27,6 @@ import {
   printTable,
   relativeTime,
 } from "./output.ts";
-
-/** Help for `stint tasks`. */
-export const help = `Usage: stint tasks [--json]
-
-List the tasks of the nearest deno.json / deno.jsonc / package.json (walking
-up from the current directory, as deno task does) with their description,
-dependencies, and from history: the last run's status and duration and the
-median duration (of the newest 1,000 runs that ran to their end). A task's runs are recorded under the ref <project>:<task>.
-
-Options:
-  --json     Print JSON: { project, config_path, dir, tasks: [...] }
-
-Exit codes: 0 ok, 1 no config file found, 2 bad usage.
-
-Examples:
-  stint tasks
-  stint tasks --json`;
 
 interface TaskRow {
   name: string;
@@ -55,7 +41,7 @@ interface TaskRow {
 
 /** Run `stint tasks`. */
 export async function run(args: string[], ctx: Context): Promise<number> {
-  const p = parseFlags(args, { json: { type: "boolean" } }, {
+  const p = parseFlags(args, parseSpec(TASKS.flags), {
     command: "tasks",
     max: 0,
   });
@@ -96,9 +82,11 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     });
     return 0;
   }
+  const width = outputWidth(ctx.stdoutIsTty);
+  const title = `${project.name} (${project.configPath})`;
   println(
     paint(
-      `${project.name} (${project.configPath})`,
+      width === null ? title : truncate(title, width),
       "bold",
       ctx.color,
     ),
@@ -113,7 +101,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     ["TASK", "DESCRIPTION", "DEPENDS ON", "LAST RUN", "LAST", "MEDIAN"],
     rows.map((r) => [
       r.name,
-      r.description ?? paint(clip(r.command ?? "-", 60), "dim", ctx.color),
+      r.description ?? paint(r.command ?? "-", "dim", ctx.color),
       r.dependencies.join(", ") || "-",
       r.last
         ? `${paintStatus(r.last.status, ctx.color)} ${
@@ -123,6 +111,8 @@ export async function run(args: string[], ctx: Context): Promise<number> {
       formatDuration(r.last?.durationMs),
       formatDuration(r.medianMs),
     ]),
+    // The description (or command) gives way first, then the dependencies.
+    { flex: [1, 2], keep: [0] },
   );
   return 0;
 }
@@ -138,9 +128,4 @@ function taskRow(t: TaskInfo, ref: string): TaskRow {
     last: null,
     medianMs: null,
   };
-}
-
-/** Shorten `text` to `max` characters with an ellipsis (tables stay readable). */
-function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

@@ -47,6 +47,8 @@ export interface RunSpec {
   task: string | null;
   /** Extra variables for the child (after stint's own environment). */
   extraEnv?: Record<string, string>;
+  /** The execution this run repeats (`stint rerun`), recorded with it. */
+  rerunOf?: string | null;
 }
 
 /** How to run it. */
@@ -158,6 +160,7 @@ async function record(
         backgroundId: options.backgroundId ?? null,
         parentId: parent.runId,
         scopeId: scope,
+        rerunOf: spec.rerunOf ?? null,
       });
       return scope;
     });

@@ -10,3 +10,4 @@ export * from "./follow.ts";
 export * from "./signals.ts";
 export * from "./process_group.ts";
 export * from "./env.ts";
+export * from "./rerun.ts";

@@ -4,6 +4,8 @@
  */
 import { NotFoundError, StintError } from "../errors.ts";
 import {
+  countWithPrefix,
+  describeCandidates,
   nullableNumber,
   nullableString,
   writeTombstone,
@@ -112,21 +114,39 @@ export function getBackgroundRunExact(
   return row ? rowToBackgroundRun(row) : undefined;
 }
 
-/** Get a background run by id or unique prefix; clear errors for none / ambiguous. */
+/** The shortest background id prefix {@linkcode getBackgroundRun} accepts. */
+export const MIN_BACKGROUND_PREFIX = 2;
+
+/**
+ * Get a background run by id or unique prefix: NotFoundError for none or a
+ * prefix under {@linkcode MIN_BACKGROUND_PREFIX} characters, StintError
+ * naming the candidates for an ambiguous one.
+ */
 export function getBackgroundRun(
   db: Database,
   idOrPrefix: string,
 ): BackgroundRun {
   const exact = getBackgroundRunExact(db, idOrPrefix);
   if (exact) return exact;
-  if (idOrPrefix.length >= 2 && /^[0-9a-z]+$/.test(idOrPrefix)) {
+  if (/^[0-9a-z]+$/.test(idOrPrefix)) {
+    if (idOrPrefix.length < MIN_BACKGROUND_PREFIX) {
+      throw new NotFoundError(
+        `Background run id prefix "${idOrPrefix}" is too short; give at least ${MIN_BACKGROUND_PREFIX} characters (see stint bg list --all)`,
+      );
+    }
     const rows = db.prepare(
-      "SELECT * FROM background_runs WHERE id >= ? AND id < ? ORDER BY id LIMIT 2",
-    ).all(idOrPrefix, idOrPrefix + "\uffff");
-    if (rows.length === 1) return rowToBackgroundRun(rows[0]);
+      "SELECT * FROM background_runs WHERE id >= ? AND id < ? ORDER BY id LIMIT 4",
+    ).all(idOrPrefix, idOrPrefix + "\uffff").map(rowToBackgroundRun);
+    if (rows.length === 1) return rows[0];
     if (rows.length > 1) {
       throw new StintError(
-        `Background run id "${idOrPrefix}" is ambiguous; give more characters`,
+        `Background run id "${idOrPrefix}" is ambiguous: ${
+          describeCandidates(
+            rows,
+            idOrPrefix.length,
+            countWithPrefix(db, "background_runs", idOrPrefix),
+          )
+        }; give more characters`,
       );
     }
   }
@@ -222,6 +242,15 @@ export function rowToBackgroundRun(r: Row): BackgroundRun {
   };
 }
 
+/**
+ * The status word shown for a background run: the execution vocabulary
+ * (`succeeded`, not the stored `completed`), so `bg` and `history` say the
+ * same thing about the same run.
+ */
+export function backgroundStatusWord(status: BackgroundStatus): string {
+  return status === "completed" ? "succeeded" : status;
+}
+
 /** The stable JSON shape of a background run. */
 export function backgroundRunToJson(b: BackgroundRun): Record<string, unknown> {
   return {
@@ -229,7 +258,7 @@ export function backgroundRunToJson(b: BackgroundRun): Record<string, unknown> {
     execution_id: b.executionId,
     ref: b.ref,
     command: b.command,
-    status: b.status,
+    status: backgroundStatusWord(b.status),
     exit_code: b.exitCode,
     error: b.error,
     pid: b.pid,

@@ -43,6 +43,8 @@ export interface Execution {
   backgroundId: string | null;
   parentId: string | null;
   scopeId: string | null;
+  /** The execution this run repeats (`stint rerun`, `bg restart`), else null. */
+  rerunOf: string | null;
 }
 
 /** What a caller supplies when a run starts. */
@@ -60,6 +62,7 @@ export interface ExecutionStart {
   backgroundId?: string | null;
   parentId?: string | null;
   scopeId?: string | null;
+  rerunOf?: string | null;
 }
 
 /** What a caller supplies when a run ends. */
@@ -75,9 +78,18 @@ export interface ExecutionFinish {
 export interface HistoryQuery {
   ref?: string;
   status?: ExecutionStatus;
+  /** Started at or after this time. */
   since?: number;
+  /** Started before this time. */
+  until?: number;
   host?: string;
   backgroundId?: string;
+  /** Text in the ref, the command line or the arguments (case-insensitive for ASCII). */
+  grep?: string;
+  /** Exactly this exit code. */
+  exitCode?: number;
+  /** Recorded in this directory or below it (the project dir, for exec the cwd). */
+  dir?: string;
   limit?: number;
 }
 
@@ -109,6 +121,11 @@ export function startExecution(db: Database, start: ExecutionStart): Execution {
       nextSeq(db),
       Date.now(),
     );
+    if (start.rerunOf) {
+      db.prepare(
+        "INSERT OR REPLACE INTO reruns (execution_id, rerun_of) VALUES (?, ?)",
+      ).run(start.id, start.rerunOf);
+    }
     return getExecutionExact(db, start.id)!;
   });
 }
@@ -156,34 +173,114 @@ export function setExecutionPid(
   });
 }
 
+/** Executions with the run each repeats (one primary-key lookup per row). */
+const SELECT_RUNS =
+  "SELECT executions.*, reruns.rerun_of FROM executions LEFT JOIN reruns ON reruns.execution_id = executions.id";
+
 /** Get one execution by exact id. */
 export function getExecutionExact(
   db: Database,
   id: string,
 ): Execution | undefined {
-  const row = db.prepare("SELECT * FROM executions WHERE id = ?").get(id);
+  const row = db.prepare(`${SELECT_RUNS} WHERE id = ?`).get(id);
   return row ? rowToExecution(row) : undefined;
 }
 
+/** The shortest id prefix {@linkcode getExecution} accepts. */
+export const MIN_ID_PREFIX = 4;
+
 /**
- * Get one execution by id or unique id prefix (at least 4 characters).
- * Throws NotFoundError when none matches and StintError when the prefix is ambiguous.
+ * Get one execution by id or unique id prefix (at least
+ * {@linkcode MIN_ID_PREFIX} characters). Throws NotFoundError when none
+ * matches or the prefix is too short, and StintError naming the candidates
+ * when the prefix is ambiguous.
  */
 export function getExecution(db: Database, idOrPrefix: string): Execution {
   const exact = getExecutionExact(db, idOrPrefix);
   if (exact) return exact;
-  if (idOrPrefix.length >= 4 && /^[0-9a-f-]+$/i.test(idOrPrefix)) {
-    const rows = db.prepare(
-      "SELECT * FROM executions WHERE id >= ? AND id < ? ORDER BY id LIMIT 2",
-    ).all(idOrPrefix.toLowerCase(), idOrPrefix.toLowerCase() + "\uffff");
-    if (rows.length === 1) return rowToExecution(rows[0]);
-    if (rows.length > 1) {
-      throw new StintError(
-        `Run id prefix "${idOrPrefix}" is ambiguous; give more characters`,
-      );
-    }
+  if (!/^[0-9a-f-]+$/i.test(idOrPrefix)) {
+    throw new NotFoundError(
+      `No run with id "${idOrPrefix}"; see stint history`,
+    );
+  }
+  if (idOrPrefix.length < MIN_ID_PREFIX) {
+    throw new NotFoundError(
+      `Run id prefix "${idOrPrefix}" is too short; give at least ${MIN_ID_PREFIX} characters (the ID column of stint history)`,
+    );
+  }
+  const prefix = idOrPrefix.toLowerCase();
+  const rows = executionsWithPrefix(db, prefix, 4);
+  if (rows.length === 1) return rows[0];
+  if (rows.length > 1) {
+    throw new StintError(
+      `Run id prefix "${idOrPrefix}" is ambiguous: ${
+        describeCandidates(
+          rows.map((r) => ({ id: r.id, ref: r.ref, startedAt: r.startedAt })),
+          prefix.length,
+          countWithPrefix(db, "executions", prefix),
+        )
+      }; give more characters`,
+    );
   }
   throw new NotFoundError(`No run with id "${idOrPrefix}"; see stint history`);
+}
+
+/** Up to `limit` executions whose id starts with `prefix` (lower case), newest first. */
+export function executionsWithPrefix(
+  db: Database,
+  prefix: string,
+  limit: number,
+): Execution[] {
+  return db.prepare(
+    `${SELECT_RUNS} WHERE id >= ? AND id < ? ORDER BY id DESC LIMIT ?`,
+  ).all(prefix, prefix + "\uffff", limit).map(rowToExecution);
+}
+
+/** How many rows of `table` have an id starting with `prefix`. */
+export function countWithPrefix(
+  db: Database,
+  table: "executions" | "background_runs",
+  prefix: string,
+): number {
+  return Number(
+    db.prepare(
+      `SELECT count(*) AS n FROM ${table} WHERE id >= ? AND id < ?`,
+    ).get(prefix, prefix + "\uffff")?.n ?? 0,
+  );
+}
+
+/**
+ * The candidates of an ambiguous prefix for an error line: the first three
+ * of `runs` (consecutive in id order, one more than shown when there are
+ * more), each cut just long enough to name it alone among every id with
+ * the prefix, with its ref and start time.
+ */
+export function describeCandidates(
+  runs: { id: string; ref: string; startedAt: number }[],
+  prefixLength: number,
+  total: number,
+): string {
+  const shown = runs.slice(0, 3);
+  const parts = shown.map((r, i) => {
+    // Its neighbours in id order share the longest prefixes with it.
+    const shared = Math.max(
+      i > 0 ? commonPrefix(r.id, runs[i - 1].id) : 0,
+      i + 1 < runs.length ? commonPrefix(r.id, runs[i + 1].id) : 0,
+    );
+    let len = Math.max(shared + 1, prefixLength + 1, 8);
+    while (len < r.id.length && r.id[len - 1] === "-") len++;
+    return `${r.id.slice(0, len)} (${r.ref}, ${
+      new Date(r.startedAt).toISOString().slice(0, 16).replace("T", " ")
+    })`;
+  });
+  const more = total - shown.length;
+  return `${parts.join(", ")}${more > 0 ? ` and ${more} more` : ""}`;
+}
+
+function commonPrefix(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
 }
 
 /** History, newest first; every filter is applied in SQL. */
@@ -205,6 +302,30 @@ export function listExecutions(
     where.push("started_at >= ?");
     params.push(query.since);
   }
+  if (query.until !== undefined) {
+    where.push("started_at < ?");
+    params.push(query.until);
+  }
+  if (query.grep !== undefined) {
+    const like = `%${escapeLike(query.grep)}%`;
+    where.push(
+      "(ref LIKE ? ESCAPE '\\' OR command LIKE ? ESCAPE '\\' OR args LIKE ? ESCAPE '\\')",
+    );
+    params.push(like, like, like);
+  }
+  if (query.exitCode !== undefined) {
+    where.push("exit_code = ?");
+    params.push(query.exitCode);
+  }
+  if (query.dir !== undefined) {
+    const dir = query.dir.replace(/\/+$/, "");
+    if (dir === "") {
+      where.push("project_dir LIKE '/%'");
+    } else {
+      where.push("(project_dir = ? OR project_dir LIKE ? ESCAPE '\\')");
+      params.push(dir, `${escapeLike(dir)}/%`);
+    }
+  }
   if (query.host !== undefined) {
     where.push("host_id = ?");
     params.push(query.host);
@@ -213,11 +334,16 @@ export function listExecutions(
     where.push("background_id = ?");
     params.push(query.backgroundId);
   }
-  const sql = `SELECT * FROM executions${
+  const sql = `${SELECT_RUNS}${
     where.length ? ` WHERE ${where.join(" AND ")}` : ""
   } ORDER BY started_at DESC, id DESC LIMIT ?`;
   params.push(query.limit ?? -1);
   return db.prepare(sql).all(...params).map(rowToExecution);
+}
+
+/** `text` with LIKE's wildcards escaped (for `LIKE ? ESCAPE '\'`). */
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
 /** A ref with its run count and latest run. */
@@ -258,6 +384,7 @@ export function deleteHistory(
     const now = Date.now();
     for (const row of rows) {
       db.prepare("DELETE FROM executions WHERE id = ?").run(row.id);
+      db.prepare("DELETE FROM reruns WHERE execution_id = ?").run(row.id);
       writeTombstone(db, { kind: "execution", key: String(row.id), host, now });
     }
     return {
@@ -383,10 +510,15 @@ export function rowToExecution(r: Row): Execution {
     backgroundId: nullableString(r.background_id),
     parentId: nullableString(r.parent_id),
     scopeId: nullableString(r.scope_id),
+    rerunOf: nullableString(r.rerun_of),
   };
 }
 
-/** The stable JSON shape of an execution (snake_case, ISO-8601 times). */
+/**
+ * The stable JSON shape of an execution (snake_case, ISO-8601 times). A
+ * running run's `duration_ms` is how long it has run so far, as in a
+ * background run's record.
+ */
 export function executionToJson(e: Execution): Record<string, unknown> {
   return {
     id: e.id,
@@ -403,12 +535,15 @@ export function executionToJson(e: Execution): Record<string, unknown> {
     completed_at: e.completedAt === null
       ? null
       : new Date(e.completedAt).toISOString(),
-    duration_ms: e.durationMs,
+    duration_ms: e.status === "running"
+      ? Math.max(0, Date.now() - e.startedAt)
+      : e.durationMs,
     pid: e.pid,
     log_id: e.logId,
     host_id: e.hostId,
     background_id: e.backgroundId,
     parent_id: e.parentId,
+    rerun_of: e.rerunOf,
   };
 }
 

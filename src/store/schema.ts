@@ -121,6 +121,17 @@ export const MIGRATIONS: readonly string[] = [
     uploaded INTEGER NOT NULL DEFAULT 0
   ) WITHOUT ROWID;
   `,
+  // v3 (rerun): which execution a run repeats (`stint rerun`, `bg
+  // restart`). A table of its own rather than a column: CREATE ... IF NOT
+  // EXISTS keeps the migration idempotent (ALTER TABLE ADD COLUMN is not),
+  // and the synced executions columns, which older snapshots must match,
+  // stay as they are. Local to this host for now.
+  `
+  CREATE TABLE IF NOT EXISTS reruns (
+    execution_id TEXT PRIMARY KEY,
+    rerun_of TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** The schema version this build of stint writes. */

@@ -29,6 +29,11 @@ export interface SeedRun {
   pidStart?: string | null;
   id?: string;
   backgroundId?: string | null;
+  /** Default `/tmp/project`. */
+  projectDir?: string;
+  /** Default `deno task <task>`. */
+  command?: string;
+  args?: string[];
 }
 
 /** Insert `runs` into the store at `db`; returns the records in input order. */
@@ -40,9 +45,10 @@ export function seedRuns(db: string, runs: SeedRun[]): Execution[] {
       let e = startExecution(conn, {
         id,
         ref: r.ref,
-        command: `deno task ${r.ref.split(":").pop()}`,
+        command: r.command ?? `deno task ${r.ref.split(":").pop()}`,
+        args: r.args,
         task: r.ref.split(":").pop() ?? null,
-        projectDir: "/tmp/project",
+        projectDir: r.projectDir ?? "/tmp/project",
         startedAt: r.startedAt,
         pid: r.pid ?? null,
         pidStart: r.pidStart ?? null,

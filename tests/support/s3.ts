@@ -5,6 +5,7 @@
  * so one test file runs against both.
  * @module
  */
+import { loadFauxqs } from "./fauxqs.ts";
 
 /** A running S3 endpoint and the credentials a test uses with it. */
 export interface S3Endpoint {
@@ -61,8 +62,7 @@ export function randomBucketName(prefix = "stint-test"): string {
 /** Start an S3 endpoint: fauxqs on 127.0.0.1:0, or Swift when STINT_TEST_SWIFT=1. */
 export async function startS3(): Promise<S3Endpoint> {
   if (Deno.env.get("STINT_TEST_SWIFT") === "1") return await startSwift();
-  const spec = "fauxqs";
-  const { startFauxqs } = await import(spec);
+  const { startFauxqs } = await loadFauxqs();
   const server = await startFauxqs({
     port: 0,
     host: "127.0.0.1",
