@@ -80,6 +80,11 @@ const COMMANDS: Record<string, Entry> = {
     summary: "Show, migrate, back up or destroy the store file",
     load: () => import("./store.ts"),
   },
+  ui: {
+    summary: "A local dashboard of runs, logs, trends and hosts in the browser",
+    load: () => import("./ui.ts"),
+    restores: true,
+  },
 };
 
 const HELP = `stint — run Deno tasks and remember everything about them
