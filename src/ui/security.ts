@@ -205,7 +205,11 @@ export function checkAction(
         "Actions need a same-origin request (Origin or Sec-Fetch-Site), or the token as a bearer",
     };
   }
-  if (origin !== null && origin !== own) {
+  // A browser sends "Origin: null" where the referrer policy hides it;
+  // Sec-Fetch-Site then says where the request came from.
+  if (
+    origin !== null && origin !== own && !(site !== null && origin === "null")
+  ) {
     return {
       status: 403,
       reason: `Actions must come from this dashboard, not from ${origin}`,
@@ -242,7 +246,7 @@ export function securityHeaders(): Record<string, string> {
   return {
     "content-security-policy": CSP,
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",
     "x-frame-options": "DENY",
     "cross-origin-opener-policy": "same-origin",
     "cross-origin-resource-policy": "same-origin",

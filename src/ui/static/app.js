@@ -185,7 +185,7 @@
       : run.exit_code !== null && run.status !== "succeeded"
       ? `exit ${run.exit_code}`
       : "";
-    for (const b of $$(".run .st[data-status]")) {
+    for (const b of $$('.run h1 .st, #record td[data-field="status"] .st')) {
       b.className = `st st-${run.status}`;
       b.dataset.status = run.status;
       b.textContent = run.status;
