@@ -19,6 +19,8 @@ import {
 } from "../src/store/mod.ts";
 import { stint, type TempState, tempState, waitFor } from "./support/cli.ts";
 import { seedRuns } from "./support/history_seed.ts";
+import { startS3 } from "./support/s3.ts";
+import { okStint, syncHost } from "./support/sync_host.ts";
 import { get, rawStatus, startUi, type UiProcess } from "./support/ui.ts";
 
 const T0 = Date.now() - 3_600_000;
@@ -555,5 +557,69 @@ Deno.test("stint ui: bad usage, a busy port and a non-loopback address", async (
     }
   } finally {
     Deno.removeSync(s.dir, { recursive: true });
+  }
+});
+
+Deno.test("stint ui: the hosts page with sync: two hosts, last push, unpushed, probes", async () => {
+  const s3 = await startS3();
+  const a = syncHost(s3, s3.bucket);
+  const b = syncHost(s3, s3.bucket);
+  try {
+    await okStint(b, ["exec", "--name", "remote:job", "--", "true"]);
+    await okStint(a, ["exec", "--name", "local:job", "--", "true"]);
+    await okStint(a, ["sync", "pull"]);
+    // Recorded without a sync session: not pushed yet.
+    seedRuns(a.db, [{ ref: "local:unpushed", startedAt: Date.now() }]);
+    const ui = await startUi(a);
+    try {
+      const api = JSON.parse((await get(ui, "/api/hosts")).text);
+      assert.equal(api.sync.configured, true);
+      assert.equal(api.sync.bucket, s3.bucket);
+      assert.notEqual(api.sync.last_push_at, null);
+      assert.ok(api.sync.unpushed >= 1, "the run recorded after the push");
+      assert.equal(api.hosts.length, 2);
+      const self = api.hosts.find((h: { self: boolean }) => h.self);
+      const other = api.hosts.find((h: { self: boolean }) => !h.self);
+      assert.equal(self.runs, 2);
+      assert.equal(other.runs, 1);
+      assert.ok(other.applied_seq > 0);
+      const sync = JSON.parse(
+        (await stint(["sync", "status", "--json"], { env: a.env })).stdout,
+      );
+      for (
+        const k of [
+          "host_id",
+          "last_push_at",
+          "pushed_seq",
+          "unpushed",
+          "cursors",
+        ]
+      ) {
+        assert.deepEqual(api.sync[k], sync[k], k);
+      }
+      const probes = JSON.parse((await get(ui, "/api/hosts/probes")).text);
+      const status = JSON.parse(
+        (await stint(["status", "--json"], { env: a.env })).stdout,
+      );
+      assert.deepEqual(
+        probes.probes.map((p: { name: string; ok: boolean }) => [p.name, p.ok]),
+        status.probes.map((p: { name: string; ok: boolean }) => [p.name, p.ok]),
+      );
+      const hosts = probes.probes.find((p: { name: string }) =>
+        p.name === "hosts"
+      );
+      assert.equal(hosts.hosts.length, 2);
+      const page = await get(ui, "/hosts");
+      assert.doesNotMatch(page.text, /Sync is not configured/);
+      assert.match(page.text, new RegExp(other.host_id));
+      assert.match(page.text, /data-probes="\/api\/hosts\/probes"/);
+      const inline = await get(ui, "/hosts?probes=1");
+      assert.match(inline.text, /<td class="mono">bucket<\/td>/);
+    } finally {
+      await ui.stop();
+    }
+  } finally {
+    await s3.stop();
+    for (const st of [a, b]) Deno.removeSync(st.dir, { recursive: true });
   }
 });

@@ -1,7 +1,7 @@
 /**
  * Paged, filtered reads of execution history for listings that must stay
  * fast on a store of any size (the dashboard; `stint history` can use them
- * too). Pages are keyset-paged on `(started_at, id)`, newest first, so page
+ * too). Pages are keyset-paged on `(started_at, rowid)`, newest first, so page
  * 10,000 costs what page 1 costs. Each query walks one index in start order:
  * `(ref, started_at)` when a ref is given, else `(host_id, started_at)`,
  * else `(status, started_at)`, else `(started_at)`. Filters that index does
@@ -37,10 +37,14 @@ export interface HistoryFilter {
   text?: string;
 }
 
-/** A position in start order: a run's start time and id. */
+/**
+ * A position in start order: a run's start time and its rowid (which
+ * orders runs that started in the same millisecond). A rowid means nothing
+ * outside this file's copy of the store, so a cursor is for paging only.
+ */
 export interface HistoryCursor {
   startedAt: number;
-  id: string;
+  rowid: number;
 }
 
 /** A page request: filters, size and where to start. */
@@ -51,7 +55,7 @@ export interface HistoryPageQuery extends HistoryFilter {
   before?: HistoryCursor;
   /** Only runs newer than this (the page above); ignored with `before`. */
   after?: HistoryCursor;
-  /** Rows examined at most for filters the index does not answer (default 100,000). */
+  /** Rows examined at most for filters the index does not answer (default 50,000). */
   scanLimit?: number;
 }
 
@@ -74,7 +78,7 @@ export interface HistoryPage {
 /** The default page size. */
 export const DEFAULT_PAGE_SIZE = 50;
 /** The default row budget for filters the index does not answer. */
-export const DEFAULT_SCAN_LIMIT = 100_000;
+export const DEFAULT_SCAN_LIMIT = 50_000;
 
 /** One page of history matching `query` (see the module doc for the cost). */
 export function queryHistory(
@@ -86,8 +90,11 @@ export function queryHistory(
   const up = query.before === undefined && query.after !== undefined;
   const plan = planQuery(query, up ? query.after! : query.before, up);
   const order = up ? "ASC" : "DESC";
-  const inner = `SELECT * FROM executions WHERE ${plan.indexed.join(" AND ")}
-    ORDER BY started_at ${order}, id ${order}`;
+  // Ties in start time are broken by rowid, which every index holds in
+  // order: no sort step, whatever the page.
+  const where = plan.indexed.join(" AND ");
+  const inner = `SELECT rowid AS row_id, * FROM executions WHERE ${where}
+    ORDER BY started_at ${order}, rowid ${order}`;
   let rows;
   let stop: HistoryCursor | null = null;
   if (plan.residual.length === 0) {
@@ -99,43 +106,48 @@ export function queryHistory(
       } LIMIT ?`,
     ).all(...plan.params, scanLimit, ...plan.residualParams, limit + 1);
     if (rows.length <= limit) {
-      // A short page: the scan ran out of rows, or of budget at this row.
-      const last = db.prepare(
-        `SELECT started_at, id FROM executions WHERE ${
-          plan.indexed.join(" AND ")
-        } ORDER BY started_at ${order}, id ${order} LIMIT 1 OFFSET ?`,
-      ).get(...plan.params, scanLimit - 1);
-      if (last) {
-        stop = { startedAt: Number(last.started_at), id: String(last.id) };
-      }
+      // A short page: the scan ran out of rows, or of budget at its last
+      // row (when there is a row after it).
+      const edge = db.prepare(
+        `SELECT started_at, rowid AS row_id FROM executions WHERE ${where}
+         ORDER BY started_at ${order}, rowid ${order} LIMIT 2 OFFSET ?`,
+      ).all(...plan.params, scanLimit - 1);
+      if (edge.length === 2) stop = cursorOf(edge[0]);
     }
   }
   const more = rows.length > limit;
-  const runs = rows.slice(0, limit).map(rowToExecution);
-  runs.sort(descending);
-  const edge = (e: Execution | undefined): HistoryCursor | null =>
-    e ? { startedAt: e.startedAt, id: e.id } : null;
+  const page = rows.slice(0, limit).map((r) => ({
+    run: rowToExecution(r),
+    at: cursorOf(r),
+  }));
+  page.sort((a, b) =>
+    b.at.startedAt - a.at.startedAt || b.at.rowid - a.at.rowid
+  );
+  const first = page[0]?.at ?? null;
+  const last = page.at(-1)?.at ?? null;
   const partial = stop !== null;
+  const runs = page.map((p) => p.run);
+  const scanned = partial ? scanLimit : 0;
   if (up) {
     return {
       runs,
-      newer: more ? edge(runs[0]) : stop,
-      older: edge(runs.at(-1)) ?? query.after ?? null,
+      newer: more ? first : stop,
+      older: last ?? query.after ?? null,
       partial,
-      scanned: partial ? scanLimit : 0,
+      scanned,
     };
   }
   return {
     runs,
-    older: more ? edge(runs.at(-1)) : stop,
-    newer: query.before ? edge(runs[0]) ?? query.before : null,
+    older: more ? last : stop,
+    newer: query.before ? first ?? query.before : null,
     partial,
-    scanned: partial ? scanLimit : 0,
+    scanned,
   };
 }
 
-function descending(a: Execution, b: Execution): number {
-  return b.startedAt - a.startedAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+function cursorOf(row: Record<string, SqlValue>): HistoryCursor {
+  return { startedAt: Number(row.started_at), rowid: Number(row.row_id) };
 }
 
 interface Plan {
@@ -192,10 +204,10 @@ function planQuery(
     // The first conjunct is an index range; the second breaks ties by id.
     plan.indexed.push(
       up
-        ? "started_at >= ? AND (started_at > ? OR id > ?)"
-        : "started_at <= ? AND (started_at < ? OR id < ?)",
+        ? "started_at >= ? AND (started_at > ? OR rowid > ?)"
+        : "started_at <= ? AND (started_at < ? OR rowid < ?)",
     );
-    plan.params.push(cursor.startedAt, cursor.startedAt, cursor.id);
+    plan.params.push(cursor.startedAt, cursor.startedAt, cursor.rowid);
   }
   if (plan.indexed.length === 0) plan.indexed.push("1");
   const text = q.text?.trim();
@@ -258,27 +270,40 @@ export interface HostRuns {
 
 /**
  * Every host that has recorded runs here, with its run count, running runs
- * and latest start: a skip-scan of `(host_id, started_at)` plus one count of
- * each host's index range.
+ * and latest start: a skip-scan of `(host_id, started_at)`, then one count
+ * of each host's index range, except for this host (`self`, usually the
+ * biggest), whose count is the total (a count of the smallest index) less
+ * the others'.
  */
-export function hostRuns(db: Database): HostRuns[] {
-  return db.prepare(
+export function hostRuns(db: Database, self: string | null = null): HostRuns[] {
+  const hosts = db.prepare(
     `WITH RECURSIVE h(host) AS (
        SELECT MIN(host_id) FROM executions
        UNION ALL
        SELECT (SELECT MIN(host_id) FROM executions WHERE host_id > h.host) FROM h WHERE h.host IS NOT NULL
      )
      SELECT host,
-       (SELECT COUNT(*) FROM executions e WHERE e.host_id = h.host) AS runs,
        (SELECT COUNT(*) FROM executions e WHERE e.status = 'running' AND +e.host_id = h.host) AS running,
        (SELECT MAX(started_at) FROM executions e WHERE e.host_id = h.host) AS last
      FROM h WHERE host IS NOT NULL`,
-  ).all().map((r) => ({
+  ).all();
+  const count = db.prepare(
+    "SELECT COUNT(*) AS n FROM executions WHERE host_id = ?",
+  );
+  const out: HostRuns[] = hosts.map((r) => ({
     hostId: String(r.host),
-    runs: Number(r.runs),
+    runs: String(r.host) === self ? 0 : Number(count.get(r.host)?.n ?? 0),
     running: Number(r.running),
     lastStartedAt: r.last === null ? null : Number(r.last),
-  })).sort((a, b) => (b.lastStartedAt ?? 0) - (a.lastStartedAt ?? 0));
+  }));
+  const mine = out.find((h) => h.hostId === self);
+  if (mine) {
+    const total = Number(
+      db.prepare("SELECT COUNT(*) AS n FROM executions").get()?.n ?? 0,
+    );
+    mine.runs = total - out.reduce((n, h) => n + h.runs, 0);
+  }
+  return out.sort((a, b) => (b.lastStartedAt ?? 0) - (a.lastStartedAt ?? 0));
 }
 
 /**
@@ -293,17 +318,14 @@ export function finishedBackgroundPage(
   const limit = options.limit ?? DEFAULT_PAGE_SIZE;
   const b = options.before;
   const rows = db.prepare(
-    `SELECT * FROM background_runs WHERE +status != 'running'${
-      b ? " AND started_at <= ? AND (started_at < ? OR id < ?)" : ""
-    } ORDER BY started_at DESC, id DESC LIMIT ?`,
-  ).all(...(b ? [b.startedAt, b.startedAt, b.id] : []), limit + 1);
+    `SELECT rowid AS row_id, * FROM background_runs WHERE +status != 'running'${
+      b ? " AND started_at <= ? AND (started_at < ? OR rowid < ?)" : ""
+    } ORDER BY started_at DESC, rowid DESC LIMIT ?`,
+  ).all(...(b ? [b.startedAt, b.startedAt, b.rowid] : []), limit + 1);
   const runs = rows.slice(0, limit).map(rowToBackgroundRun);
-  const last = runs.at(-1);
   return {
     runs,
-    older: rows.length > limit && last
-      ? { startedAt: last.startedAt, id: last.id }
-      : null,
+    older: rows.length > limit ? cursorOf(rows[limit - 1]) : null,
   };
 }
 

@@ -42,16 +42,20 @@ function iso(ms: number | string | null | undefined): string | null {
 export async function syncFacts(dbPath: string): Promise<SyncFacts> {
   const config = await import("../sync/config.ts");
   const { config: cfg, warnings } = config.loadSyncConfig({ env: Deno.env });
-  const changelog = await import("../sync/changelog.ts");
-  const local = readUiStore(dbPath, (db) => ({
-    host: hostId(db),
-    lastPush: changelog.lastPush(db),
-    unpushed: changelog.unpushedCount(db),
-    cursors: changelog.remoteCursors(db),
-    lastPullAt: getMeta(db, changelog.SYNC_META.lastPullAt) ?? null,
-    restoredAt: getMeta(db, changelog.SYNC_META.restoredAt) ?? null,
-    lastError: changelog.lastSyncError(db),
-  }), () => null);
+  const host = readUiStore(dbPath, (db) => hostId(db), () => null);
+  // Without a bucket there is nothing to push: skip counting (it reads
+  // every change not pushed yet, which is every change).
+  const changelog = cfg ? await import("../sync/changelog.ts") : null;
+  const local = changelog
+    ? readUiStore(dbPath, (db) => ({
+      lastPush: changelog.lastPush(db),
+      unpushed: changelog.unpushedCount(db),
+      cursors: changelog.remoteCursors(db),
+      lastPullAt: getMeta(db, changelog.SYNC_META.lastPullAt) ?? null,
+      restoredAt: getMeta(db, changelog.SYNC_META.restoredAt) ?? null,
+      lastError: changelog.lastSyncError(db),
+    }), () => null)
+    : null;
   return {
     configured: cfg !== null,
     bucket: cfg?.bucket ?? null,
@@ -59,8 +63,8 @@ export async function syncFacts(dbPath: string): Promise<SyncFacts> {
     region: cfg?.region ?? null,
     prefix: cfg?.prefix ?? null,
     flush_interval_s: cfg ? cfg.flushIntervalMs / 1000 : null,
-    store_exists: local !== null,
-    host_id: local?.host ?? null,
+    store_exists: host !== null,
+    host_id: host,
     last_push_at: iso(local?.lastPush?.at),
     pushed_seq: local?.lastPush?.seq ?? 0,
     unpushed: local?.unpushed ?? 0,

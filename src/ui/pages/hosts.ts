@@ -30,7 +30,8 @@ async function hostsView(dbPath: string): Promise<HostsView> {
     dbPath,
     (db) => {
       reconcileExecutions(db);
-      return { hosts: hostRuns(db), here: hostId(db) };
+      const here = hostId(db);
+      return { hosts: hostRuns(db, here), here };
     },
     () => ({ hosts: [], here: null }),
   );

@@ -58,17 +58,17 @@ export interface RunsView {
   error: string | null;
 }
 
-/** A cursor in a URL: `<started_at>_<id>`. */
+/** A cursor in a URL: `<started_at>_<rowid>`. */
 export function encodeCursor(c: HistoryCursor): string {
-  return `${c.startedAt}_${c.id}`;
+  return `${c.startedAt}_${c.rowid}`;
 }
 
 /** Parse {@linkcode encodeCursor}; a bad one is a 400. */
 export function decodeCursor(raw: string | null): HistoryCursor | undefined {
   if (raw === null || raw === "") return undefined;
-  const m = raw.match(/^(\d{1,16})_([0-9a-zA-Z-]{1,64})$/);
+  const m = raw.match(/^(\d{1,16})_(\d{1,16})$/);
   if (!m) throw new BadRequest(`Invalid page cursor "${raw.slice(0, 40)}"`);
-  return { startedAt: Number(m[1]), id: m[2] };
+  return { startedAt: Number(m[1]), rowid: Number(m[2]) };
 }
 
 /** The filters as typed in the URL. */

@@ -36,7 +36,7 @@ import {
 import { runsTable } from "./runs.ts";
 
 /** Refs per page of the tasks list. */
-export const REFS_PER_PAGE = 20;
+export const REFS_PER_PAGE = 15;
 /** Runs drawn in a ref's duration chart (its newest). */
 export const CHART_RUNS = 500;
 
