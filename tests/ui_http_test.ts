@@ -17,7 +17,13 @@ import {
   listExecutions,
   withStore,
 } from "../src/store/mod.ts";
-import { stint, type TempState, tempState, waitFor } from "./support/cli.ts";
+import {
+  spawnStint,
+  stint,
+  type TempState,
+  tempState,
+  waitFor,
+} from "./support/cli.ts";
 import { seedRuns } from "./support/history_seed.ts";
 import { startS3 } from "./support/s3.ts";
 import { okStint, syncHost } from "./support/sync_host.ts";
@@ -622,4 +628,46 @@ Deno.test("stint ui: the hosts page with sync: two hosts, last push, unpushed, p
     await s3.stop();
     for (const st of [a, b]) Deno.removeSync(st.dir, { recursive: true });
   }
+});
+
+Deno.test("stint ui: kill ends a foreground run through its task's process group", async () => {
+  await withUi(async (ui, s) => {
+    const child = spawnStint(
+      ["exec", "--name", "ui:fg", "--", "sh", "-c", "echo up; sleep 60 & wait"],
+      { env: s.env, cwd: s.dir },
+    );
+    child.stdin.close();
+    const out = child.output();
+    try {
+      const e = await waitFor(() => {
+        const runs = withStore(
+          s.db,
+          (db) => listExecutions(db, { ref: "ui:fg" }),
+        );
+        const r = runs[0];
+        return r && r.pid !== null && r.status === "running" &&
+            r.pid !== child.pid
+          ? r
+          : null;
+      }, { timeoutMs: 20_000, what: "the foreground run to start its task" });
+      const res = await get(ui, `/api/runs/${e!.id}/kill`, {
+        method: "POST",
+        auth: false,
+        headers: { authorization: `Bearer ${ui.token}` },
+      });
+      assert.equal(res.status, 200, res.text);
+      const done = await out;
+      assert.equal(done.code, 143, "stint exits 128+15 for its task's SIGTERM");
+      const after = withStore(s.db, (db) => getExecution(db, e!.id));
+      assert.equal(after.status, "killed");
+      assert.equal(after.signal, "SIGTERM");
+    } finally {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+      await out;
+    }
+  });
 });

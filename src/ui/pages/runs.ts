@@ -267,12 +267,11 @@ function pager(v: RunsView): Html {
   const note = v.page.partial
     ? html`
       <span
-        class="dim">Looked at ${v.page.scanned.toLocaleString(
+        class="dim">Looked through ${v.page.scanned.toLocaleString(
           "en",
-        )} runs back to ${time(
+        )} runs, back to ${time(
           v.page.older!.startedAt,
-        )}; the text and combined filters are checked ${v.page.scanned
-          .toLocaleString("en")} runs per page.</span>
+        )}: text and combined filters check that many runs per page; search older for more.</span>
     `
     : "";
   return html`<div class="pager">${newer}${older}${note}</div>`;
