@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { getBackgroundRun, getExecution, withStore } from "../src/store/mod.ts";
 import { stint, type TempState, tempState, waitFor } from "./support/cli.ts";
 import { seedRuns } from "./support/history_seed.ts";
-import { chromiumPath, startUi } from "./support/ui.ts";
+import { chromiumPath, startBackgroundRun, startUi } from "./support/ui.ts";
 
 const CHROMIUM = chromiumPath();
 const STEP_MS = 20_000;
@@ -24,39 +24,6 @@ const TEST_MS = 150_000;
 
 const GATE =
   "i=0; while [ ! -e gate ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done";
-
-async function startBackground(
-  s: TempState,
-  script: string,
-  name: string,
-): Promise<{ bg: string; exec: string }> {
-  const r = await stint([
-    "exec",
-    "-b",
-    "--name",
-    name,
-    "--",
-    "sh",
-    "-c",
-    script,
-  ], {
-    env: s.env,
-    cwd: s.dir,
-  });
-  assert.equal(r.code, 0, r.stderr);
-  const bg = r.stdout.trim();
-  const exec = await waitFor(() => {
-    const run = withStore(s.db, (db) => getBackgroundRun(db, bg));
-    if (!run.executionId) return null;
-    try {
-      const e = withStore(s.db, (db) => getExecution(db, run.executionId!));
-      return e.pid !== null && e.pid !== run.pid ? e.id : null;
-    } catch {
-      return null;
-    }
-  }, { timeoutMs: STEP_MS, what: `background run ${bg} to start` });
-  return { bg, exec: exec! };
-}
 
 Deno.test({
   name: CHROMIUM
@@ -85,12 +52,12 @@ Deno.test({
           : `running 12 tests\n\x1b[32mall passed\x1b[0m\n`,
       })),
     );
-    const follow = await startBackground(
+    const follow = await startBackgroundRun(
       s,
       `echo "step 1: compiling"; ${GATE}; echo "step 2: linking"; sleep 0.3; printf "\\033[32mstep 3: done\\033[0m\\n"`,
       "shop:deploy",
     );
-    const victim = await startBackground(
+    const victim = await startBackgroundRun(
       s,
       "echo serving; sleep 120",
       "shop:dev",
@@ -197,7 +164,7 @@ Deno.test({
       await shot("03-failed-run");
 
       // 4. Follow a running run live until it ends (no reload).
-      await page.goto(`${ui.origin}/runs/${follow.exec}`, {
+      await page.goto(`${ui.origin}/runs/${follow.execution.id}`, {
         waitUntil: "load",
       });
       await page.waitForSelector("#live-indicator");
@@ -240,7 +207,7 @@ Deno.test({
       ]);
       assert.equal(
         new URL(page.url()).pathname,
-        `/runs/${victim.exec}`,
+        `/runs/${victim.execution.id}`,
         await page.$eval("body", (el) => el.textContent ?? ""),
       );
       const ended = await waitFor(() => {

@@ -27,7 +27,13 @@ import {
 import { seedRuns } from "./support/history_seed.ts";
 import { startS3 } from "./support/s3.ts";
 import { okStint, syncHost } from "./support/sync_host.ts";
-import { get, rawStatus, startUi, type UiProcess } from "./support/ui.ts";
+import {
+  get,
+  rawStatus,
+  startBackgroundRun,
+  startUi,
+  type UiProcess,
+} from "./support/ui.ts";
 
 const T0 = Date.now() - 3_600_000;
 
@@ -352,56 +358,17 @@ Deno.test("stint ui: browsing every page writes nothing to the store", async () 
   });
 });
 
-async function startBackground(
-  s: TempState,
-  script: string,
-  name: string,
-): Promise<string> {
-  const r = await stint([
-    "exec",
-    "-b",
-    "--name",
-    name,
-    "--",
-    "sh",
-    "-c",
-    script,
-  ], {
-    env: s.env,
-    cwd: s.dir,
-  });
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.trim();
-}
-
 function bg(s: TempState, id: string): BackgroundRun {
   return withStore(s.db, (db) => getBackgroundRun(db, id));
 }
 
-async function runningExecution(s: TempState, id: string): Promise<Execution> {
-  return await waitFor<Execution | null>(() => {
-    const run = bg(s, id);
-    if (!run.executionId) return null;
-    try {
-      const e = withStore(s.db, (db) => getExecution(db, run.executionId!));
-      return e.pid !== null && e.pid !== run.pid ? e : null;
-    } catch {
-      return null;
-    }
-  }, {
-    timeoutMs: 20_000,
-    what: `background run ${id} to start its task`,
-  }) as Execution;
-}
-
 Deno.test("stint ui: kill stops a background run; the live log streams until the end", async () => {
   await withUi(async (ui, s) => {
-    const id = await startBackground(
+    const { execution: e } = await startBackgroundRun(
       s,
       "echo first; i=0; while [ ! -e gate ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; echo second; sleep 0.3; echo third",
       "ui:follow",
     );
-    const e = await runningExecution(s, id);
     const ctl = new AbortController();
     const timer = setTimeout(() => ctl.abort(), 30_000);
     try {
@@ -437,12 +404,11 @@ Deno.test("stint ui: kill stops a background run; the live log streams until the
       clearTimeout(timer);
     }
 
-    const victim = await startBackground(
+    const { bg: victim, execution: ve } = await startBackgroundRun(
       s,
       "echo waiting; sleep 60",
       "ui:victim",
     );
-    const ve = await runningExecution(s, victim);
     const killed = await get(ui, `/api/background/${victim}/kill`, {
       method: "POST",
       auth: false,

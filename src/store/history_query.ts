@@ -18,6 +18,15 @@ import {
 import { type BackgroundRun, rowToBackgroundRun } from "./background.ts";
 import type { Database, SqlValue } from "./sqlite.ts";
 
+/** Every execution status, in the order listings offer them. */
+export const EXECUTION_STATUSES: readonly ExecutionStatus[] = [
+  "running",
+  "succeeded",
+  "failed",
+  "killed",
+  "lost",
+];
+
 /** Filters of a history listing. Times are Unix ms. */
 export interface HistoryFilter {
   /** Exactly this ref. */

@@ -50,13 +50,8 @@ export async function readLogTail(
   path: string,
   maxBytes: number = DEFAULT_TAIL_BYTES,
 ): Promise<LogTail | null> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
-    throw err;
-  }
+  const file = await openOrNull(path);
+  if (file === null) return null;
   try {
     const size = (await file.stat()).size;
     let from = Math.max(0, size - maxBytes);
@@ -92,19 +87,24 @@ export async function readLogFrom(
   offset: number,
   max = 4 * 1024 * 1024,
 ): Promise<Uint8Array | null> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
-    throw err;
-  }
+  const file = await openOrNull(path);
+  if (file === null) return null;
   try {
     const size = (await file.stat()).size;
     if (size <= offset) return new Uint8Array(0);
     return await readAt(file, offset, Math.min(size - offset, max));
   } finally {
     file.close();
+  }
+}
+
+/** The file at `path` opened for reading, or null when it does not exist. */
+async function openOrNull(path: string): Promise<Deno.FsFile | null> {
+  try {
+    return await Deno.open(path, { read: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw err;
   }
 }
 
@@ -190,6 +190,15 @@ export interface LogMatch {
   text: string;
 }
 
+/** What a search found. */
+export interface LogSearch {
+  matches: LogMatch[];
+  /** Stopped at the match limit. */
+  truncated: boolean;
+  /** Lines read. */
+  lines: number;
+}
+
 /**
  * Search the whole log at `path` for lines containing `needle`
  * (case-insensitive, escape sequences ignored), streaming the file. Stops
@@ -199,14 +208,9 @@ export async function searchLog(
   path: string,
   needle: string,
   options: { limit?: number } = {},
-): Promise<{ matches: LogMatch[]; truncated: boolean; lines: number } | null> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
-    throw err;
-  }
+): Promise<LogSearch | null> {
+  const file = await openOrNull(path);
+  if (file === null) return null;
   const limit = options.limit ?? 1000;
   const want = needle.toLowerCase();
   const matches: LogMatch[] = [];

@@ -4,8 +4,7 @@
  */
 import { StintError } from "../errors.ts";
 import { hostId } from "../store/meta.ts";
-import { withStore } from "../store/open.ts";
-import type { Database } from "../store/sqlite.ts";
+import { readStore } from "../cli/read_store.ts";
 import type { Html } from "./html.ts";
 import type { Guard, TokenSource } from "./security.ts";
 import type { Shell } from "./layout.ts";
@@ -37,18 +36,7 @@ export class BadRequest extends StintError {
  * yet (the dashboard never creates one). Like every stint reader it may
  * mark a dead `running` record `lost` as it reads (spec section 3).
  */
-export function readUiStore<T>(
-  dbPath: string,
-  fn: (db: Database) => T,
-  missing: () => T,
-): T {
-  try {
-    Deno.statSync(dbPath);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return missing();
-  }
-  return withStore(dbPath, fn);
-}
+export const readUiStore = readStore;
 
 /** The shell facts (store path, host id) for a page. */
 export function shellFor(

@@ -4,7 +4,14 @@
  * ones over TCP with any Host header).
  * @module
  */
-import { spawnStint, type TempState } from "./cli.ts";
+import assert from "node:assert/strict";
+import {
+  type Execution,
+  getBackgroundRun,
+  getExecution,
+  withStore,
+} from "../../src/store/mod.ts";
+import { spawnStint, stint, type TempState, waitFor } from "./cli.ts";
 
 /** A running `stint ui`. */
 export interface UiProcess {
@@ -178,4 +185,42 @@ export function chromiumPath(): string | null {
     }
   }
   return null;
+}
+
+/**
+ * Start `sh -c <script>` as a background run named `name` (in the state's
+ * dir) and wait until its task runs; returns both ids and the execution.
+ */
+export async function startBackgroundRun(
+  s: TempState,
+  script: string,
+  name: string,
+): Promise<{ bg: string; execution: Execution }> {
+  const r = await stint([
+    "exec",
+    "-b",
+    "--name",
+    name,
+    "--",
+    "sh",
+    "-c",
+    script,
+  ], {
+    env: s.env,
+    cwd: s.dir,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const bg = r.stdout.trim();
+  const execution = await waitFor<Execution | null>(() => {
+    const run = withStore(s.db, (db) => getBackgroundRun(db, bg));
+    if (!run.executionId) return null;
+    try {
+      const e = withStore(s.db, (db) => getExecution(db, run.executionId!));
+      // The supervisor's pid is a placeholder until the task's is known.
+      return e.pid !== null && e.pid !== run.pid ? e : null;
+    } catch {
+      return null;
+    }
+  }, { timeoutMs: 20_000, what: `background run ${bg} to start its task` });
+  return { bg, execution: execution! };
 }

@@ -26,7 +26,7 @@ import { badge, duration, page, timeFull } from "../layout.ts";
 import {
   DEFAULT_TAIL_BYTES,
   logFile,
-  type LogMatch,
+  type LogSearch,
   type LogTail,
   readLogTail,
   searchLog,
@@ -289,7 +289,7 @@ function logSection(
   f: RunFacts,
   o: {
     tail: LogTail | null;
-    search: { matches: LogMatch[]; truncated: boolean; lines: number } | null;
+    search: LogSearch | null;
     q: string;
     hasLog: boolean;
   },
@@ -370,7 +370,7 @@ function renderRun(
   f: RunFacts,
   o: {
     tail: LogTail | null;
-    search: { matches: LogMatch[]; truncated: boolean; lines: number } | null;
+    search: LogSearch | null;
     q: string;
     hasLog: boolean;
     r: UiRequest;

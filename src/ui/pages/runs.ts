@@ -13,6 +13,7 @@ import {
   reconcileExecutions,
 } from "../../store/executions.ts";
 import {
+  EXECUTION_STATUSES,
   type HistoryCursor,
   type HistoryPage,
   type HistoryPageQuery,
@@ -30,13 +31,7 @@ import {
   type UiRequest,
 } from "../request.ts";
 
-const STATUSES: ExecutionStatus[] = [
-  "running",
-  "succeeded",
-  "failed",
-  "killed",
-  "lost",
-];
+const STATUSES = EXECUTION_STATUSES;
 
 /** The filters as typed (kept for the form and the paging links). */
 export interface RunsForm {
