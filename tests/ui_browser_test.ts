@@ -13,8 +13,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { getBackgroundRun, getExecution, withStore } from "../src/store/mod.ts";
-import { stint, type TempState, tempState, waitFor } from "./support/cli.ts";
+import { getBackgroundRun, withStore } from "../src/store/mod.ts";
+import { tempState, waitFor } from "./support/cli.ts";
 import { seedRuns } from "./support/history_seed.ts";
 import { chromiumPath, startBackgroundRun, startUi } from "./support/ui.ts";
 
