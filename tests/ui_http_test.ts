@@ -637,3 +637,34 @@ Deno.test("stint ui: kill ends a foreground run through its task's process group
     }
   });
 });
+
+Deno.test("stint ui: stopping it ends the live streams it serves", async () => {
+  const s = tempState("stint-ui-stop-");
+  const ui = await startUi(s);
+  const { bg: id, execution } = await startBackgroundRun(
+    s,
+    "echo still going; sleep 60",
+    "ui:long",
+  );
+  try {
+    const res = await fetch(`${ui.origin}/api/runs/${execution.id}/events`, {
+      headers: { cookie: ui.cookie },
+    });
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("still going")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    assert.match(text, /still going/);
+    const t0 = Date.now();
+    assert.equal(await ui.stop(), 0);
+    assert.ok(Date.now() - t0 < 5_000, `stopped in ${Date.now() - t0} ms`);
+    await reader.cancel().catch(() => {});
+  } finally {
+    await ui.stop();
+    await stint(["bg", "kill", id, "--grace", "1s"], { env: s.env });
+    Deno.removeSync(s.dir, { recursive: true });
+  }
+});

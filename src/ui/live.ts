@@ -57,10 +57,16 @@ export function followRun(
   const enc = new TextEncoder();
   const chunker = new LogChunker(start.offset, decodeState(start.state));
   let next = start.offset;
+  let cancelled = false;
   const body = new ReadableStream<Uint8Array>({
+    cancel() {
+      cancelled = true;
+    },
     async start(controller) {
       const send = (text: string) => {
-        if (!signal.aborted) controller.enqueue(enc.encode(text));
+        if (!signal.aborted && !cancelled) {
+          controller.enqueue(enc.encode(text));
+        }
       };
       const sendLog = async (): Promise<void> => {
         if (path === null) return;
@@ -80,7 +86,7 @@ export function followRun(
       let tick = 0;
       let lastPing = Date.now();
       try {
-        while (!signal.aborted) {
+        while (!signal.aborted && !cancelled) {
           const checkRecord = tick++ % RECORD_EVERY === 0;
           // The record first, then the file: nothing written before the end is missed.
           const record = checkRecord ? readRecord(dbPath, e.id) : null;

@@ -20,6 +20,8 @@ export interface UiRequest {
   source: TokenSource;
   /** The Host header as sent (for same-origin checks). */
   host: string;
+  /** Aborted when the client goes away or the server stops (ends live streams). */
+  signal: AbortSignal;
 }
 
 /** A request for a page or endpoint that the user got wrong (400). */

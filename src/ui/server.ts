@@ -228,12 +228,13 @@ function failure(
 
 /** The dashboard's request handler for the store at `dbPath`. */
 export function createHandler(
-  options: { dbPath: string; guard: Guard },
+  options: { dbPath: string; guard: Guard; stopping?: AbortSignal },
 ): (req: Request) => Promise<Response> {
   const { dbPath, guard } = options;
+  const stopping = options.stopping ?? new AbortController().signal;
   return async (req: Request): Promise<Response> => {
     const started = performance.now();
-    const res = await handle(req, dbPath, guard);
+    const res = await handle(req, { dbPath, guard, stopping });
     const headers = new Headers(res.headers);
     for (const [k, v] of Object.entries(securityHeaders())) headers.set(k, v);
     if (!headers.has("cache-control")) headers.set("cache-control", "no-store");
@@ -251,9 +252,9 @@ export function createHandler(
 
 async function handle(
   req: Request,
-  dbPath: string,
-  guard: Guard,
+  app: { dbPath: string; guard: Guard; stopping: AbortSignal },
 ): Promise<Response> {
+  const { dbPath, guard } = app;
   const url = new URL(req.url);
   const host = req.headers.get("host");
   const badHost = checkHost(guard, host);
@@ -281,6 +282,7 @@ async function handle(
     guard,
     source: auth.source,
     host: host!,
+    signal: AbortSignal.any([req.signal, app.stopping]),
   };
   let allowed: string[] = [];
   for (const route of ROUTES) {
@@ -370,7 +372,12 @@ export async function serveUi(options: {
       ...(options.hosts ?? []),
     ],
   });
-  handler = createHandler({ dbPath: options.dbPath, guard });
+  const stopping = new AbortController();
+  handler = createHandler({
+    dbPath: options.dbPath,
+    guard,
+    stopping: stopping.signal,
+  });
   const shown = options.hostname.includes(":")
     ? `[${options.hostname}]`
     : options.hostname;
@@ -380,7 +387,11 @@ export async function serveUi(options: {
   return {
     url: `http://${urlHost}:${addr.port}/?token=${options.token}`,
     port: addr.port,
-    shutdown: () => server.shutdown(),
+    shutdown: () => {
+      // Live streams last as long as their run: end them, or shutdown waits.
+      stopping.abort();
+      return server.shutdown();
+    },
     finished: server.finished,
   };
 }

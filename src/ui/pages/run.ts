@@ -155,7 +155,7 @@ export function runEvents(r: UiRequest, id: string): Response {
     r.dbPath,
     f.execution,
     streamStart(r.req, r.url),
-    r.req.signal,
+    r.signal,
   );
 }
 
