@@ -14,7 +14,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { getBackgroundRun, withStore } from "../src/store/mod.ts";
-import { tempState, waitFor } from "./support/cli.ts";
+import type { Browser } from "puppeteer-core";
+import { stint, tempState, waitFor } from "./support/cli.ts";
 import { seedRuns } from "./support/history_seed.ts";
 import { chromiumPath, startBackgroundRun, startUi } from "./support/ui.ts";
 
@@ -63,33 +64,38 @@ Deno.test({
       "shop:dev",
     );
     const ui = await startUi(s);
-    const { default: puppeteer } = await import("puppeteer-core");
     const profile = Deno.makeTempDirSync({ prefix: "stint-ui-chromium-" });
-    const browser = await puppeteer.launch({
-      executablePath: CHROMIUM!,
-      headless: true,
-      userDataDir: profile,
-      timeout: STEP_MS,
-      protocolTimeout: STEP_MS,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        `--user-data-dir=${profile}`,
-      ],
-    });
+    let browser: Browser | null = null;
     // Whatever happens below, the browser and the server go away.
     const guard = setTimeout(() => {
-      browser.process()?.kill("SIGKILL");
-      ui.child.kill("SIGKILL");
+      browser?.process()?.kill("SIGKILL");
+      try {
+        ui.child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
     }, TEST_MS);
     const problems: string[] = [];
     try {
+      const { default: puppeteer } = await import("puppeteer-core");
+      browser = await puppeteer.launch({
+        executablePath: CHROMIUM!,
+        headless: true,
+        userDataDir: profile,
+        timeout: STEP_MS,
+        protocolTimeout: STEP_MS,
+        args: [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+          `--user-data-dir=${profile}`,
+        ],
+      });
       const page = await browser.newPage();
       page.setDefaultTimeout(STEP_MS);
       page.setDefaultNavigationTimeout(STEP_MS);
@@ -235,12 +241,18 @@ Deno.test({
       assert.deepEqual(problems, []);
     } finally {
       clearTimeout(guard);
-      await Promise.race([
-        browser.close(),
-        new Promise((r) => setTimeout(r, 10_000)),
-      ]).catch(() => {});
-      browser.process()?.kill("SIGKILL");
+      const b = browser as Browser | null;
+      if (b) {
+        await Promise.race([
+          b.close(),
+          new Promise((r) => setTimeout(r, 10_000)),
+        ]).catch(() => {});
+        b.process()?.kill("SIGKILL");
+      }
       await ui.stop();
+      // Nothing of the test's runs is left behind, passed or failed.
+      Deno.writeTextFileSync(join(s.dir, "gate"), "");
+      await stint(["bg", "kill", victim.bg, "--grace", "1s"], { env: s.env });
       Deno.removeSync(profile, { recursive: true });
       Deno.removeSync(s.dir, { recursive: true });
     }

@@ -8,6 +8,7 @@
 import { NotFoundError, StintError } from "../errors.ts";
 import {
   ActionRefused,
+  type ActionResult,
   actionToJson,
   killBackgroundRun,
   killRun,
@@ -166,12 +167,7 @@ const ROUTES: Route[] = [
  * a form post with a redirect to the run, a script with JSON.
  */
 function action(
-  fn: (
-    r: UiRequest,
-    id: string,
-  ) =>
-    | Promise<import("./actions.ts").ActionResult>
-    | import("./actions.ts").ActionResult,
+  fn: (r: UiRequest, id: string) => Promise<ActionResult> | ActionResult,
 ): Handler {
   return async (r, id) => {
     const form = (r.req.headers.get("content-type") ?? "").includes("form")
@@ -186,8 +182,10 @@ function action(
     });
     if (refused) return failure(r, refused.status, refused.reason);
     const result = await fn(r, id);
-    if (wantsHtml(r.req) && result.executionId) {
-      return redirect(`/runs/${result.executionId}`);
+    if (wantsHtml(r.req)) {
+      return redirect(
+        result.executionId ? `/runs/${result.executionId}` : "/background",
+      );
     }
     return jsonResponse(actionToJson(result));
   };
