@@ -158,7 +158,7 @@ export async function benchUi(
         `/runs/${logRun}?q=friends`,
         `/runs/${smallRun}?q=friends`,
       ],
-      ["tasks (15 refs, window 1,000 each)", "/tasks", "/tasks"],
+      ["tasks (15 refs, window 200 each)", "/tasks", "/tasks"],
       ["tasks page 5", "/tasks?page=5", "/tasks"],
       [
         "a task (chart of 500 runs)",

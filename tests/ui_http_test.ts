@@ -221,7 +221,8 @@ Deno.test("stint ui: the runs page filters in the store; the JSON uses history -
     assert.match(bad.text, /Status must be one of/);
     const tasks = JSON.parse((await get(ui, "/api/tasks")).text);
     const stats = JSON.parse(
-      (await stint(["stats", "--json"], { env: s.env })).stdout,
+      (await stint(["stats", "--window", "200", "--json"], { env: s.env }))
+        .stdout,
     );
     for (const ref of tasks.refs) {
       const cliRef = stats.find((x: { ref: string }) => x.ref === ref.ref);

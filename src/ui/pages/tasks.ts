@@ -37,6 +37,12 @@ import { runsTable } from "./runs.ts";
 
 /** Refs per page of the tasks list. */
 export const REFS_PER_PAGE = 15;
+/**
+ * How many of each ref's newest runs the list's rates and percentiles
+ * cover: 15 refs x 1,000 runs is 15,000 rows read at random, too slow for
+ * a page; a ref's own page uses the 1,000 of `stint stats`.
+ */
+export const LIST_WINDOW = 200;
 /** Runs drawn in a ref's duration chart (its newest). */
 export const CHART_RUNS = 500;
 
@@ -68,7 +74,7 @@ function tasksView(dbPath: string, url: URL): TasksView {
       pageNo * REFS_PER_PAGE,
     );
     const rows = slice.map((r) => ({
-      stats: refStats(db, { ref: r.ref, recent: 40 })[0],
+      stats: refStats(db, { ref: r.ref, recent: 40, window: LIST_WINDOW })[0],
       flaky: flakiness(db, r.ref),
     })).filter((r) => r.stats !== undefined);
     return { rows, total: refs.length, pageNo, q, here: hostId(db) };
@@ -182,9 +188,7 @@ ${
   }
 <div class="pager">${v.pageNo > 1 ? link(v.pageNo - 1, "← previous") : ""}${
     v.pageNo < pages ? link(v.pageNo + 1, "next →") : ""
-  }<span class="dim">page ${v.pageNo} of ${pages} · success and percentiles cover each ref's newest ${
-    (1000).toLocaleString("en")
-  } runs, as <code>stint stats</code> does · flaky: ≥ ${FLAKY_MIN_FLIPS} outcome changes with the same arguments in the newest ${FLAKY_WINDOW} runs</span></div>
+  }<span class="dim">page ${v.pageNo} of ${pages} · success and percentiles cover each ref's newest ${LIST_WINDOW} runs (<code>stint stats --window ${LIST_WINDOW}</code>; a ref's page covers 1,000) · flaky: ≥ ${FLAKY_MIN_FLIPS} outcome changes with the same arguments in the newest ${FLAKY_WINDOW} runs</span></div>
 </section>`;
 }
 
