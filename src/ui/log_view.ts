@@ -193,7 +193,7 @@ export interface LogMatch {
 /** What a search found. */
 export interface LogSearch {
   matches: LogMatch[];
-  /** Stopped at the match limit. */
+  /** Stopped early: at the match limit or the time limit. */
   truncated: boolean;
   /** Lines read. */
   lines: number;
@@ -202,16 +202,18 @@ export interface LogSearch {
 /**
  * Search the whole log at `path` for lines containing `needle`
  * (case-insensitive, escape sequences ignored), streaming the file. Stops
- * after `limit` matches. Null when there is no file.
+ * after `limit` matches or `timeoutMs` (default 5 s: a search of a huge log
+ * says how far it got rather than hold the page). Null when there is no file.
  */
 export async function searchLog(
   path: string,
   needle: string,
-  options: { limit?: number } = {},
+  options: { limit?: number; timeoutMs?: number } = {},
 ): Promise<LogSearch | null> {
   const file = await openOrNull(path);
   if (file === null) return null;
   const limit = options.limit ?? 1000;
+  const deadline = Date.now() + (options.timeoutMs ?? 5_000);
   const want = needle.toLowerCase();
   const matches: LogMatch[] = [];
   let state = initialState();
@@ -239,6 +241,9 @@ export async function searchLog(
       }
       for (const line of lines) {
         if (check(line)) return { matches, truncated: true, lines: lineNo };
+      }
+      if (Date.now() > deadline) {
+        return { matches, truncated: true, lines: lineNo };
       }
     }
     carry += text.decode();

@@ -318,7 +318,7 @@ ${live ? html`<span class="live" id="live-indicator">● live</span>` : ""}
         class="dim">${s.matches.length} matching line${s.matches.length === 1
           ? ""
           : "s"} of ${s.lines.toLocaleString("en")}${s.truncated
-          ? " (the first ones only)"
+          ? " (stopped early: the first 1,000 matches or 5 s of searching)"
           : ""}</p>
       <pre class="log matches">${s.matches.map((m) =>
         html`<span class="ln">${m.line}</span>${raw(m.html)}\n`
