@@ -13,6 +13,7 @@ const GROUPS: Record<string, () => Promise<BenchResult[]>> = {
   vars: async () => (await import("./vars_bench.ts")).benchVars(),
   run: async () => (await import("./run_bench.ts")).benchRun(),
   sync: async () => (await import("./sync_bench.ts")).benchSync(),
+  ui: async () => (await import("./ui_bench.ts")).benchUi(),
 };
 
 function fmt(n: number | undefined, unit = ""): string {

@@ -46,6 +46,7 @@ const COMMANDS: Record<string, Entry> = {
   __complete: {
     load: () => import("./completions.ts").then((m) => m.complete),
   },
+  ui: { load: () => import("./ui.ts"), restores: true },
 };
 
 /** Run the CLI with `argv` (without the program name); returns the exit code. */

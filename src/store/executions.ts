@@ -438,8 +438,10 @@ export function writeTombstone(
  */
 export function reconcileExecutions(db: Database): string[] {
   const host = hostId(db);
+  // `+host_id`: read the running rows through the status index, never
+  // every row of this host through the host index.
   const running = db.prepare(
-    "SELECT id, pid, pid_start, scope_id FROM executions WHERE status = 'running' AND host_id = ?",
+    "SELECT id, pid, pid_start, scope_id FROM executions WHERE status = 'running' AND +host_id = ?",
   ).all(host);
   const lost: { id: string; reason: string; scopeId: string | null }[] = [];
   for (const row of running) {

@@ -26,6 +26,7 @@ const GROUPS: Record<string, () => Promise<Command>> = {
   sync: async () => (await import("./sync.ts")).SYNC,
   status: async () => (await import("./sync.ts")).STATUS,
   store: async () => (await import("./sync.ts")).STORE,
+  ui: async () => (await import("./ui.ts")).UI,
   completions: async () => (await import("./shell.ts")).COMPLETIONS,
 };
 
