@@ -306,10 +306,7 @@ Deno.test("bg wait exits with the run's code, 124 on timeout", async () => {
   assert.equal(k.code, 143);
 });
 
-Deno.test("SIGKILL of the supervisor makes the run lost; bg kill then clears what is left", async () => {
-  const s = tempState();
-  const id = await startBg(s, ["sh", "-c", "sleep 105 & wait"]);
-  const pgid = await taskGroup(s, id, 2);
+async function killSupervisor(s: TempState, id: string): Promise<void> {
   const supervisor = bgRun(s, id).pid!;
   Deno.kill(supervisor, "SIGKILL");
   await waitFor(() => {
@@ -320,6 +317,33 @@ Deno.test("SIGKILL of the supervisor makes the run lost; bg kill then clears wha
       return true;
     }
   }, { what: "the supervisor to die" });
+}
+
+Deno.test("SIGKILL of the supervisor: the run is running while its task lives, and bg kill ends the task", async () => {
+  const s = tempState();
+  const id = await startBg(s, ["sh", "-c", "sleep 105 & wait"]);
+  const pgid = await taskGroup(s, id, 2);
+  await killSupervisor(s, id);
+  const list = JSON.parse(
+    (await stint(["bg", "list", "--all", "--json"], { env: s.env })).stdout,
+  );
+  assert.equal(list[0].status, "running", "its task still runs");
+  const k = await stint(["bg", "kill", id, "--grace", "1s"], { env: s.env });
+  assert.equal(k.code, 0, k.stderr);
+  if (!(await waitGroupGone(pgid, 5_000))) signalGroup(pgid, "SIGKILL");
+  assert.ok(await waitGroupGone(pgid, 5_000), "the orphaned task was killed");
+  assert.equal(bgRun(s, id).status, "killed");
+  const k2 = await stint(["bg", "kill", id], { env: s.env });
+  assert.equal(k2.code, 1);
+});
+
+Deno.test("SIGKILL of the supervisor, then its task ends: the run is lost and bg wait says so (125)", async () => {
+  const s = tempState();
+  const id = await startBg(s, ["sh", "-c", WAIT_GATE]);
+  const pgid = await taskGroup(s, id, 1);
+  await killSupervisor(s, id);
+  Deno.writeTextFileSync(join(s.dir, "gate"), "");
+  assert.ok(await waitGroupGone(pgid, 10_000));
   const list = JSON.parse(
     (await stint(["bg", "list", "--all", "--json"], { env: s.env })).stdout,
   );
@@ -328,12 +352,6 @@ Deno.test("SIGKILL of the supervisor makes the run lost; bg kill then clears wha
   const w = await stint(["bg", "wait", id], { env: s.env });
   assert.equal(w.code, 125);
   assert.match(w.stderr, /was lost/);
-  const k = await stint(["bg", "kill", id], { env: s.env });
-  assert.equal(k.code, 0, k.stderr);
-  if (!(await waitGroupGone(pgid, 5_000))) signalGroup(pgid, "SIGKILL");
-  assert.ok(await waitGroupGone(pgid, 5_000), "the orphaned task was killed");
-  const k2 = await stint(["bg", "kill", id], { env: s.env });
-  assert.equal(k2.code, 1);
 });
 
 Deno.test("ten background runs at once all complete with correct records", async () => {

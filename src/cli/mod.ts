@@ -5,6 +5,7 @@
  * @module
  */
 import { StintError, UsageError } from "../errors.ts";
+import { journalHasEntries } from "../store/journal.ts";
 import { resolveDbPath } from "../store/paths.ts";
 import type { CommandModule, Context } from "./context.ts";
 import { closeMatches } from "./suggest.ts";
@@ -22,6 +23,11 @@ interface Entry {
    * run or write go through the sync session, which does this itself.
    */
   restores?: boolean;
+  /**
+   * Never records run ends waiting in the journal (a probe never writes;
+   * `store` must see the file as it is).
+   */
+  leavesJournal?: boolean;
 }
 
 const COMMANDS: Record<string, Entry> = {
@@ -75,10 +81,12 @@ const COMMANDS: Record<string, Entry> = {
   status: {
     summary: "Probe the store and the bucket (safe from cron)",
     load: () => import("./status.ts"),
+    leavesJournal: true,
   },
   store: {
     summary: "Show, migrate, back up or destroy the store file",
     load: () => import("./store.ts"),
+    leavesJournal: true,
   },
 };
 
@@ -97,7 +105,9 @@ Global options:
   -V, --version  Show the version
 
 Environment: STINT_DB, STINT_QUIET, NO_COLOR, STINT_DEBUG=1 (stack traces
-for internal errors), and the sync settings listed in stint sync --help.`;
+for internal errors), STINT_BUSY_TIMEOUT (how long to wait for another
+process's write lock, default 30s), and the sync settings listed in
+stint sync --help.`;
 
 /** Run the CLI with `argv` (without the program name); returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -148,6 +158,12 @@ async function dispatch(argv: string[]): Promise<number> {
   if (entry.restores && needsRestore(ctx.dbPath)) {
     const { restoreIfMissing } = await import("./sync_session.ts");
     await restoreIfMissing(ctx);
+  }
+  // Run ends an earlier stint could not write (spec section 3): recorded
+  // by the next process, silently; the one that saved them said so.
+  if (!entry.leavesJournal && journalHasEntries(ctx.dbPath)) {
+    const { replayJournal } = await import("../store/run_record.ts");
+    replayJournal(ctx.dbPath);
   }
   return await mod.run(rest, ctx);
 }

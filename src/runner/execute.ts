@@ -4,17 +4,18 @@
  * starts), capture its output, forward signals, and record the end.
  * @module
  */
-import {
-  type Execution,
-  finishExecution,
-  setExecutionPid,
-  startExecution,
-} from "../store/executions.ts";
+import { type Execution, setExecutionPid } from "../store/executions.ts";
 import { openStore, withStore } from "../store/open.ts";
-import { ensurePrivateDir, logPath, logsDir } from "../store/paths.ts";
+import { createLogFile, ensureLogsDir, logPath } from "../store/paths.ts";
 import { processStartTime } from "../store/process.ts";
 import { uuidv7 } from "../store/ids.ts";
-import { createScope, deleteScope } from "../store/vars.ts";
+import { reserveJournal } from "../store/journal.ts";
+import {
+  backgroundStatusFor,
+  beginRun,
+  type RunEnd,
+} from "../store/run_record.ts";
+import { recordRunEnd, runWarner } from "./record_end.ts";
 import {
   LogSink,
   type Pump,
@@ -139,34 +140,62 @@ async function record(
   },
 ): Promise<RunResult> {
   const { dbPath, id, env, parent } = options;
-  ensurePrivateDir(logsDir(dbPath));
-  const log = new LogSink(logPath(dbPath, id));
-  let scopeId: string;
-  try {
-    scopeId = withStore(dbPath, (db) => {
-      const scope = createScope(db, { parent: parent.scope, runId: id });
-      startExecution(db, {
-        id,
-        ref: spec.ref,
-        command: spec.command,
-        args: spec.args,
-        projectDir: spec.projectDir,
-        task: spec.task,
-        pid: Deno.pid,
-        pidStart: processStartTime(Deno.pid),
-        logId: id,
-        backgroundId: options.backgroundId ?? null,
-        parentId: parent.runId,
-        scopeId: scope,
-      });
-      return scope;
+  // The scope, the record and its recorder: one transaction, so a failed
+  // start leaves nothing behind. The logs dir is made (or refused: a link,
+  // another user's) first, once the store path is known to be good.
+  const started = withStore(dbPath, (db) => {
+    ensureLogsDir(dbPath);
+    return beginRun(db, {
+      id,
+      ref: spec.ref,
+      command: spec.command,
+      args: spec.args,
+      projectDir: spec.projectDir,
+      task: spec.task,
+      recorder: { pid: Deno.pid, pidStart: processStartTime(Deno.pid) },
+      parentScope: parent.scope,
+      logId: id,
+      backgroundId: options.backgroundId ?? null,
+      parentId: parent.runId,
     });
+  });
+  const scopeId = started.scopeId!;
+  // Room for the end in the journal, made while the disk still has some.
+  reserveJournal(dbPath);
+  const path = logPath(dbPath, id);
+  const warn = runWarner({ terminal: options.terminal, logPath: path });
+  const ending = (outcome: EndFields, stintExit: number | null): RunEnd => ({
+    executionId: id,
+    scopeId,
+    finish: { ...outcome, completedAt: Date.now() },
+    background: options.backgroundId
+      ? {
+        id: options.backgroundId,
+        ref: spec.ref,
+        status: backgroundStatusFor(outcome.status),
+        exitCode: stintExit,
+      }
+      : undefined,
+  });
+
+  let log: LogSink;
+  let outcome: Outcome;
+  try {
+    createLogFile(dbPath, id, { mayExist: options.backgroundId != null });
+    log = new LogSink(path);
   } catch (err) {
-    log.close();
+    await recordRunEnd(
+      dbPath,
+      ending({
+        status: "failed",
+        exitCode: null,
+        signal: null,
+        error: (err as Error).message.split("\n")[0],
+      }, null),
+      { warn },
+    );
     throw err;
   }
-
-  let outcome: Outcome;
   try {
     outcome = await spawnAndWait(spec, {
       ...options,
@@ -181,40 +210,62 @@ async function record(
     });
   } catch (err) {
     // Never leave the record running behind an error of stint's own.
-    try {
-      withStore(dbPath, (db) => {
-        finishExecution(db, id, {
-          status: "failed",
-          error: `stint failed while running it: ${
-            (err as Error).message?.split("\n")[0] ?? String(err)
-          }`,
-        });
-        deleteScope(db, scopeId);
-      });
-    } catch {
-      // the original error is the one to report
-    }
+    log.close();
+    await recordRunEnd(
+      dbPath,
+      ending({
+        status: "failed",
+        exitCode: null,
+        signal: null,
+        error: `stint failed while running it: ${
+          (err as Error).message?.split("\n")[0] ?? String(err)
+        }`,
+      }, null),
+      { warn },
+    );
     throw err;
   } finally {
     log.close();
   }
 
   const error = [outcome.error, log.error].filter(Boolean).join("; ") || null;
-  const execution = withStore(dbPath, (db) => {
-    const done = finishExecution(db, id, {
-      status: outcome.status,
-      exitCode: outcome.exitCode,
-      signal: outcome.signal,
-      error,
-    });
-    deleteScope(db, scopeId);
-    return done;
-  });
+  const end = ending({
+    status: outcome.status,
+    exitCode: outcome.exitCode,
+    signal: outcome.signal,
+    error,
+  }, outcome.stintExit);
+  // A run that never started keeps no empty log.
+  if (outcome.started === false && removeIfEmpty(path)) end.noLog = true;
+  // The end is recorded, or journalled, but the exit code is the task's.
+  const recorded = await recordRunEnd(dbPath, end, { warn });
   return {
-    execution,
+    execution: recorded.execution ?? {
+      ...started,
+      status: end.finish.status,
+      exitCode: end.finish.exitCode ?? null,
+      signal: end.finish.signal ?? null,
+      error: end.finish.error ?? null,
+      completedAt: end.finish.completedAt,
+      durationMs: Math.max(0, end.finish.completedAt - started.startedAt),
+      logId: end.noLog ? null : started.logId,
+      scopeId,
+    },
     exitCode: outcome.stintExit,
     spawnError: outcome.spawnError,
   };
+}
+
+type EndFields = Pick<Outcome, "status" | "exitCode" | "signal" | "error">;
+
+function removeIfEmpty(path: string): boolean {
+  try {
+    if (Deno.lstatSync(path).size !== 0) return false;
+    Deno.removeSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 interface Outcome {
@@ -224,6 +275,8 @@ interface Outcome {
   error: string | null;
   stintExit: number;
   spawnError: string | null;
+  /** False when no child was ever spawned. */
+  started?: boolean;
 }
 
 async function spawnAndWait(
@@ -244,6 +297,7 @@ async function spawnAndWait(
       error: `Interrupted by ${forwarder.received} before the command started`,
       stintExit: signalExitCode(forwarder.received),
       spawnError: null,
+      started: false,
     };
   }
   let child: Deno.ChildProcess;
@@ -273,6 +327,7 @@ async function spawnAndWait(
       error: message,
       stintExit: code,
       spawnError: message,
+      started: false,
     };
   }
   const pgid = child.pid;

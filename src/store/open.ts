@@ -1,22 +1,75 @@
 /**
  * Open-per-operation access to the store. Every operation opens the file,
  * sets the busy timeout first, switches to WAL, migrates if needed, runs, and
- * closes, so any number of stint processes share one file safely.
+ * closes, so any number of stint processes share one file safely. Before
+ * anything is written, the file is checked to be stint's own (spec section
+ * 3, "Ownership"): a store carries `PRAGMA application_id`, and a SQLite file
+ * of another program is refused and left byte-identical.
  * @module
  */
-import { StintError } from "../errors.ts";
-import { describeFsError, ensurePrivateDir, stateDir } from "./paths.ts";
+import { StintError, UsageError } from "../errors.ts";
+import {
+  describeFsError,
+  ensurePrivateDir,
+  refuseForeignEntry,
+  stateDir,
+} from "./paths.ts";
 import { initMeta, newHostId } from "./meta.ts";
 import { migrate, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
 import { type Database, openSqlite } from "./sqlite.ts";
 
-/** Busy timeout for every connection (spec section 3). */
-export const BUSY_TIMEOUT_MS = 5000;
+/**
+ * The default busy timeout: how long a connection waits for another
+ * process's write lock. Longer than spec section 3's 5 s because 48 writers
+ * of 16 MiB values queue for well over 5 s (issue 11); `STINT_BUSY_TIMEOUT`
+ * changes it.
+ */
+export const BUSY_TIMEOUT_MS = 30_000;
+
+/** `PRAGMA application_id` of a stint store: "STNT". */
+export const STINT_APPLICATION_ID = 0x53544e54;
 
 /** Options for {@linkcode withStore}. */
 export interface OpenOptions {
   /** Open read-only: never creates, migrates or writes (for probes). */
   readOnly?: boolean;
+  /** Create the store when it is missing (default: unless read-only). */
+  create?: boolean;
+}
+
+let busyTimeout: number | undefined;
+
+/**
+ * The busy timeout in milliseconds: `STINT_BUSY_TIMEOUT` (`30s`, `500ms`,
+ * `2m`, or plain seconds) or {@linkcode BUSY_TIMEOUT_MS}. A bad value is a
+ * usage error (exit 2), reported before the store is touched.
+ */
+export function busyTimeoutMs(): number {
+  if (busyTimeout !== undefined) return busyTimeout;
+  let raw: string | undefined;
+  try {
+    raw = Deno.env.get("STINT_BUSY_TIMEOUT");
+  } catch {
+    raw = undefined;
+  }
+  busyTimeout = raw === undefined || raw === ""
+    ? BUSY_TIMEOUT_MS
+    : parseBusyTimeout(raw);
+  return busyTimeout;
+}
+
+/** Parse a `STINT_BUSY_TIMEOUT` value into milliseconds. */
+export function parseBusyTimeout(raw: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(raw);
+  const ms = m
+    ? Number(m[1]) * (m[2] === "ms" ? 1 : m[2] === "m" ? 60_000 : 1000)
+    : NaN;
+  if (!Number.isFinite(ms) || ms > 3_600_000) {
+    throw new UsageError(
+      `STINT_BUSY_TIMEOUT must be a wait such as 30s, 500ms or 2m (at most 1h), not "${raw}"`,
+    );
+  }
+  return Math.round(ms);
 }
 
 /**
@@ -41,21 +94,30 @@ export function withStore<T>(
 /** Open (and prepare) a connection; the caller must close it. */
 export function openStore(dbPath: string, options?: OpenOptions): Database {
   const readOnly = options?.readOnly ?? false;
-  if (readOnly) {
-    try {
-      Deno.statSync(dbPath);
-    } catch (err) {
+  const timeoutMs = busyTimeoutMs();
+  let file = inspectStoreFile(dbPath);
+  if (file.kind === "missing") {
+    if (readOnly || options?.create === false) {
       throw new StintError(
-        `Cannot read the store ${dbPath}: ${describeFsError(err)}`,
-        { cause: err },
+        `Cannot read the store ${dbPath}: not found`,
+        { cause: file.error },
       );
     }
-  } else {
     createPrivateFile(dbPath);
+    file = inspectStoreFile(dbPath);
   }
+  refuseUnusable(dbPath, file);
+  for (const side of ["-wal", "-shm", "-journal"]) {
+    refuseForeignEntry(dbPath + side, "file");
+  }
+  const ours = file.kind === "sqlite" &&
+    file.applicationId === STINT_APPLICATION_ID;
+  // A file without stint's id is looked at read-only first, so a database
+  // of another program is never switched to WAL or migrated.
+  const adopt = ours ? false : classifyUnmarked(dbPath);
   let db: Database;
   try {
-    db = openSqlite(dbPath, { timeoutMs: BUSY_TIMEOUT_MS, readOnly });
+    db = openSqlite(dbPath, { timeoutMs, readOnly });
   } catch (err) {
     throw translateSqliteError(err, dbPath);
   }
@@ -74,6 +136,7 @@ export function openStore(dbPath: string, options?: OpenOptions): Database {
       migrate(db);
       initMeta(db);
     }
+    if (adopt && !readOnly) markOwned(db);
     return db;
   } catch (err) {
     db.close();
@@ -81,8 +144,159 @@ export function openStore(dbPath: string, options?: OpenOptions): Database {
   }
 }
 
-/** Run `fn` inside `BEGIN IMMEDIATE ... COMMIT`, rolling back on error. */
+/** What is at a store path, judged from `lstat` and the 100-byte header. */
+type StoreFile =
+  | { kind: "missing"; error: unknown }
+  | { kind: "directory" | "symlink" | "empty" | "special" | "not-sqlite" }
+  | { kind: "sqlite"; applicationId: number; userVersion: number };
+
+function inspectStoreFile(dbPath: string): StoreFile {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.lstatSync(dbPath);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      return { kind: "missing", error: err };
+    }
+    throw new StintError(
+      `Cannot read the store ${dbPath}: ${describeFsError(err)}`,
+      { cause: err },
+    );
+  }
+  if (st.isSymlink) return { kind: "symlink" };
+  if (st.isDirectory) return { kind: "directory" };
+  if (!st.isFile) return { kind: "special" };
+  if (st.size === 0) return { kind: "empty" };
+  const header = new Uint8Array(100);
+  let n = 0;
+  try {
+    const f = Deno.openSync(dbPath, { read: true });
+    try {
+      while (n < header.length) {
+        const got = f.readSync(header.subarray(n));
+        if (got === null) break;
+        n += got;
+      }
+    } finally {
+      f.close();
+    }
+  } catch (err) {
+    throw new StintError(
+      `Cannot read the store ${dbPath}: ${describeFsError(err)}`,
+      { cause: err },
+    );
+  }
+  const magic = new TextDecoder().decode(header.subarray(0, 16));
+  if (n < 100 || magic !== "SQLite format 3\0") return { kind: "not-sqlite" };
+  const view = new DataView(header.buffer);
+  return {
+    kind: "sqlite",
+    userVersion: view.getUint32(60),
+    applicationId: view.getUint32(68),
+  };
+}
+
+function refuseUnusable(dbPath: string, file: StoreFile): void {
+  switch (file.kind) {
+    case "directory":
+      throw new StintError(
+        `The store path ${dbPath} is a directory; give STINT_DB/--db a file path such as ${dbPath}/stint.db`,
+      );
+    case "symlink":
+      throw new StintError(
+        `The store ${dbPath} is a symbolic link; stint writes nothing through links in its state dir: point STINT_DB/--db at the real file`,
+      );
+    case "special":
+      throw new StintError(
+        `The store ${dbPath} is not a regular file; point STINT_DB/--db at a file`,
+      );
+    case "empty":
+      throw new StintError(
+        `The store ${dbPath} is an empty file that stint did not create; remove it or point STINT_DB/--db at a new path, and stint will create its store there`,
+      );
+    case "not-sqlite":
+      throw new StintError(
+        `The store ${dbPath} is not a SQLite database; move it aside or point STINT_DB/--db at another file`,
+      );
+    case "sqlite":
+      if (
+        file.applicationId !== 0 &&
+        file.applicationId !== STINT_APPLICATION_ID
+      ) throw foreignStore(dbPath);
+  }
+}
+
+function foreignStore(dbPath: string): StintError {
+  return new StintError(
+    `${dbPath} is a SQLite database of another program, not a stint store; stint leaves it untouched: point STINT_DB/--db at another file`,
+  );
+}
+
+// The tables every stint store has had since schema version 1.
+const STINT_TABLES = ["meta", "executions", "scopes", "vars", "cache"];
+
+/**
+ * A SQLite file without an application id is stint's only when it has no
+ * tables yet or is a store written before stores carried the id (stint's
+ * tables and a schema version stint knows). Returns whether to mark it as
+ * stint's; throws for a database of another program. Read-only, so the
+ * file is not changed by looking.
+ */
+function classifyUnmarked(dbPath: string): boolean {
+  let probe: Database;
+  try {
+    probe = openSqlite(dbPath, { timeoutMs: busyTimeoutMs(), readOnly: true });
+  } catch (err) {
+    throw translateSqliteError(err, dbPath);
+  }
+  try {
+    const app = Number(
+      probe.prepare("PRAGMA application_id").get()
+        ?.application_id ?? 0,
+    );
+    if (app === STINT_APPLICATION_ID) return false;
+    if (app !== 0) throw foreignStore(dbPath);
+    const tables = new Set(
+      probe.prepare(
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view', 'trigger')",
+      ).all().map((r) => String(r.name)),
+    );
+    if (tables.size === 0) return true;
+    const version = schemaVersion(probe);
+    const looksLikeStint = version >= 1 &&
+      STINT_TABLES.every((t) => tables.has(t)) &&
+      ["host_id", "origin", "seq", "scope_id"].every((c) =>
+        probe.prepare(
+          "SELECT 1 AS x FROM pragma_table_info('executions') WHERE name = ?",
+        ).get(c) !== undefined
+      );
+    if (!looksLikeStint) throw foreignStore(dbPath);
+    return true;
+  } catch (err) {
+    throw translateSqliteError(err, dbPath);
+  } finally {
+    probe.close();
+  }
+}
+
+/** Stamp stint's application id on a store that lacks it (under the write lock). */
+function markOwned(db: Database): void {
+  transaction(db, () => {
+    const app = Number(
+      db.prepare("PRAGMA application_id").get()
+        ?.application_id ?? 0,
+    );
+    if (app === 0) db.exec(`PRAGMA application_id = ${STINT_APPLICATION_ID}`);
+  });
+}
+
+/**
+ * Run `fn` inside `BEGIN IMMEDIATE ... COMMIT`, rolling back on error. Inside
+ * a transaction already open on `db`, `fn` joins it, so record functions
+ * compose into one atomic write.
+ */
 export function transaction<T>(db: Database, fn: () => T): T {
+  if (db.inTransaction?.()) return fn();
   db.exec("BEGIN IMMEDIATE");
   try {
     const result = fn();
@@ -100,7 +314,6 @@ export function transaction<T>(db: Database, fn: () => T): T {
 
 function createPrivateFile(dbPath: string): void {
   ensurePrivateDir(stateDir(dbPath));
-  if (exists(dbPath)) return;
   try {
     createInitialized(dbPath);
   } catch (err) {
@@ -118,18 +331,20 @@ function createPrivateFile(dbPath: string): void {
 
 /**
  * Build a new store in a private temp file (0600, already in WAL mode,
- * migrated, with its meta rows) and hard-link it into place, so no process
- * ever sees a half-made store. Two processes that both switched one fresh
- * file from rollback to WAL mode could block each other for the whole busy
- * timeout; with this the switch happens where nobody else looks. If another
- * process linked its file first, that one is kept and ours is dropped.
+ * migrated, with its meta rows and application id) and hard-link it into
+ * place, so no process ever sees a half-made store. Two processes that both
+ * switched one fresh file from rollback to WAL mode could block each other
+ * for the whole busy timeout; with this the switch happens where nobody else
+ * looks. If another process linked its file first, that one is kept and
+ * ours is dropped. A link never replaces anything already at the path.
  */
 function createInitialized(dbPath: string): void {
   const tmp = `${dbPath}.new-${crypto.randomUUID()}`;
   try {
     Deno.openSync(tmp, { write: true, createNew: true, mode: 0o600 }).close();
-    const db = openSqlite(tmp, { timeoutMs: BUSY_TIMEOUT_MS });
+    const db = openSqlite(tmp, { timeoutMs: busyTimeoutMs() });
     try {
+      db.exec(`PRAGMA application_id = ${STINT_APPLICATION_ID}`);
       db.exec("PRAGMA journal_mode = WAL");
       migrate(db);
       initMeta(db);
@@ -154,7 +369,7 @@ function createInitialized(dbPath: string): void {
 
 function exists(path: string): boolean {
   try {
-    Deno.statSync(path);
+    Deno.lstatSync(path);
     return true;
   } catch {
     return false;
@@ -162,6 +377,24 @@ function exists(path: string): boolean {
 }
 
 export { newHostId };
+
+/** The store stayed locked by another process for the whole busy timeout. */
+export class StoreBusyError extends StintError {
+  /** Build a busy error (exit 1). */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StoreBusyError";
+  }
+}
+
+/** Whether `err` (raw or translated) means the store stayed locked. */
+export function isBusyError(err: unknown): boolean {
+  if (err instanceof StoreBusyError) return true;
+  if (err instanceof StintError) return false;
+  const errcode = (err as { errcode?: number })?.errcode;
+  return (typeof errcode === "number" && (errcode & 0xff) === 5) ||
+    /database is locked/i.test(String((err as Error)?.message ?? ""));
+}
 
 /** Turn SQLite failures into one-line errors that name the file and what to do. */
 export function translateSqliteError(err: unknown, dbPath: string): unknown {
@@ -180,11 +413,11 @@ export function translateSqliteError(err: unknown, dbPath: string): unknown {
       { cause: err },
     );
   }
-  if (errcode === 5 || /database is locked/i.test(msg)) {
-    return new StintError(
-      `The store ${dbPath} stayed locked for ${
-        BUSY_TIMEOUT_MS / 1000
-      } s; another stint may be stuck`,
+  if (isBusyError(err)) {
+    return new StoreBusyError(
+      `The store ${dbPath} is busy: another process held its write lock for ${
+        formatSeconds(busyTimeoutMs())
+      }; nothing was written: try again, or wait longer with STINT_BUSY_TIMEOUT`,
       { cause: err },
     );
   }
@@ -218,4 +451,8 @@ export function translateSqliteError(err: unknown, dbPath: string): unknown {
     );
   }
   return err;
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
 }

@@ -121,6 +121,17 @@ export const MIGRATIONS: readonly string[] = [
     uploaded INTEGER NOT NULL DEFAULT 0
   ) WITHOUT ROWID;
   `,
+  // v3 (liveness): who is recording each running execution (the stint
+  // process or background supervisor: pid + process start time), so a run
+  // is judged lost only when neither its recorder nor its task lives. Local
+  // to this file: never replicated, deleted when the run ends.
+  `
+  CREATE TABLE IF NOT EXISTS recorders (
+    execution_id TEXT PRIMARY KEY,
+    pid INTEGER NOT NULL,
+    pid_start TEXT
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** The schema version this build of stint writes. */
