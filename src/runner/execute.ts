@@ -145,6 +145,8 @@ async function record(
   // another user's) first, once the store path is known to be good.
   const started = withStore(dbPath, (db) => {
     ensureLogsDir(dbPath);
+    // Room for the end in the journal, made while the disk still has some.
+    reserveJournal(dbPath);
     return beginRun(db, {
       id,
       ref: spec.ref,
@@ -160,8 +162,6 @@ async function record(
     });
   });
   const scopeId = started.scopeId!;
-  // Room for the end in the journal, made while the disk still has some.
-  reserveJournal(dbPath);
   const path = logPath(dbPath, id);
   const warn = runWarner({ terminal: options.terminal, logPath: path });
   const ending = (outcome: EndFields, stintExit: number | null): RunEnd => ({
