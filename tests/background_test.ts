@@ -32,6 +32,7 @@ import {
   tempState,
   waitFor,
 } from "./support/cli.ts";
+import { isAlive } from "./support/proc.ts";
 
 function bgRun(s: TempState, id: string): BackgroundRun {
   return withStore(s.db, (db) => getBackgroundRun(db, id));
@@ -581,7 +582,7 @@ Deno.test("bg kill after the task's leader exited still ends what is left of its
     await waitFor(() => {
       try {
         const pid = Deno.readTextFileSync(pidFile).trim();
-        return pid !== "" && !existsLive(pid) ? pid : "";
+        return pid !== "" && !isAlive(Number(pid)) ? pid : "";
       } catch {
         return "";
       }
@@ -600,13 +601,3 @@ Deno.test("bg kill after the task's leader exited still ends what is left of its
     "nothing of the group is left",
   );
 });
-
-function existsLive(pid: string): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
-}

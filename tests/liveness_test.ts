@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { spawnStint, stint, tempState, waitFor } from "./support/cli.ts";
 import { rawQuery, rawRuns } from "./support/faults.ts";
+import { isAlive, processEnv, processState } from "./support/proc.ts";
 
 function sql(db: string, statements: string): void {
   const c = new DatabaseSync(db, { timeout: 10_000 });
@@ -21,35 +22,13 @@ function sql(db: string, statements: string): void {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
-}
-
 function stopped(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] === "T";
-  } catch {
-    return false;
-  }
+  return processState(pid) === "T";
 }
 
 /** Whether `pid` is alive and carries `STINT_RUN_ID=<id>` (is that run's task). */
 function isTaskOf(pid: number, id: string): boolean {
-  if (!alive(pid)) return false;
-  try {
-    return new TextDecoder().decode(
-      Deno.readFileSync(`/proc/${pid}/environ`),
-    ).split("\0").includes(`STINT_RUN_ID=${id}`);
-  } catch {
-    return false;
-  }
+  return isAlive(pid) && processEnv(pid, "STINT_RUN_ID") === id;
 }
 
 /** Live processes carrying a `STINT_RUN_ID` of one of `ids`. */
@@ -57,17 +36,9 @@ function processesOfRuns(ids: Set<string>): number[] {
   const found: number[] = [];
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const env = new TextDecoder().decode(
-        Deno.readFileSync(`/proc/${e.name}/environ`),
-      );
-      const m = /(?:^|\0)STINT_RUN_ID=([^\0]*)/.exec(env);
-      if (m && ids.has(m[1]) && alive(Number(e.name))) {
-        found.push(Number(e.name));
-      }
-    } catch {
-      // gone
-    }
+    const pid = Number(e.name);
+    const run = processEnv(pid, "STINT_RUN_ID");
+    if (run !== undefined && ids.has(run) && isAlive(pid)) found.push(pid);
   }
   return found;
 }
@@ -97,7 +68,7 @@ Deno.test("a run whose task has exited is not lost while stint is still recordin
       what: "stint to be stopped",
     });
     const [row] = rawRuns(t.db, "window:end");
-    await waitFor(() => row.pid !== null && !alive(Number(row.pid)), {
+    await waitFor(() => row.pid !== null && !isAlive(Number(row.pid)), {
       what: "the task to exit",
     });
     const runs = await historyJson(t.env);
@@ -150,7 +121,7 @@ Deno.test("stint killed before it recorded the task's pid: the run stays running
   child.stdin.close();
   await child.output();
   try {
-    assert.ok(alive(task));
+    assert.ok(isAlive(task));
     const runs = await historyJson(t.env);
     const run = runs.find((r) => r.ref === "window:pid")!;
     assert.equal(run.status, "running", "its task is alive");
@@ -170,7 +141,7 @@ Deno.test("stint killed before it recorded the task's pid: the run stays running
   } finally {
     Deno.kill(task, "SIGKILL");
   }
-  await waitFor(() => !alive(task), { what: "the task to die" });
+  await waitFor(() => !isAlive(task), { what: "the task to die" });
   const after = (await historyJson(t.env)).find((r) => r.ref === "window:pid")!;
   assert.equal(after.status, "lost");
   assert.match(String(after.error), /gone/);

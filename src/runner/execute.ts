@@ -6,16 +6,9 @@
  */
 import { type Execution, setExecutionPid } from "../store/executions.ts";
 import { openStore, withStore } from "../store/open.ts";
-import { createLogFile, ensureLogsDir, logPath } from "../store/paths.ts";
 import { processStartTime } from "../store/process.ts";
 import { uuidv7 } from "../store/ids.ts";
-import { reserveJournal } from "../store/journal.ts";
-import {
-  backgroundStatusFor,
-  beginRun,
-  type RunEnd,
-} from "../store/run_record.ts";
-import { recordRunEnd, runWarner } from "./record_end.ts";
+import { RunRecorder } from "./recorder.ts";
 import {
   LogSink,
   type Pump,
@@ -140,69 +133,33 @@ async function record(
   },
 ): Promise<RunResult> {
   const { dbPath, id, env, parent } = options;
-  // The scope, the record and its recorder: one transaction, so a failed
-  // start leaves nothing behind. The logs dir is made (or refused: a link,
-  // another user's) first, once the store path is known to be good.
-  const started = withStore(dbPath, (db) => {
-    ensureLogsDir(dbPath);
-    // Room for the end in the journal, made while the disk still has some.
-    reserveJournal(dbPath);
-    return beginRun(db, {
-      id,
-      ref: spec.ref,
-      command: spec.command,
-      args: spec.args,
-      projectDir: spec.projectDir,
-      task: spec.task,
-      recorder: { pid: Deno.pid, pidStart: processStartTime(Deno.pid) },
-      parentScope: parent.scope,
-      logId: id,
-      backgroundId: options.backgroundId ?? null,
-      parentId: parent.runId,
-    });
+  const rec = RunRecorder.begin(dbPath, {
+    id,
+    ref: spec.ref,
+    command: spec.command,
+    args: spec.args,
+    projectDir: spec.projectDir,
+    task: spec.task,
+    parentScope: parent.scope,
+    parentId: parent.runId,
+    backgroundId: options.backgroundId ?? null,
+    terminal: options.terminal,
   });
-  const scopeId = started.scopeId!;
-  const path = logPath(dbPath, id);
-  const warn = runWarner({ terminal: options.terminal, logPath: path });
-  const ending = (outcome: EndFields, stintExit: number | null): RunEnd => ({
-    executionId: id,
-    scopeId,
-    finish: { ...outcome, completedAt: Date.now() },
-    background: options.backgroundId
-      ? {
-        id: options.backgroundId,
-        ref: spec.ref,
-        status: backgroundStatusFor(outcome.status),
-        exitCode: stintExit,
-      }
-      : undefined,
-  });
-
   let log: LogSink;
-  let outcome: Outcome;
   try {
-    createLogFile(dbPath, id, { mayExist: options.backgroundId != null });
-    log = new LogSink(path);
+    log = new LogSink(rec.createLog());
   } catch (err) {
-    await recordRunEnd(
-      dbPath,
-      ending({
-        status: "failed",
-        exitCode: null,
-        signal: null,
-        error: (err as Error).message.split("\n")[0],
-      }, null),
-      { warn },
-    );
+    await rec.fail((err as Error).message.split("\n")[0]);
     throw err;
   }
+  let outcome: Outcome;
   try {
     outcome = await spawnAndWait(spec, {
       ...options,
       log,
       env: childEnv(env, {
         runId: id,
-        scopeId,
+        scopeId: rec.scopeId,
         parentRunId: parent.runId,
         dbPath,
       }, spec.extraEnv),
@@ -211,17 +168,10 @@ async function record(
   } catch (err) {
     // Never leave the record running behind an error of stint's own.
     log.close();
-    await recordRunEnd(
-      dbPath,
-      ending({
-        status: "failed",
-        exitCode: null,
-        signal: null,
-        error: `stint failed while running it: ${
-          (err as Error).message?.split("\n")[0] ?? String(err)
-        }`,
-      }, null),
-      { warn },
+    await rec.fail(
+      `stint failed while running it: ${
+        (err as Error).message?.split("\n")[0] ?? String(err)
+      }`,
     );
     throw err;
   } finally {
@@ -229,43 +179,18 @@ async function record(
   }
 
   const error = [outcome.error, log.error].filter(Boolean).join("; ") || null;
-  const end = ending({
+  // Recorded, or journalled: the exit code is the task's either way.
+  const execution = await rec.end({
     status: outcome.status,
     exitCode: outcome.exitCode,
     signal: outcome.signal,
     error,
-  }, outcome.stintExit);
-  // A run that never started keeps no empty log.
-  if (outcome.started === false && removeIfEmpty(path)) end.noLog = true;
-  // The end is recorded, or journalled, but the exit code is the task's.
-  const recorded = await recordRunEnd(dbPath, end, { warn });
+  }, { stintExit: outcome.stintExit, started: outcome.started });
   return {
-    execution: recorded.execution ?? {
-      ...started,
-      status: end.finish.status,
-      exitCode: end.finish.exitCode ?? null,
-      signal: end.finish.signal ?? null,
-      error: end.finish.error ?? null,
-      completedAt: end.finish.completedAt,
-      durationMs: Math.max(0, end.finish.completedAt - started.startedAt),
-      logId: end.noLog ? null : started.logId,
-      scopeId,
-    },
+    execution,
     exitCode: outcome.stintExit,
     spawnError: outcome.spawnError,
   };
-}
-
-type EndFields = Pick<Outcome, "status" | "exitCode" | "signal" | "error">;
-
-function removeIfEmpty(path: string): boolean {
-  try {
-    if (Deno.lstatSync(path).size !== 0) return false;
-    Deno.removeSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 interface Outcome {
@@ -366,7 +291,7 @@ async function spawnAndWait(
       (db) => setExecutionPid(db, options.id, { pid: child.pid, pidStart }),
     );
   } catch (err) {
-    // The run goes on; the record keeps stint's pid, which is still alive.
+    // The run goes on; its recorder (this process) is still alive.
     pidError = `Could not record the child's pid: ${
       (err as Error).message.split("\n")[0]
     }`;
