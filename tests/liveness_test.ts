@@ -186,6 +186,26 @@ Deno.test("a start that fails leaves no scope and no log file; scopes without a 
   );
 });
 
+/** Live supervisors (`bg __supervise`) started for the store `db`. */
+function supervisorsOf(db: string): number[] {
+  const found: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const argv = new TextDecoder().decode(
+        Deno.readFileSync(`/proc/${e.name}/cmdline`),
+      ).split("\0");
+      if (
+        argv.includes("__supervise") && argv.includes(db) &&
+        isAlive(Number(e.name))
+      ) found.push(Number(e.name));
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
 Deno.test("kill -9 storm: 40 rounds at random moments (start-up included): 0 stuck, 0 lost while the task lives, 0 leaked scopes, 0 orphans", async () => {
   const t = tempState();
   assert.equal((await stint(["exec", "--", "true"], { env: t.env })).code, 0);
@@ -195,10 +215,15 @@ Deno.test("kill -9 storm: 40 rounds at random moments (start-up included): 0 stu
   const violations: string[] = [];
   const runIds = new Set<string>();
   const delays: number[] = [];
+  // Background runs seen lost: none may end any other way afterwards.
+  const bgLostAt = new Map<string, number>();
   for (let round = 0; round < rounds; round++) {
-    // Each task records its pid under its run id, then lives ~1.5 s.
+    // Each task records its pid under its run id, then lives ~1.5 s. Every
+    // fourth round kills the stint that starts a background run instead.
+    const background = round % 4 === 3;
     const child = spawnStint([
       "exec",
+      ...(background ? ["-b"] : []),
       "--name",
       `storm:${round}`,
       "--",
@@ -206,10 +231,15 @@ Deno.test("kill -9 storm: 40 rounds at random moments (start-up included): 0 stu
       "-c",
       `echo $$ > ${pids}/$STINT_RUN_ID; sleep 1.5`,
     ], { env: t.env });
-    const delay = Math.floor(Math.random() * 300);
+    // `-b` returns within ~100 ms: its kills aim at its start-up.
+    const delay = Math.floor(Math.random() * (background ? 100 : 300));
     delays.push(delay);
     await new Promise((r) => setTimeout(r, delay));
-    child.kill("SIGKILL");
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // `-b` already returned
+    }
     child.stdin.close();
     await child.output();
     // A reader right after the kill: nothing it calls lost may still run.
@@ -228,30 +258,47 @@ Deno.test("kill -9 storm: 40 rounds at random moments (start-up included): 0 stu
         );
       }
     }
+    const bg = await stint(["bg", "list", "--all", "--json"], { env: t.env });
+    assert.equal(bg.code, 0, bg.stderr);
+    for (const b of JSON.parse(bg.stdout)) {
+      if (b.status === "lost" && !bgLostAt.has(b.id)) bgLostAt.set(b.id, round);
+    }
   }
-  // Every task ends on its own; then nothing may be left.
-  await waitFor(() => processesOfRuns(runIds).length === 0, {
-    timeoutMs: 20_000,
-    what: "the orphaned tasks to end",
-  });
+  // Every task and supervisor ends on its own; then nothing may be left.
+  await waitFor(
+    () =>
+      processesOfRuns(runIds).length === 0 &&
+      supervisorsOf(t.db).length === 0,
+    { timeoutMs: 30_000, what: "the orphaned tasks and supervisors to end" },
+  );
   const final = await historyJson(t.env);
-  const stuck = final.filter((r) => r.status === "running");
+  const finalBg = JSON.parse(
+    (await stint(["bg", "list", "--all", "--json"], { env: t.env })).stdout,
+  ) as Record<string, unknown>[];
+  for (const b of finalBg) {
+    const at = bgLostAt.get(String(b.id));
+    if (at !== undefined && b.status !== "lost") {
+      violations.push(
+        `round ${at}: background run ${b.id} read lost, then ended ${b.status}`,
+      );
+    }
+  }
+  const stuck = [...final, ...finalBg].filter((r) => r.status === "running");
   const leakedScopes = rawQuery(
     t.db,
     "SELECT id FROM scopes WHERE id != 'root'",
   );
   const recorded = final.filter((r) => String(r.ref).startsWith("storm:"));
+  const orphans = [...processesOfRuns(runIds), ...supervisorsOf(t.db)];
   console.log(
-    `kill storm: ${rounds} rounds, kills at ${Math.min(...delays)}-${
-      Math.max(...delays)
-    } ms, ${recorded.length} runs recorded (${
+    `kill storm: ${rounds} rounds (${finalBg.length} background runs), kills at ${
+      Math.min(...delays)
+    }-${Math.max(...delays)} ms, ${recorded.length} runs recorded (${
       recorded.filter((r) => r.status === "lost").length
-    } lost after their task ended), ${stuck.length} stuck, ${violations.length} lost while alive, ${leakedScopes.length} leaked scopes, ${
-      processesOfRuns(runIds).length
-    } orphans`,
+    } lost after their task ended), ${stuck.length} stuck, ${violations.length} lost while alive, ${leakedScopes.length} leaked scopes, ${orphans.length} orphans`,
   );
   assert.deepEqual(violations, []);
   assert.deepEqual(stuck.map((r) => r.id), []);
   assert.equal(leakedScopes.length, 0);
-  assert.deepEqual(processesOfRuns(runIds), []);
+  assert.deepEqual(orphans, []);
 });

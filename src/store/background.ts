@@ -11,7 +11,7 @@ import {
 } from "./executions.ts";
 import { hostId, nextSeq } from "./meta.ts";
 import { transaction } from "./open.ts";
-import { runGoneReason } from "./process.ts";
+import { processWithArgv, runGoneReason } from "./process.ts";
 import type { Database, Row } from "./sqlite.ts";
 
 /** Status of a background run. */
@@ -201,7 +201,9 @@ export function reconcileBackgroundRuns(db: Database): string[] {
         ? null
         : { pid: taskPid, pidStart: nullableString(r.task_start) },
     });
-    if (reason) lost.push({ id: String(r.id), reason });
+    if (reason && !supervisorStarting(String(r.id), r.execution_id)) {
+      lost.push({ id: String(r.id), reason });
+    }
   }
   if (lost.length === 0) return [];
   if (
@@ -216,6 +218,23 @@ export function reconcileBackgroundRuns(db: Database): string[] {
     })
   ) return [];
   return lost.map((l) => l.id);
+}
+
+/**
+ * Whether the supervisor of background run `id` is running although the
+ * record does not name it yet: the process that started the run died
+ * between spawning it and writing its pid, and the supervisor has not
+ * recorded itself yet. It is found by its command line (`bg __supervise`
+ * with this run's payload).
+ */
+function supervisorStarting(id: string, exec: unknown): boolean {
+  const byFile = typeof exec === "string" ? `@${exec}` : null;
+  return processWithArgv((argv) => {
+    const at = argv.indexOf("__supervise");
+    if (at < 0 || at + 1 >= argv.length) return false;
+    const payload = argv[at + 1];
+    return payload === byFile || payload.includes(`"bg":"${id}"`);
+  }) !== null;
 }
 
 /** Map a row to a {@linkcode BackgroundRun}. */

@@ -183,3 +183,33 @@ function hasEntry(env: Uint8Array, needle: Uint8Array): boolean {
   }
   return false;
 }
+
+/**
+ * A live process whose argument vector satisfies `match` (Linux: read from
+ * /proc/<pid>/cmdline), or null. A scan of /proc, like
+ * {@linkcode processWithEnv}: asked only before a run would be called lost.
+ */
+export function processWithArgv(
+  match: (argv: string[]) => boolean,
+): number | null {
+  if (Deno.build.os !== "linux") return null;
+  const dec = new TextDecoder();
+  try {
+    for (const entry of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      let argv: string[];
+      try {
+        argv = dec.decode(Deno.readFileSync(`/proc/${entry.name}/cmdline`))
+          .split("\0");
+      } catch {
+        continue;
+      }
+      if (match(argv) && processStartTime(Number(entry.name)) !== null) {
+        return Number(entry.name);
+      }
+    }
+  } catch {
+    // No /proc: nothing to report.
+  }
+  return null;
+}
