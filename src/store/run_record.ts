@@ -63,7 +63,9 @@ export function beginRun(db: Database, begin: RunBegin): Execution {
 
 /** How a run ended, as recorded (and as kept in the journal). */
 export interface RunEnd {
+  /** The execution that ended. */
   executionId: string;
+  /** Its scope, dropped with the end. */
   scopeId: string | null;
   /** The end; `completedAt` is set, so a replay records the real time. */
   finish: ExecutionFinish & { completedAt: number };
@@ -135,11 +137,15 @@ export function applyRunEnd(db: Database, end: RunEnd): Execution | undefined {
 
 /** One journal entry. */
 export interface JournalEntry {
+  /** The entry format's version. */
   v: 1;
+  /** What the entry holds. */
   kind: "run-end";
+  /** The end to record. */
   end: RunEnd;
   /** When and by which process it was saved (for people reading the file). */
   savedAt: number;
+  /** The process that saved it. */
   pid: number;
 }
 
