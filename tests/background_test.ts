@@ -32,6 +32,7 @@ import {
   tempState,
   waitFor,
 } from "./support/cli.ts";
+import { isAlive } from "./support/proc.ts";
 
 function bgRun(s: TempState, id: string): BackgroundRun {
   return withStore(s.db, (db) => getBackgroundRun(db, id));
@@ -307,10 +308,7 @@ Deno.test("bg wait exits with the run's code, 124 on timeout", async () => {
   assert.equal(k.code, 143);
 });
 
-Deno.test("SIGKILL of the supervisor makes the run lost; bg kill then clears what is left", async () => {
-  const s = tempState();
-  const id = await startBg(s, ["sh", "-c", "sleep 105 & wait"]);
-  const pgid = await taskGroup(s, id, 2);
+async function killSupervisor(s: TempState, id: string): Promise<void> {
   const supervisor = bgRun(s, id).pid!;
   Deno.kill(supervisor, "SIGKILL");
   await waitFor(() => {
@@ -321,6 +319,33 @@ Deno.test("SIGKILL of the supervisor makes the run lost; bg kill then clears wha
       return true;
     }
   }, { what: "the supervisor to die" });
+}
+
+Deno.test("SIGKILL of the supervisor: the run is running while its task lives, and bg kill ends the task", async () => {
+  const s = tempState();
+  const id = await startBg(s, ["sh", "-c", "sleep 105 & wait"]);
+  const pgid = await taskGroup(s, id, 2);
+  await killSupervisor(s, id);
+  const list = JSON.parse(
+    (await stint(["bg", "list", "--all", "--json"], { env: s.env })).stdout,
+  );
+  assert.equal(list[0].status, "running", "its task still runs");
+  const k = await stint(["bg", "kill", id, "--grace", "1s"], { env: s.env });
+  assert.equal(k.code, 0, k.stderr);
+  if (!(await waitGroupGone(pgid, 5_000))) signalGroup(pgid, "SIGKILL");
+  assert.ok(await waitGroupGone(pgid, 5_000), "the orphaned task was killed");
+  assert.equal(bgRun(s, id).status, "killed");
+  const k2 = await stint(["bg", "kill", id], { env: s.env });
+  assert.equal(k2.code, 1);
+});
+
+Deno.test("SIGKILL of the supervisor, then its task ends: the run is lost and bg wait says so (125)", async () => {
+  const s = tempState();
+  const id = await startBg(s, ["sh", "-c", WAIT_GATE]);
+  const pgid = await taskGroup(s, id, 1);
+  await killSupervisor(s, id);
+  Deno.writeTextFileSync(join(s.dir, "gate"), "");
+  assert.ok(await waitGroupGone(pgid, 10_000));
   const list = JSON.parse(
     (await stint(["bg", "list", "--all", "--json"], { env: s.env })).stdout,
   );
@@ -329,12 +354,6 @@ Deno.test("SIGKILL of the supervisor makes the run lost; bg kill then clears wha
   const w = await stint(["bg", "wait", id], { env: s.env });
   assert.equal(w.code, 125);
   assert.match(w.stderr, /was lost/);
-  const k = await stint(["bg", "kill", id], { env: s.env });
-  assert.equal(k.code, 0, k.stderr);
-  if (!(await waitGroupGone(pgid, 5_000))) signalGroup(pgid, "SIGKILL");
-  assert.ok(await waitGroupGone(pgid, 5_000), "the orphaned task was killed");
-  const k2 = await stint(["bg", "kill", id], { env: s.env });
-  assert.equal(k2.code, 1);
 });
 
 Deno.test("ten background runs at once all complete with correct records", async () => {
@@ -564,7 +583,7 @@ Deno.test("bg kill after the task's leader exited still ends what is left of its
     await waitFor(() => {
       try {
         const pid = Deno.readTextFileSync(pidFile).trim();
-        return pid !== "" && !existsLive(pid) ? pid : "";
+        return pid !== "" && !isAlive(Number(pid)) ? pid : "";
       } catch {
         return "";
       }
@@ -583,16 +602,6 @@ Deno.test("bg kill after the task's leader exited still ends what is left of its
     "nothing of the group is left",
   );
 });
-
-function existsLive(pid: string): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
-}
 
 Deno.test("bg show names the supervisor and the task the same way in its text and --json", async () => {
   const s = tempState();

@@ -70,12 +70,18 @@ Deno.test("a new store is 0600 in a 0700 directory, with a host id", () => {
   assert.equal(withStore(db, hostId), host, "host id is generated once");
 });
 
-Deno.test("an existing state dir with loose permissions is tightened to 0700", () => {
+Deno.test("a state dir stint did not create keeps its mode; the ones it creates are 0700", () => {
   const { db } = tempDb();
+  // stint chmods a directory only right after its own mkdir.
   Deno.mkdirSync(join(db, ".."), { mode: 0o755 });
   Deno.chmodSync(join(db, ".."), 0o755);
   withStore(db, hostId);
-  assert.equal(Deno.statSync(join(db, "..")).mode! & 0o777, 0o700);
+  assert.equal(Deno.statSync(join(db, "..")).mode! & 0o777, 0o755);
+  const deep = join(db, "..", "a", "b", "stint.db");
+  withStore(deep, hostId);
+  for (const d of [join(deep, ".."), join(deep, "..", "..")]) {
+    assert.equal(Deno.statSync(d).mode! & 0o777, 0o700, d);
+  }
 });
 
 Deno.test("open sets WAL and the schema version", () => {
@@ -451,7 +457,7 @@ Deno.test("backup writes a readable copy; destroy removes the file it was opened
   assert.equal(withStore(copy, (conn) => getVar(conn, "k")?.value), "v");
   assert.throws(() => backupStore(db, copy), /already exists/);
   const removed = destroyStore(db);
-  assert.ok(removed.includes(db));
+  assert.ok(removed.files.includes(db));
   assert.throws(() => Deno.statSync(db), Deno.errors.NotFound);
   assert.throws(
     () => Deno.statSync(join(db, "..", "logs")),

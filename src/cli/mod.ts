@@ -5,6 +5,7 @@
  * @module
  */
 import { StintError, UsageError } from "../errors.ts";
+import { journalHasEntries } from "../store/journal.ts";
 import { resolveDbPath } from "../store/paths.ts";
 import type { CommandModule, Context } from "./context.ts";
 import { closeMatches } from "./suggest.ts";
@@ -21,6 +22,11 @@ interface Entry {
    * run or write go through the sync session, which does this itself.
    */
   restores?: boolean;
+  /**
+   * Never records run ends waiting in the journal (a probe never writes;
+   * `store` must see the file as it is).
+   */
+  leavesJournal?: boolean;
 }
 
 /**
@@ -39,8 +45,8 @@ const COMMANDS: Record<string, Entry> = {
   vars: { load: () => import("./vars.ts"), restores: true },
   cache: { load: () => import("./cache.ts"), restores: true },
   sync: { load: () => import("./sync.ts") },
-  status: { load: () => import("./status.ts") },
-  store: { load: () => import("./store.ts") },
+  status: { load: () => import("./status.ts"), leavesJournal: true },
+  store: { load: () => import("./store.ts"), leavesJournal: true },
   completions: { load: () => import("./completions.ts") },
   // Hidden: what the completion scripts call on TAB.
   __complete: {
@@ -100,6 +106,12 @@ async function dispatch(argv: string[]): Promise<number> {
   if (entry.restores && needsRestore(ctx.dbPath)) {
     const { restoreIfMissing } = await import("./sync_session.ts");
     await restoreIfMissing(ctx);
+  }
+  // Run ends an earlier stint could not write (spec section 3): recorded
+  // by the next process, silently; the one that saved them said so.
+  if (!entry.leavesJournal && journalHasEntries(ctx.dbPath)) {
+    const { replayJournal } = await import("../store/run_record.ts");
+    replayJournal(ctx.dbPath);
   }
   try {
     return await mod.run(rest, ctx);

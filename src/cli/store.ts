@@ -17,7 +17,8 @@ export const help = `Usage: stint store <subcommand>
   path               Print the store file path
   migrate            Bring the store to the current schema version (${SCHEMA_VERSION})
   backup <file>      Write a consistent copy of the store to <file> (must not exist)
-  destroy [--yes]    Delete the store file, its WAL files and its logs
+  destroy [--yes]    Delete the store file, its WAL files and the logs its
+                     runs name (logs/ too, if that leaves it empty)
 
 Options:
   --json             (path, migrate) print JSON
@@ -92,12 +93,17 @@ export function run(args: string[], ctx: Context): number {
         println("Nothing deleted");
         return 1;
       }
-      const removed = destroyStore(ctx.dbPath);
+      const r = destroyStore(ctx.dbPath);
+      if (r.files.length === 0 && r.logs === 0) {
+        println(`No store at ${ctx.dbPath}`);
+        return 0;
+      }
       println(
-        removed.length
-          ? `Deleted ${removed.join(", ")}`
-          : `No store at ${ctx.dbPath}`,
+        `Deleted ${r.files.join(", ")}${
+          r.logs ? ` and ${r.logs} log file${r.logs === 1 ? "" : "s"}` : ""
+        }${r.logsDir ? ` and the empty ${r.logsDir}` : ""}`,
       );
+      for (const k of r.kept) println(`Kept: ${k}`);
       return 0;
     }
     case undefined:

@@ -20,14 +20,15 @@ import {
 } from "../store/executions.ts";
 import { shortId, uuidv7 } from "../store/ids.ts";
 import { withStore } from "../store/open.ts";
-import {
-  ensurePrivateDir,
-  isValidLogId,
-  logPath,
-  logsDir,
-} from "../store/paths.ts";
+import { createLogFile, isValidLogId, logPath } from "../store/paths.ts";
 import { processGoneReason, processStartTime } from "../store/process.ts";
 import { deleteScope } from "../store/vars.ts";
+import { journalHasEntries } from "../store/journal.ts";
+import {
+  backgroundStatusFor,
+  journalledBackgroundEnd,
+  replayJournal,
+} from "../store/run_record.ts";
 import {
   holdStore,
   runExecution,
@@ -83,13 +84,13 @@ function spawnSupervisor(
   const { dbPath } = options;
   const bg = shortId();
   const exec = uuidv7();
-  ensurePrivateDir(logsDir(dbPath));
   const log = logPath(dbPath, exec);
-  Deno.writeFileSync(log, new Uint8Array(), { mode: 0o600 });
   // Recorded under stint's own pid until the supervisor's is known, so a
   // concurrent `bg list` never sees a running record without a live process.
-  withStore(dbPath, (db) =>
-    saveBackgroundRun(db, {
+  // The log exists from the start, so `bg logs -f` can follow at once.
+  withStore(dbPath, (db) => {
+    createLogFile(dbPath, exec);
+    return saveBackgroundRun(db, {
       id: bg,
       ref: spec.ref,
       command: spec.command,
@@ -99,7 +100,8 @@ function spawnSupervisor(
       pidStart: processStartTime(Deno.pid),
       status: "running",
       startedAt: Date.now(),
-    }));
+    });
+  });
 
   const env = Deno.env.toObject();
   const payload: SupervisePayload = { bg, exec, spec, parent: runParent(env) };
@@ -113,7 +115,10 @@ function spawnSupervisor(
   // A big payload goes through a 0600 file next to the log instead.
   let arg = JSON.stringify(payload);
   if (arg.length > PAYLOAD_ARG_MAX) {
-    Deno.writeTextFileSync(payloadPath(dbPath, exec), arg, { mode: 0o600 });
+    Deno.writeTextFileSync(payloadPath(dbPath, exec), arg, {
+      mode: 0o600,
+      createNew: true,
+    });
     arg = `@${exec}`;
   }
   const main = MAIN.protocol === "file:"
@@ -223,16 +228,7 @@ export function parsePayload(
 
 /** The background status an execution's end maps to. */
 export function backgroundStatusOf(e: Execution): BackgroundStatus {
-  switch (e.status) {
-    case "succeeded":
-      return "completed";
-    case "killed":
-      return "killed";
-    case "lost":
-      return "lost";
-    default:
-      return "failed";
-  }
+  return backgroundStatusFor(e.status);
 }
 
 /**
@@ -256,26 +252,22 @@ export async function superviseRun(
     });
   } catch (err) {
     const msg = (err as Error).message?.split("\n")[0] ?? String(err);
-    withStore(dbPath, (db) =>
-      saveBackgroundRun(db, {
-        id: payload.bg,
-        ref: payload.spec.ref,
-        status: "failed",
-        error: `Supervisor failed: ${msg}`,
-        completedAt: Date.now(),
-      }));
+    try {
+      withStore(dbPath, (db) =>
+        saveBackgroundRun(db, {
+          id: payload.bg,
+          ref: payload.spec.ref,
+          status: "failed",
+          error: `Supervisor failed: ${msg}`,
+          completedAt: Date.now(),
+        }));
+    } catch {
+      // The store is what failed: with the supervisor gone the run reads lost.
+    }
     throw err;
   }
-  const e = result.execution;
-  withStore(dbPath, (db) =>
-    saveBackgroundRun(db, {
-      id: payload.bg,
-      ref: payload.spec.ref,
-      status: backgroundStatusOf(e),
-      exitCode: result.exitCode,
-      error: e.error,
-      completedAt: e.completedAt ?? Date.now(),
-    }));
+  // The background run's end was recorded (or journalled) with the
+  // execution's, in the same transaction.
   return result.exitCode;
 }
 
@@ -427,7 +419,10 @@ export async function killOrphanedTask(
 
 /**
  * Wait for a background run to end (reconciling a dead supervisor to
- * `lost`); null when `timeoutMs` passes first.
+ * `lost`); null when `timeoutMs` passes first. An end its supervisor had to
+ * journal (the store could not take it) counts as the end: it is replayed
+ * into the store when the store can take it, and read from the journal when
+ * it cannot, so the run's exit code comes back either way.
  */
 export async function waitBackground(
   dbPath: string,
@@ -439,15 +434,58 @@ export async function waitBackground(
     : Date.now() + options.timeoutMs;
   let delay = 50;
   for (;;) {
-    const run = withStore(dbPath, (db) => {
-      reconcileBackgroundRuns(db);
-      return getBackgroundRunExact(db, id);
-    });
+    if (journalHasEntries(dbPath)) {
+      replayJournal(dbPath);
+      // Still there: the store cannot take it yet, but it is the end.
+      const journalled = fromJournal(dbPath, id, undefined);
+      if (journalled) return journalled;
+    }
+    let run: BackgroundRun | undefined;
+    try {
+      run = withStore(dbPath, (db) => {
+        reconcileBackgroundRuns(db);
+        return getBackgroundRunExact(db, id);
+      });
+    } catch (err) {
+      const journalled = fromJournal(dbPath, id, undefined);
+      if (journalled) return journalled;
+      throw err;
+    }
     if (!run) throw new StintError(`Background run ${id} disappeared`);
+    // Judged lost only after its supervisor exited, which it does after
+    // journalling an end: so a journalled end is there to be found now.
+    if (run.status === "lost") return fromJournal(dbPath, id, run) ?? run;
     if (run.status !== "running") return run;
     const left = deadline - Date.now();
     if (left <= 0) return null;
     await sleep(Math.min(delay, left));
     delay = Math.min(delay * 2, 500);
   }
+}
+
+/** Background run `id` as its journalled end has it, or null when none is waiting. */
+function fromJournal(
+  dbPath: string,
+  id: string,
+  known: BackgroundRun | undefined,
+): BackgroundRun | null {
+  const end = journalledBackgroundEnd(dbPath, id);
+  if (!end?.background) return null;
+  return {
+    executionId: end.executionId,
+    command: "",
+    pid: null,
+    pgid: null,
+    pidStart: null,
+    startedAt: end.finish.completedAt,
+    logId: end.noLog ? null : end.executionId,
+    hostId: "",
+    ...known,
+    id,
+    ref: end.background.ref,
+    status: end.background.status,
+    exitCode: end.background.exitCode,
+    error: end.finish.error ?? null,
+    completedAt: end.finish.completedAt,
+  };
 }

@@ -4,17 +4,11 @@
  * starts), capture its output, forward signals, and record the end.
  * @module
  */
-import {
-  type Execution,
-  finishExecution,
-  setExecutionPid,
-  startExecution,
-} from "../store/executions.ts";
+import { type Execution, setExecutionPid } from "../store/executions.ts";
 import { openStore, withStore } from "../store/open.ts";
-import { ensurePrivateDir, logPath, logsDir } from "../store/paths.ts";
 import { processStartTime } from "../store/process.ts";
 import { uuidv7 } from "../store/ids.ts";
-import { createScope, deleteScope } from "../store/vars.ts";
+import { RunRecorder } from "./recorder.ts";
 import {
   LogSink,
   type Pump,
@@ -141,34 +135,26 @@ async function record(
   },
 ): Promise<RunResult> {
   const { dbPath, id, env, parent } = options;
-  ensurePrivateDir(logsDir(dbPath));
-  const log = new LogSink(logPath(dbPath, id));
-  let scopeId: string;
+  const rec = RunRecorder.begin(dbPath, {
+    id,
+    ref: spec.ref,
+    command: spec.command,
+    args: spec.args,
+    projectDir: spec.projectDir,
+    task: spec.task,
+    parentScope: parent.scope,
+    parentId: parent.runId,
+    backgroundId: options.backgroundId ?? null,
+    rerunOf: spec.rerunOf ?? null,
+    terminal: options.terminal,
+  });
+  let log: LogSink;
   try {
-    scopeId = withStore(dbPath, (db) => {
-      const scope = createScope(db, { parent: parent.scope, runId: id });
-      startExecution(db, {
-        id,
-        ref: spec.ref,
-        command: spec.command,
-        args: spec.args,
-        projectDir: spec.projectDir,
-        task: spec.task,
-        pid: Deno.pid,
-        pidStart: processStartTime(Deno.pid),
-        logId: id,
-        backgroundId: options.backgroundId ?? null,
-        parentId: parent.runId,
-        scopeId: scope,
-        rerunOf: spec.rerunOf ?? null,
-      });
-      return scope;
-    });
+    log = new LogSink(rec.createLog());
   } catch (err) {
-    log.close();
+    await rec.fail((err as Error).message.split("\n")[0]);
     throw err;
   }
-
   let outcome: Outcome;
   try {
     outcome = await spawnAndWait(spec, {
@@ -176,7 +162,7 @@ async function record(
       log,
       env: childEnv(env, {
         runId: id,
-        scopeId,
+        scopeId: rec.scopeId,
         parentRunId: parent.runId,
         dbPath,
       }, spec.extraEnv),
@@ -184,35 +170,25 @@ async function record(
     });
   } catch (err) {
     // Never leave the record running behind an error of stint's own.
-    try {
-      withStore(dbPath, (db) => {
-        finishExecution(db, id, {
-          status: "failed",
-          error: `stint failed while running it: ${
-            (err as Error).message?.split("\n")[0] ?? String(err)
-          }`,
-        });
-        deleteScope(db, scopeId);
-      });
-    } catch {
-      // the original error is the one to report
-    }
+    log.close();
+    await rec.fail(
+      `stint failed while running it: ${
+        (err as Error).message?.split("\n")[0] ?? String(err)
+      }`,
+    );
     throw err;
   } finally {
     log.close();
   }
 
   const error = [outcome.error, log.error].filter(Boolean).join("; ") || null;
-  const execution = withStore(dbPath, (db) => {
-    const done = finishExecution(db, id, {
-      status: outcome.status,
-      exitCode: outcome.exitCode,
-      signal: outcome.signal,
-      error,
-    });
-    deleteScope(db, scopeId);
-    return done;
-  });
+  // Recorded, or journalled: the exit code is the task's either way.
+  const execution = await rec.end({
+    status: outcome.status,
+    exitCode: outcome.exitCode,
+    signal: outcome.signal,
+    error,
+  }, { stintExit: outcome.stintExit, started: outcome.started });
   return {
     execution,
     exitCode: outcome.stintExit,
@@ -227,6 +203,8 @@ interface Outcome {
   error: string | null;
   stintExit: number;
   spawnError: string | null;
+  /** False when no child was ever spawned. */
+  started?: boolean;
 }
 
 async function spawnAndWait(
@@ -247,6 +225,7 @@ async function spawnAndWait(
       error: `Interrupted by ${forwarder.received} before the command started`,
       stintExit: signalExitCode(forwarder.received),
       spawnError: null,
+      started: false,
     };
   }
   let child: Deno.ChildProcess;
@@ -276,6 +255,7 @@ async function spawnAndWait(
       error: message,
       stintExit: code,
       spawnError: message,
+      started: false,
     };
   }
   const pgid = child.pid;
@@ -314,7 +294,7 @@ async function spawnAndWait(
       (db) => setExecutionPid(db, options.id, { pid: child.pid, pidStart }),
     );
   } catch (err) {
-    // The run goes on; the record keeps stint's pid, which is still alive.
+    // The run goes on; its recorder (this process) is still alive.
     pidError = `Could not record the child's pid: ${
       (err as Error).message.split("\n")[0]
     }`;

@@ -6,13 +6,14 @@ import { NotFoundError, StintError } from "../errors.ts";
 import {
   countWithPrefix,
   describeCandidates,
+  markLost,
   nullableNumber,
   nullableString,
   writeTombstone,
 } from "./executions.ts";
 import { hostId, nextSeq } from "./meta.ts";
 import { transaction } from "./open.ts";
-import { processGoneReason } from "./process.ts";
+import { processWithArgv, runGoneReason } from "./process.ts";
 import type { Database, Row } from "./sqlite.ts";
 
 /** Status of a background run. */
@@ -193,33 +194,67 @@ export function deleteBackgroundRun(db: Database, id: string): boolean {
 }
 
 /**
- * Mark this host's running background runs whose supervisor is gone (or pid
- * reused) as `lost`. Returns the ids marked lost.
+ * Mark this host's running background runs as `lost` when neither their
+ * supervisor (or, before it is known, the process that started the run) nor
+ * their task lives. Returns the ids marked lost.
  */
 export function reconcileBackgroundRuns(db: Database): string[] {
   const host = hostId(db);
   const rows = db.prepare(
-    "SELECT id, pid, pid_start FROM background_runs WHERE status = 'running' AND host_id = ?",
+    `SELECT b.id, b.pid, b.pid_start, b.execution_id, e.status AS exec_status,
+       e.pid AS task_pid, e.pid_start AS task_start
+     FROM background_runs b LEFT JOIN executions e ON e.id = b.execution_id
+     WHERE b.status = 'running' AND b.host_id = ?`,
   ).all(host);
   const lost: { id: string; reason: string }[] = [];
   for (const r of rows) {
-    const reason = processGoneReason(
-      nullableNumber(r.pid),
-      nullableString(r.pid_start),
-    );
-    if (reason) lost.push({ id: String(r.id), reason });
+    const pid = nullableNumber(r.pid);
+    const taskPid = r.exec_status === "running"
+      ? nullableNumber(r.task_pid)
+      : null;
+    const reason = runGoneReason({
+      runId: nullableString(r.execution_id) ?? "",
+      recorder: pid === null
+        ? null
+        : { pid, pidStart: nullableString(r.pid_start) },
+      task: taskPid === null
+        ? null
+        : { pid: taskPid, pidStart: nullableString(r.task_start) },
+    });
+    if (reason && !supervisorStarting(String(r.id), r.execution_id)) {
+      lost.push({ id: String(r.id), reason });
+    }
   }
   if (lost.length === 0) return [];
-  transaction(db, () => {
-    const now = Date.now();
-    for (const l of lost) {
-      db.prepare(
-        `UPDATE background_runs SET status = 'lost', error = ?, completed_at = ?, seq = ?, updated_at = ?
+  if (
+    !markLost(db, () => {
+      const now = Date.now();
+      for (const l of lost) {
+        db.prepare(
+          `UPDATE background_runs SET status = 'lost', error = ?, completed_at = ?, seq = ?, updated_at = ?
          WHERE id = ? AND status = 'running'`,
-      ).run(`Supervisor lost: ${l.reason}`, now, nextSeq(db), now, l.id);
-    }
-  });
+        ).run(`Supervisor lost: ${l.reason}`, now, nextSeq(db), now, l.id);
+      }
+    })
+  ) return [];
   return lost.map((l) => l.id);
+}
+
+/**
+ * Whether the supervisor of background run `id` is running although the
+ * record does not name it yet: the process that started the run died
+ * between spawning it and writing its pid, and the supervisor has not
+ * recorded itself yet. It is found by its command line (`bg __supervise`
+ * with this run's payload).
+ */
+function supervisorStarting(id: string, exec: unknown): boolean {
+  const byFile = typeof exec === "string" ? `@${exec}` : null;
+  return processWithArgv((argv) => {
+    const at = argv.indexOf("__supervise");
+    if (at < 0 || at + 1 >= argv.length) return false;
+    const payload = argv[at + 1];
+    return payload === byFile || payload.includes(`"bg":"${id}"`);
+  }) !== null;
 }
 
 /** Map a row to a {@linkcode BackgroundRun}. */

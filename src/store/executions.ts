@@ -6,11 +6,7 @@
 import { NotFoundError, StintError } from "../errors.ts";
 import { hostId, nextSeq } from "./meta.ts";
 import { transaction } from "./open.ts";
-import {
-  groupHasMembers,
-  processGoneReason,
-  processStartTime,
-} from "./process.ts";
+import { type ProcessId, runGoneReason } from "./process.ts";
 import type { Database, Row, SqlValue } from "./sqlite.ts";
 
 /** Status of an execution. */
@@ -156,8 +152,26 @@ export function finishExecution(
     if (Number(changed) === 0) {
       throw new NotFoundError(`No execution with id ${id}`);
     }
+    db.prepare("DELETE FROM recorders WHERE execution_id = ?").run(id);
     return getExecutionExact(db, id)!;
   });
+}
+
+/**
+ * Name the process recording a running execution (the stint process or the
+ * background supervisor), inside the caller's transaction. Liveness asks it
+ * as well as the task: a run whose task has exited is not lost while its
+ * recorder is still writing the end.
+ */
+export function setRecorder(
+  db: Database,
+  id: string,
+  recorder: ProcessId,
+): void {
+  db.prepare(
+    `INSERT INTO recorders (execution_id, pid, pid_start) VALUES (?, ?, ?)
+     ON CONFLICT(execution_id) DO UPDATE SET pid = excluded.pid, pid_start = excluded.pid_start`,
+  ).run(id, recorder.pid, recorder.pidStart);
 }
 
 /** Set the pid of a running execution (known only after the child spawned). */
@@ -432,61 +446,80 @@ export function writeTombstone(
 }
 
 /**
- * Mark this host's `running` executions whose process is gone (or whose pid
- * now belongs to another program) as `lost`, and reclaim their scopes.
- * Called before every read that shows runs. Returns the ids marked lost.
+ * Mark this host's `running` executions as `lost` when neither their
+ * recorder (the stint process or supervisor writing the record) nor their
+ * task (its leader or any member of its process group) is alive, and
+ * reclaim their scopes. Called before every read that shows runs. Returns
+ * the ids marked lost.
  */
 export function reconcileExecutions(db: Database): string[] {
   const host = hostId(db);
   // `+host_id`: read the running rows through the status index, never
   // every row of this host through the host index.
   const running = db.prepare(
-    "SELECT id, pid, pid_start, scope_id FROM executions WHERE status = 'running' AND +host_id = ?",
+    `SELECT e.id, e.pid, e.pid_start, e.scope_id, r.pid AS recorder_pid, r.pid_start AS recorder_start
+     FROM executions e LEFT JOIN recorders r ON r.execution_id = e.id
+     WHERE e.status = 'running' AND +e.host_id = ?`,
   ).all(host);
   const lost: { id: string; reason: string; scopeId: string | null }[] = [];
   for (const row of running) {
-    const pid = row.pid === null ? null : Number(row.pid);
-    const reason = processGoneReason(
-      pid,
-      row.pid_start === null ? null : String(row.pid_start),
-    );
-    // The leader is gone but its group is not: the run is still going
-    // (stint drains what the group writes, or sees a signal through).
-    if (
-      reason && pid !== null && processStartTime(pid) === null &&
-      groupHasMembers(pid)
-    ) continue;
+    const id = String(row.id);
+    const reason = runGoneReason({
+      runId: id,
+      recorder: row.recorder_pid === null ? null : {
+        pid: Number(row.recorder_pid),
+        pidStart: nullableString(row.recorder_start),
+      },
+      task: row.pid === null ? null : {
+        pid: Number(row.pid),
+        pidStart: nullableString(row.pid_start),
+      },
+    });
     if (reason) {
-      lost.push({
-        id: String(row.id),
-        reason,
-        scopeId: row.scope_id === null ? null : String(row.scope_id),
-      });
+      lost.push({ id, reason, scopeId: nullableString(row.scope_id) });
     }
   }
   if (lost.length === 0) return [];
-  transaction(db, () => {
-    const now = Date.now();
-    for (const l of lost) {
-      db.prepare(
-        `UPDATE executions SET status = 'lost', error = ?, completed_at = ?,
+  if (
+    !markLost(db, () => {
+      const now = Date.now();
+      for (const l of lost) {
+        const changed = db.prepare(
+          `UPDATE executions SET status = 'lost', error = ?, completed_at = ?,
            duration_ms = MAX(0, ? - started_at), seq = ?, updated_at = ?
          WHERE id = ? AND status = 'running'`,
-      ).run(
-        `Run lost: ${l.reason} (stint was killed before it could record the end)`,
-        now,
-        now,
-        nextSeq(db),
-        now,
-        l.id,
-      );
-      if (l.scopeId && l.scopeId !== "root") {
-        db.prepare("DELETE FROM vars WHERE scope_id = ?").run(l.scopeId);
-        db.prepare("DELETE FROM scopes WHERE id = ?").run(l.scopeId);
+        ).run(
+          `Run lost: ${l.reason} (stint was killed before it could record the end)`,
+          now,
+          now,
+          nextSeq(db),
+          now,
+          l.id,
+        ).changes;
+        if (Number(changed) === 0) continue;
+        db.prepare("DELETE FROM recorders WHERE execution_id = ?").run(l.id);
+        if (l.scopeId && l.scopeId !== "root") {
+          db.prepare("DELETE FROM vars WHERE scope_id = ?").run(l.scopeId);
+          db.prepare("DELETE FROM scopes WHERE id = ?").run(l.scopeId);
+        }
       }
-    }
-  });
+    })
+  ) return [];
   return lost.map((l) => l.id);
+}
+
+/**
+ * Write what a read found lost. Best effort: on a store that cannot take a
+ * write just now (locked, full, read-only) the read goes on and shows the
+ * records as they are; the next read tries again. Returns whether it wrote.
+ */
+export function markLost(db: Database, write: () => void): boolean {
+  try {
+    transaction(db, write);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Map a row to an {@linkcode Execution}. */

@@ -1,22 +1,49 @@
 /**
  * Open-per-operation access to the store. Every operation opens the file,
  * sets the busy timeout first, switches to WAL, migrates if needed, runs, and
- * closes, so any number of stint processes share one file safely.
+ * closes, so any number of stint processes share one file safely. Before
+ * anything is written, the file is checked to be stint's own (spec section
+ * 3, "Ownership"): a store carries `PRAGMA application_id`, and a SQLite file
+ * of another program is refused and left byte-identical.
  * @module
  */
 import { StintError } from "../errors.ts";
-import { describeFsError, ensurePrivateDir, stateDir } from "./paths.ts";
+import {
+  describeFsError,
+  ensurePrivateDir,
+  refuseForeignEntry,
+  stateDir,
+} from "./paths.ts";
 import { initMeta, newHostId } from "./meta.ts";
+import { busyTimeoutMs } from "./lock.ts";
+import {
+  classifyUnmarked,
+  inspectStoreFile,
+  markOwned,
+  refuseUnusable,
+  STINT_APPLICATION_ID,
+} from "./ownership.ts";
 import { migrate, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
+import { translateSqliteError } from "./sqlite_errors.ts";
 import { type Database, openSqlite } from "./sqlite.ts";
 
-/** Busy timeout for every connection (spec section 3). */
-export const BUSY_TIMEOUT_MS = 5000;
+export {
+  BUSY_TIMEOUT_MS,
+  busyTimeoutMs,
+  isBusyError,
+  parseBusyTimeout,
+  StoreBusyError,
+  transaction,
+} from "./lock.ts";
+export { STINT_APPLICATION_ID } from "./ownership.ts";
+export { translateSqliteError } from "./sqlite_errors.ts";
 
 /** Options for {@linkcode withStore}. */
 export interface OpenOptions {
   /** Open read-only: never creates, migrates or writes (for probes). */
   readOnly?: boolean;
+  /** Create the store when it is missing (default: unless read-only). */
+  create?: boolean;
 }
 
 /**
@@ -41,21 +68,30 @@ export function withStore<T>(
 /** Open (and prepare) a connection; the caller must close it. */
 export function openStore(dbPath: string, options?: OpenOptions): Database {
   const readOnly = options?.readOnly ?? false;
-  if (readOnly) {
-    try {
-      Deno.statSync(dbPath);
-    } catch (err) {
+  const timeoutMs = busyTimeoutMs();
+  let file = inspectStoreFile(dbPath);
+  if (file.kind === "missing") {
+    if (readOnly || options?.create === false) {
       throw new StintError(
-        `Cannot read the store ${dbPath}: ${describeFsError(err)}`,
-        { cause: err },
+        `Cannot read the store ${dbPath}: not found`,
+        { cause: file.error },
       );
     }
-  } else {
     createPrivateFile(dbPath);
+    file = inspectStoreFile(dbPath);
   }
+  refuseUnusable(dbPath, file);
+  for (const side of ["-wal", "-shm", "-journal"]) {
+    refuseForeignEntry(dbPath + side, "file");
+  }
+  const ours = file.kind === "sqlite" &&
+    file.applicationId === STINT_APPLICATION_ID;
+  // A file without stint's id is looked at read-only first, so a database
+  // of another program is never switched to WAL or migrated.
+  const adopt = ours ? false : classifyUnmarked(dbPath);
   let db: Database;
   try {
-    db = openSqlite(dbPath, { timeoutMs: BUSY_TIMEOUT_MS, readOnly });
+    db = openSqlite(dbPath, { timeoutMs, readOnly });
   } catch (err) {
     throw translateSqliteError(err, dbPath);
   }
@@ -74,6 +110,7 @@ export function openStore(dbPath: string, options?: OpenOptions): Database {
       migrate(db);
       initMeta(db);
     }
+    if (adopt && !readOnly) markOwned(db);
     return db;
   } catch (err) {
     db.close();
@@ -81,26 +118,8 @@ export function openStore(dbPath: string, options?: OpenOptions): Database {
   }
 }
 
-/** Run `fn` inside `BEGIN IMMEDIATE ... COMMIT`, rolling back on error. */
-export function transaction<T>(db: Database, fn: () => T): T {
-  db.exec("BEGIN IMMEDIATE");
-  try {
-    const result = fn();
-    db.exec("COMMIT");
-    return result;
-  } catch (err) {
-    try {
-      db.exec("ROLLBACK");
-    } catch {
-      // The transaction may already be gone (e.g. SQLITE_FULL rolls back).
-    }
-    throw err;
-  }
-}
-
 function createPrivateFile(dbPath: string): void {
   ensurePrivateDir(stateDir(dbPath));
-  if (exists(dbPath)) return;
   try {
     createInitialized(dbPath);
   } catch (err) {
@@ -118,18 +137,20 @@ function createPrivateFile(dbPath: string): void {
 
 /**
  * Build a new store in a private temp file (0600, already in WAL mode,
- * migrated, with its meta rows) and hard-link it into place, so no process
- * ever sees a half-made store. Two processes that both switched one fresh
- * file from rollback to WAL mode could block each other for the whole busy
- * timeout; with this the switch happens where nobody else looks. If another
- * process linked its file first, that one is kept and ours is dropped.
+ * migrated, with its meta rows and application id) and hard-link it into
+ * place, so no process ever sees a half-made store. Two processes that both
+ * switched one fresh file from rollback to WAL mode could block each other
+ * for the whole busy timeout; with this the switch happens where nobody else
+ * looks. If another process linked its file first, that one is kept and
+ * ours is dropped. A link never replaces anything already at the path.
  */
 function createInitialized(dbPath: string): void {
   const tmp = `${dbPath}.new-${crypto.randomUUID()}`;
   try {
     Deno.openSync(tmp, { write: true, createNew: true, mode: 0o600 }).close();
-    const db = openSqlite(tmp, { timeoutMs: BUSY_TIMEOUT_MS });
+    const db = openSqlite(tmp, { timeoutMs: busyTimeoutMs() });
     try {
+      db.exec(`PRAGMA application_id = ${STINT_APPLICATION_ID}`);
       db.exec("PRAGMA journal_mode = WAL");
       migrate(db);
       initMeta(db);
@@ -154,7 +175,7 @@ function createInitialized(dbPath: string): void {
 
 function exists(path: string): boolean {
   try {
-    Deno.statSync(path);
+    Deno.lstatSync(path);
     return true;
   } catch {
     return false;
@@ -162,60 +183,3 @@ function exists(path: string): boolean {
 }
 
 export { newHostId };
-
-/** Turn SQLite failures into one-line errors that name the file and what to do. */
-export function translateSqliteError(err: unknown, dbPath: string): unknown {
-  if (err instanceof StintError || !(err instanceof Error)) return err;
-  const msg = err.message;
-  const errcode = (err as { errcode?: number }).errcode;
-  if (errcode === 26 || /file is not a database/i.test(msg)) {
-    return new StintError(
-      `The store ${dbPath} is not a SQLite database; move it aside or point STINT_DB/--db at another file`,
-      { cause: err },
-    );
-  }
-  if (errcode === 11 || /malformed/i.test(msg)) {
-    return new StintError(
-      `The store ${dbPath} is corrupt (${msg}); restore it from a backup or the bucket`,
-      { cause: err },
-    );
-  }
-  if (errcode === 5 || /database is locked/i.test(msg)) {
-    return new StintError(
-      `The store ${dbPath} stayed locked for ${
-        BUSY_TIMEOUT_MS / 1000
-      } s; another stint may be stuck`,
-      { cause: err },
-    );
-  }
-  if (errcode === 8 || /readonly database|read-only/i.test(msg)) {
-    return new StintError(
-      `The store ${dbPath} is read-only; check the permissions of the file and its directory`,
-      { cause: err },
-    );
-  }
-  if (errcode === 13 || /database or disk is full/i.test(msg)) {
-    return new StintError(
-      `The disk holding ${dbPath} is full; free some space and try again`,
-      { cause: err },
-    );
-  }
-  // SQLITE_IOERR (any extended code): on a full disk SQLite often reports
-  // the failed WAL or -shm write rather than SQLITE_FULL.
-  if (
-    (typeof errcode === "number" && (errcode & 0xff) === 10) ||
-    /disk I\/O error/i.test(msg)
-  ) {
-    return new StintError(
-      `Cannot write the store ${dbPath}: disk I/O error (is the disk full or failing?); free some space or check the disk, then try again`,
-      { cause: err },
-    );
-  }
-  if (errcode === 14 || /unable to open database/i.test(msg)) {
-    return new StintError(
-      `Cannot open the store ${dbPath}; check that its directory exists and is writable`,
-      { cause: err },
-    );
-  }
-  return err;
-}

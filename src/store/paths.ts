@@ -107,31 +107,148 @@ export function logPath(dbPath: string, logId: string): string {
   return join(logsDir(dbPath), `${logId}.log`);
 }
 
-// What stint itself keeps in its state and logs directories.
-const OWN_ENTRY =
-  /^(logs|\.(pull|snap)-.*|.*\.db(-wal|-shm|-journal|\.restore-.*)?|.*\.log(\.fetch-.*)?|.*\.payload)$/;
-
 /**
- * Create `dir` (and parents) with mode 0700, and tighten it if it exists and
- * holds only stint's files. A directory shared with other things (`--db
- * /tmp/x.db`, a project directory) keeps its mode: the store and the logs
- * are private on their own (0600 files, a 0700 logs directory).
+ * Make sure `dir` exists as a directory, creating what is missing with mode
+ * 0700. Only a directory this call created is ever chmodded (right after
+ * its mkdir, and only when the umask took bits off 0700): a directory that
+ * was already there is someone's choice, even a loose one, so its mode is
+ * left alone. With `inStateDir` (stint's own entries, such as `logs/`) a
+ * symbolic link, a non-directory or another user's directory is refused
+ * with one line instead of being written through.
  */
-export function ensurePrivateDir(dir: string): void {
+export function ensurePrivateDir(
+  dir: string,
+  options?: { inStateDir?: boolean },
+): void {
   try {
-    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const mode = Deno.statSync(dir).mode ?? 0;
-    if ((mode & 0o7777) === 0o700 || (mode & 0o1000) !== 0) return;
-    for (const entry of Deno.readDirSync(dir)) {
-      if (!OWN_ENTRY.test(entry.name)) return;
+    for (const created of makeMissingDirs(dir)) {
+      const st = Deno.lstatSync(created);
+      if (
+        st.isDirectory && ((st.mode ?? 0o700) & 0o777) !== 0o700 &&
+        (st.uid === null || st.uid === Deno.uid())
+      ) {
+        Deno.chmodSync(created, 0o700);
+      }
     }
-    Deno.chmodSync(dir, 0o700);
   } catch (err) {
+    if (err instanceof StintError) throw err;
     throw new StintError(
-      `Cannot create the state directory ${dir}: ${describeFsError(err)}`,
+      `Cannot create the directory ${dir}: ${describeFsError(err)}`,
       { cause: err },
     );
   }
+  if (options?.inStateDir) refuseForeignEntry(dir, "directory");
+  else if (!isDirectory(dir)) {
+    throw new StintError(
+      `${dir} is not a directory; point STINT_DB/--db at a file in a directory`,
+    );
+  }
+}
+
+/** Create the missing directories of `dir`, top-down; returns those this call made. */
+function makeMissingDirs(dir: string): string[] {
+  const missing: string[] = [];
+  for (let p = dir;; p = dirname(p)) {
+    try {
+      Deno.statSync(p);
+      break;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      missing.push(p);
+      if (dirname(p) === p) break;
+    }
+  }
+  const created: string[] = [];
+  for (const p of missing.reverse()) {
+    try {
+      Deno.mkdirSync(p, { mode: 0o700 });
+      created.push(p);
+    } catch (err) {
+      // Made by someone else meanwhile: theirs, not ours to chmod.
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    }
+  }
+  return created;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refuse to use `path` (an entry stint writes in its state dir) when it is
+ * a symbolic link, not the expected kind of file, or another user's: stint
+ * writes nothing through a link there (a link planted in a shared directory
+ * would send its writes, and its chmods, somewhere else). Missing is fine.
+ */
+export function refuseForeignEntry(
+  path: string,
+  kind: "file" | "directory",
+): void {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.lstatSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw new StintError(`Cannot use ${path}: ${describeFsError(err)}`, {
+      cause: err,
+    });
+  }
+  if (st.isSymlink) {
+    throw new StintError(
+      `${path} is a symbolic link; stint writes nothing through links in its state dir: remove it or point STINT_DB/--db elsewhere`,
+    );
+  }
+  if (kind === "directory" ? !st.isDirectory : !st.isFile) {
+    throw new StintError(
+      `${path} is not a ${kind}; stint expected its own ${kind} there: move it aside or point STINT_DB/--db elsewhere`,
+    );
+  }
+  if (st.uid !== null && st.uid !== Deno.uid()) {
+    throw new StintError(
+      `${path} belongs to another user (uid ${st.uid}); stint writes only into its own files: remove it or point STINT_DB/--db elsewhere`,
+    );
+  }
+}
+
+/** The logs directory, created if missing and refused if it is not stint's own. */
+export function ensureLogsDir(dbPath: string): string {
+  const dir = logsDir(dbPath);
+  ensurePrivateDir(dir, { inStateDir: true });
+  return dir;
+}
+
+/**
+ * Create the log file of `logId` (empty, 0600, in a checked logs dir).
+ * `createNew` never follows or reuses anything already at that name; with
+ * `mayExist` (a background run's log, made by the process that started it)
+ * an existing regular file of this user is used as it is.
+ */
+export function createLogFile(
+  dbPath: string,
+  logId: string,
+  options?: { mayExist?: boolean },
+): string {
+  const path = logPath(dbPath, logId);
+  ensureLogsDir(dbPath);
+  try {
+    Deno.openSync(path, { write: true, createNew: true, mode: 0o600 })
+      .close();
+  } catch (err) {
+    if (options?.mayExist && err instanceof Deno.errors.AlreadyExists) {
+      refuseForeignEntry(path, "file");
+      return path;
+    }
+    throw new StintError(
+      `Cannot create the log ${path}: ${describeFsError(err)}`,
+      { cause: err },
+    );
+  }
+  return path;
 }
 
 /** A short, user-readable reason for a file system error. */

@@ -139,6 +139,17 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX IF NOT EXISTS executions_status_started ON executions(status, started_at);
   CREATE INDEX IF NOT EXISTS executions_host_started ON executions(host_id, started_at);
   `,
+  // v5 (liveness): who is recording each running execution (the stint
+  // process or background supervisor: pid + process start time), so a run
+  // is judged lost only when neither its recorder nor its task lives. Local
+  // to this file: never replicated, deleted when the run ends.
+  `
+  CREATE TABLE IF NOT EXISTS recorders (
+    execution_id TEXT PRIMARY KEY,
+    pid INTEGER NOT NULL,
+    pid_start TEXT
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** The schema version this build of stint writes. */

@@ -27,6 +27,8 @@ export interface Database {
   exec(sql: string): void;
   /** Prepare a statement (cached per connection). */
   prepare(sql: string): Statement;
+  /** Whether a transaction is open on this connection (optional for raw handles). */
+  inTransaction?(): boolean;
   /** Close the connection. */
   close(): void;
 }
@@ -52,6 +54,9 @@ export function openSqlite(
         cache.set(sql, stmt);
       }
       return stmt;
+    },
+    inTransaction(): boolean {
+      return db.isTransaction;
     },
     close(): void {
       cache.clear();

@@ -183,13 +183,26 @@ export function deleteVar(
   });
 }
 
-/** Delete the scopes (and vars) of runs that are no longer running. */
+/**
+ * How old a scope without any execution must be before it is reclaimed. A
+ * run's scope and its record are written in one transaction, so a scope
+ * without its run is left over from a crash (or from an older stint, which
+ * wrote them one after the other: the minute spares one that is starting).
+ */
+export const ORPHAN_SCOPE_AGE_MS = 60_000;
+
+// Scopes whose run has ended, or whose run was never recorded.
+const ENDED_SCOPES =
+  `SELECT s.id FROM scopes s LEFT JOIN executions e ON e.id = s.run_id
+  WHERE s.id != 'root' AND s.run_id IS NOT NULL
+    AND (e.status != 'running' OR (e.id IS NULL AND s.created_at < ?))`;
+
+/** Delete the scopes (and vars) of runs that are no longer running or never existed. */
 export function reclaimOrphanScopes(db: Database): number {
   return transaction(db, () => {
-    const orphans = db.prepare(
-      `SELECT s.id FROM scopes s JOIN executions e ON e.id = s.run_id
-       WHERE s.id != 'root' AND e.status != 'running'`,
-    ).all();
+    const orphans = db.prepare(ENDED_SCOPES).all(
+      Date.now() - ORPHAN_SCOPE_AGE_MS,
+    );
     for (const o of orphans) {
       db.prepare("DELETE FROM vars WHERE scope_id = ?").run(o.id);
       db.prepare("DELETE FROM scopes WHERE id = ?").run(o.id);
@@ -252,16 +265,15 @@ export function scopeChain(
 }
 
 /**
- * Reclaim the scopes of runs that have ended: runs whose process is gone are
- * marked lost first (which drops their scopes), then scopes whose run is no
- * longer running are deleted. Takes a write lock only when there is work.
+ * Reclaim the scopes of runs that have ended: runs with nobody behind them
+ * are marked lost first (which drops their scopes), then scopes whose run is
+ * no longer running, or was never recorded, are deleted. Takes a write lock only when there is work.
  * Returns how many scopes were reclaimed or runs marked lost.
  */
 export function reclaimEndedScopes(db: Database): number {
   const lost = reconcileExecutions(db).length;
-  const ended = db.prepare(
-    `SELECT 1 AS x FROM scopes s JOIN executions e ON e.id = s.run_id
-     WHERE s.id != 'root' AND e.status != 'running' LIMIT 1`,
-  ).get();
+  const ended = db.prepare(`${ENDED_SCOPES} LIMIT 1`).get(
+    Date.now() - ORPHAN_SCOPE_AGE_MS,
+  );
   return lost + (ended ? reclaimOrphanScopes(db) : 0);
 }

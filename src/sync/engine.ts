@@ -28,12 +28,14 @@ import {
 } from "../store/open.ts";
 import { currentSeq, getMeta, hostId, setMeta } from "../store/meta.ts";
 import {
+  ensureLogsDir,
   ensurePrivateDir,
   isValidLogId,
   logPath,
   logsDir,
   stateDir,
 } from "../store/paths.ts";
+import { removeStaleTempFiles } from "../store/maintenance.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "../store/schema.ts";
 import { type Database, openSqlite } from "../store/sqlite.ts";
 import { type Bucket, BucketError, type ObjectInfo } from "./bucket.ts";
@@ -188,6 +190,8 @@ export class SyncEngine {
     this.#snapshotRecords = options.snapshotRecords ?? 20_000;
     this.#compactSegments = options.compactSegments ?? 64;
     this.#compactBytes = options.compactBytes ?? 16 * 1024 * 1024;
+    // Temp files (.restore-*, .pull-*, .snap-*) a killed sync left behind.
+    removeStaleTempFiles(dbPath);
   }
 
   /**
@@ -930,7 +934,7 @@ export class SyncEngine {
       );
     }
     const path = logPath(this.dbPath, logId);
-    ensurePrivateDir(logsDir(this.dbPath));
+    ensureLogsDir(this.dbPath);
     const tmp = `${path}.fetch-${crypto.randomUUID().slice(0, 8)}`;
     Deno.writeFileSync(tmp, content, { mode: 0o600 });
     Deno.renameSync(tmp, path);

@@ -167,8 +167,9 @@ export async function renderTopHelp(): Promise<string> {
     ),
     "",
     "Environment: STINT_DB, STINT_QUIET, NO_COLOR, COLUMNS (the width tables fit),",
-    "STINT_DEBUG=1 (stack traces for internal errors), and the sync settings",
-    "listed in stint sync --help.",
+    "STINT_DEBUG=1 (stack traces for internal errors), STINT_BUSY_TIMEOUT (how",
+    "long to wait for another process's write lock, default 30s), and the sync",
+    "settings listed in stint sync --help.",
     "",
     "Shell completions: stint completions bash|zsh|fish (see stint completions --help)",
   ].join("\n");

@@ -1,0 +1,269 @@
+/**
+ * A run's record as the runner keeps it: the start (scope, record and
+ * recorder in one transaction, the logs dir and the journal's reserve
+ * checked first), the log file, and the end, recorded so that nothing that
+ * happens to the store can change the task's exit code (spec section 3): it
+ * is written with retries, and when the store still cannot take it (locked
+ * past the busy timeout, full, read-only, corrupt, deleted) it is saved to
+ * the journal beside the store with one warning line, and the next stint
+ * process records it.
+ * @module
+ */
+import { stdioWriter, TerminalSink } from "./capture.ts";
+import { sleep } from "./process_group.ts";
+import {
+  createLogFile,
+  describeFsError,
+  ensureLogsDir,
+  logPath,
+} from "../store/paths.ts";
+import { isBusyError, withStore } from "../store/open.ts";
+import type {
+  Execution,
+  ExecutionFinish,
+  ExecutionStart,
+} from "../store/executions.ts";
+import { journalPath, reserveJournal } from "../store/journal.ts";
+import { processStartTime } from "../store/process.ts";
+import {
+  applyRunEnd,
+  backgroundStatusFor,
+  beginRun,
+  journalRunEnd,
+  type RunEnd,
+} from "../store/run_record.ts";
+
+/** What a run is recorded as when it starts. */
+export interface RunStart extends
+  Pick<
+    ExecutionStart,
+    | "id"
+    | "ref"
+    | "command"
+    | "args"
+    | "projectDir"
+    | "task"
+    | "parentId"
+    | "rerunOf"
+  > {
+  /** The caller's scope (the run's own hangs under it). */
+  parentScope: string;
+  /** The background run this execution is. */
+  backgroundId: string | null;
+  /** Output goes to a terminal (so warnings go to stderr, not the log). */
+  terminal: boolean;
+}
+
+/** How a run ended, as the runner saw it. */
+export type RunFinish =
+  & Required<Pick<ExecutionFinish, "exitCode" | "signal" | "error">>
+  & { status: "succeeded" | "failed" | "killed" };
+
+/**
+ * One run's record, from the start written before the child is spawned to
+ * the end written (or journalled) after it.
+ */
+export class RunRecorder {
+  /** The `running` record as written. */
+  readonly started: Execution;
+  /** The run's own scope. */
+  readonly scopeId: string;
+  /** The run's log file. */
+  readonly logPath: string;
+  readonly #dbPath: string;
+  readonly #start: RunStart;
+  readonly #warn: (line: string) => void;
+
+  private constructor(dbPath: string, start: RunStart, started: Execution) {
+    this.#dbPath = dbPath;
+    this.#start = start;
+    this.started = started;
+    this.scopeId = started.scopeId!;
+    this.logPath = logPath(dbPath, start.id);
+    this.#warn = runWarner({ terminal: start.terminal, logPath: this.logPath });
+  }
+
+  /**
+   * Record the start: the scope, the record (no task pid yet) and this
+   * process as its recorder, in one transaction, so a failed start leaves
+   * nothing behind. The logs dir is made (or refused: a link, another
+   * user's) and the journal's reserve made first, once the store path is
+   * known to be good. Throws when the start cannot be recorded.
+   */
+  static begin(dbPath: string, start: RunStart): RunRecorder {
+    const started = withStore(dbPath, (db) => {
+      ensureLogsDir(dbPath);
+      // Room for the end, made while the disk still has some.
+      reserveJournal(dbPath);
+      return beginRun(db, {
+        id: start.id,
+        ref: start.ref,
+        command: start.command,
+        args: start.args,
+        projectDir: start.projectDir,
+        task: start.task,
+        recorder: { pid: Deno.pid, pidStart: processStartTime(Deno.pid) },
+        parentScope: start.parentScope,
+        logId: start.id,
+        backgroundId: start.backgroundId,
+        parentId: start.parentId,
+        rerunOf: start.rerunOf ?? null,
+      });
+    });
+    return new RunRecorder(dbPath, start, started);
+  }
+
+  /** Create the run's log file (a background run's was made by its starter). */
+  createLog(): string {
+    return createLogFile(this.#dbPath, this.#start.id, {
+      mayExist: this.#start.backgroundId !== null,
+    });
+  }
+
+  /** Record that stint itself failed the run. Never throws. */
+  async fail(error: string): Promise<void> {
+    await this.end(
+      { status: "failed", exitCode: null, signal: null, error },
+      { stintExit: null },
+    );
+  }
+
+  /**
+   * Record the end (see {@linkcode recordRunEnd}); a run that never
+   * started drops its empty log. Returns the finished record, built from
+   * the start when the end had to be journalled. Never throws.
+   */
+  async end(
+    finish: RunFinish,
+    options: { stintExit: number | null; started?: boolean },
+  ): Promise<Execution> {
+    const { id, backgroundId } = this.#start;
+    const end: RunEnd = {
+      executionId: id,
+      scopeId: this.scopeId,
+      finish: { ...finish, completedAt: Date.now() },
+      background: backgroundId
+        ? {
+          id: backgroundId,
+          ref: this.#start.ref,
+          status: backgroundStatusFor(finish.status),
+          exitCode: options.stintExit,
+        }
+        : undefined,
+    };
+    if (options.started === false && removeIfEmpty(this.logPath)) {
+      end.noLog = true;
+    }
+    const recorded = await recordRunEnd(this.#dbPath, end, {
+      warn: this.#warn,
+    });
+    return recorded.execution ?? {
+      ...this.started,
+      ...finish,
+      completedAt: end.finish.completedAt,
+      durationMs: Math.max(0, end.finish.completedAt - this.started.startedAt),
+      logId: end.noLog ? null : this.started.logId,
+    };
+  }
+}
+
+function removeIfEmpty(path: string): boolean {
+  try {
+    if (Deno.lstatSync(path).size !== 0) return false;
+    Deno.removeSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** How long failing end writes are retried (other than a lock, which the busy timeout already waited for). */
+export const END_RETRY_MS = 2_000;
+
+/** How an end was recorded. */
+export interface RecordedEnd {
+  /** The finished record, when the store took it. */
+  execution: Execution | undefined;
+  /** Where it went: the store, the journal, or nowhere (both failed). */
+  to: "store" | "journal" | "nowhere";
+}
+
+/**
+ * Record `end` in the store, retrying with backoff for up to
+ * {@linkcode END_RETRY_MS}; if that fails, save it to the journal. Never
+ * throws. `warn` gets the one line to show when the store did not take it.
+ */
+export async function recordRunEnd(
+  dbPath: string,
+  end: RunEnd,
+  options: { warn: (line: string) => void; retryMs?: number },
+): Promise<RecordedEnd> {
+  const deadline = Date.now() + (options.retryMs ?? END_RETRY_MS);
+  let delay = 50;
+  let failure: unknown;
+  for (;;) {
+    try {
+      const execution = withStore(
+        dbPath,
+        (db) => applyRunEnd(db, end),
+        { create: false },
+      );
+      return { execution, to: "store" };
+    } catch (err) {
+      failure = err;
+    }
+    // A lock has already been waited out for the whole busy timeout.
+    if (isBusyError(failure) || Date.now() + delay > deadline) break;
+    await sleep(delay);
+    delay *= 2;
+  }
+  const why = reason(failure);
+  try {
+    journalRunEnd(dbPath, end);
+    options.warn(
+      `stint: the store could not record the end of this run (${why}); it is saved in ${
+        journalPath(dbPath)
+      } and the next stint command will record it`,
+    );
+    return { execution: undefined, to: "journal" };
+  } catch (err) {
+    options.warn(
+      `stint: the end of this run could not be recorded (${why}), nor saved in ${
+        journalPath(dbPath)
+      } (${reason(err)}); the run will read as lost`,
+    );
+    return { execution: undefined, to: "nowhere" };
+  }
+}
+
+/** The first clause of an error, for a warning that must stay one line. */
+function reason(err: unknown): string {
+  const msg = err instanceof Error ? err.message : describeFsError(err);
+  return msg.split("\n")[0].split(";")[0];
+}
+
+/**
+ * Where a run's own warnings go: stderr for a foreground run, the end of the
+ * run's log for a background one (its supervisor has no terminal).
+ */
+export function runWarner(
+  options: { terminal: boolean; logPath: string },
+): (line: string) => void {
+  return (line) => {
+    const bytes = new TextEncoder().encode(`${line}\n`);
+    if (options.terminal) {
+      new TerminalSink(stdioWriter("stderr")).write(bytes);
+      return;
+    }
+    try {
+      const f = Deno.openSync(options.logPath, { append: true });
+      try {
+        f.writeSync(bytes);
+      } finally {
+        f.close();
+      }
+    } catch {
+      // The log is gone or its disk is full: nowhere left to say it.
+    }
+  };
+}
