@@ -3,13 +3,12 @@
  * the recorded runs, newest first, with every filter applied in SQL.
  * @module
  */
-import { NotFoundError, UsageError } from "../errors.ts";
+import { NotFoundError } from "../errors.ts";
 // Individual store modules, not store/mod.ts: every module loaded is
 // start-up time, and history is read often (see bench/history_bench.ts).
 import {
   deleteHistory,
   type Execution,
-  type ExecutionStatus,
   executionToJson,
   listExecutions,
   listRefs,
@@ -20,11 +19,11 @@ import { readStore } from "./read_store.ts";
 import { isValidLogId, logPath } from "../store/paths.ts";
 import { countExecutions, uniqueIdPrefix } from "../store/stats.ts";
 import type { Database } from "../store/sqlite.ts";
+import { historyQuery } from "../store/history_query.ts";
 import {
   boolFlag,
   intFlag,
   type Parsed,
-  parseDuration,
   parseFlags,
   stringFlag,
 } from "./args.ts";
@@ -71,16 +70,6 @@ Examples:
   stint history refs
   stint history clear myapp:test --yes`;
 
-const STATUSES: ExecutionStatus[] = [
-  "running",
-  "succeeded",
-  "failed",
-  "killed",
-  "lost",
-];
-
-const DEFAULT_LIMIT = 20;
-
 /** Run `stint history`. */
 export async function run(args: string[], ctx: Context): Promise<number> {
   // The subcommand may come after options (`history --json refs`); a ref
@@ -118,19 +107,14 @@ async function list(args: string[], ctx: Context): Promise<number> {
     host: { type: "string" },
     json: { type: "boolean" },
   }, { command: "history", max: 1 });
-  const status = parseStatus(stringFlag(p, "status"));
-  const since = parseSince(stringFlag(p, "since"));
-  const limit = intFlag(p, "limit", { min: 1 });
-  if (limit !== undefined && boolFlag(p, "all")) {
-    throw new UsageError("Use either --limit or --all, not both");
-  }
-  const query = {
+  const query = historyQuery({
     ref: p.positionals[0],
-    status,
-    since,
+    status: stringFlag(p, "status"),
+    since: stringFlag(p, "since"),
     host: stringFlag(p, "host"),
-    limit: boolFlag(p, "all") ? undefined : limit ?? DEFAULT_LIMIT,
-  };
+    limit: intFlag(p, "limit", { min: 1 }),
+    all: boolFlag(p, "all"),
+  });
   const { runs, ids } = readStore<
     { runs: Execution[]; ids: Map<string, string> }
   >(ctx.dbPath, (db) => {
@@ -210,38 +194,8 @@ export function shortIds(db: Database, runs: Execution[]): Map<string, string> {
   );
 }
 
-function parseStatus(raw: string | undefined): ExecutionStatus | undefined {
-  if (raw === undefined) return undefined;
-  const s = raw.toLowerCase() as ExecutionStatus;
-  if (!STATUSES.includes(s)) {
-    throw new UsageError(
-      `--status must be one of ${STATUSES.join(", ")}, not "${raw}"`,
-    );
-  }
-  return s;
-}
-
-/** Parse `--since`: a duration back from now (7d) or a date / ISO-8601 time. */
-export function parseSince(
-  raw: string | undefined,
-  now: number = Date.now(),
-): number | undefined {
-  if (raw === undefined) return undefined;
-  if (/^\d{4}-\d{2}-\d{2}/.test(raw)) {
-    const t = Date.parse(raw);
-    if (!Number.isNaN(t)) return t;
-    throw new UsageError(
-      `--since must be a duration such as 12h or 7d, or a date such as 2026-11-01, not "${raw}"`,
-    );
-  }
-  try {
-    return now - parseDuration(raw, "--since");
-  } catch {
-    throw new UsageError(
-      `--since must be a duration such as 12h or 7d, or a date such as 2026-11-01, not "${raw}"`,
-    );
-  }
-}
+// The test suite and other commands import parseSince from here.
+export { parseSince } from "../store/durations.ts";
 
 function refs(args: string[], ctx: Context): Promise<number> | number {
   const p = parseFlags(args, { json: { type: "boolean" } }, {
