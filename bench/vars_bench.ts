@@ -137,8 +137,25 @@ async function apiInTask(
   env: Record<string, string>,
   rounds: number,
 ): Promise<{ api: number; cli: number; first: number; import: number }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", API_TASK, String(rounds)],
+  const out = await deno(
+    ["run", "-A", "--quiet", API_TASK, String(rounds)],
+    env,
+  );
+  if (out.code !== 0) {
+    throw new Error(
+      `bench api task failed: ${new TextDecoder().decode(out.stderr).trim()}`,
+    );
+  }
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+/** `deno <args>` in the repository with exactly `env`, output collected. */
+function deno(
+  args: string[],
+  env: Record<string, string>,
+): Promise<Deno.CommandOutput> {
+  return new Deno.Command(Deno.execPath(), {
+    args,
     env,
     clearEnv: true,
     cwd: ROOT,
@@ -146,12 +163,6 @@ async function apiInTask(
     stdout: "piped",
     stderr: "piped",
   }).output();
-  if (out.code !== 0) {
-    throw new Error(
-      `bench api task failed: ${new TextDecoder().decode(out.stderr).trim()}`,
-    );
-  }
-  return JSON.parse(new TextDecoder().decode(out.stdout));
 }
 
 /**
@@ -181,15 +192,7 @@ export async function timeOnce(
   options: { env: Record<string, string>; expect: string },
 ): Promise<number> {
   const t = performance.now();
-  const out = await new Deno.Command(Deno.execPath(), {
-    args,
-    env: options.env,
-    clearEnv: true,
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const out = await deno(args, options.env);
   const ms = performance.now() - t;
   const text = new TextDecoder().decode(out.stdout);
   if (out.code !== 0 || text !== options.expect) {
