@@ -125,22 +125,6 @@ export function intFlag(
   return n;
 }
 
-const UNITS: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
-};
-
-/** Parse a duration such as `90s`, `15m`, `1h`, `7d`, `2w` (bare numbers are seconds) into ms. */
-export function parseDuration(raw: string, what: string): number {
-  const m = raw.trim().match(/^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)?$/);
-  if (!m) {
-    throw new UsageError(
-      `${what} must be a duration such as 30s, 15m, 1h or 7d, not "${raw}"`,
-    );
-  }
-  return Math.round(Number(m[1]) * UNITS[m[2] ?? "s"]);
-}
+// Durations are checked in the store, so the typed API accepts and refuses
+// the same ones; re-exported for the commands that parse them from flags.
+export { parseDuration } from "../store/durations.ts";

@@ -2,33 +2,26 @@
  * `stint cache set | get | list | delete | clear`: a key-value cache of bytes
  * with an optional expiry. Values round-trip exactly (binary-safe through
  * stdin and stdout); expired entries are never returned and are pruned.
+ *
+ * `get` is on scripts' hot path, so this module's static imports are only
+ * what `get` needs (the read-only lookup and a small flag parser); the
+ * write side of the store, tables, stdin and the sync seam are loaded by
+ * the subcommands that use them.
  * @module
  */
-import { NotFoundError, UsageError } from "../errors.ts";
-import {
-  cacheClear,
-  cacheDelete,
-  cacheGet,
-  cacheList,
-  cacheSet,
-  pruneExpiredEntries,
-} from "../store/cache.ts";
-import { withStore } from "../store/open.ts";
+import { UsageError } from "../errors.ts";
+import { lookupCache, missingCacheEntry } from "../store/cache_lookup.ts";
+import { parseTtl } from "../store/durations.ts";
+import { readExisting, storeExists } from "../store/read.ts";
+import type { Database } from "../store/sqlite.ts";
 import {
   MAX_CACHE_BYTES,
   validateKey,
   validateSize,
 } from "../store/validate.ts";
-import {
-  boolFlag,
-  type FlagSpec,
-  type Parsed,
-  parseDuration,
-  parseFlags,
-  stringFlag,
-} from "./args.ts";
 import { confirm } from "./confirm.ts";
 import type { Context } from "./context.ts";
+import { type FastFlagSpec, parseFastFlags } from "./fast_flags.ts";
 import {
   formatBytes,
   printJson,
@@ -37,7 +30,6 @@ import {
   relativeTime,
   writeAll,
 } from "./output.ts";
-import { readStdin } from "./stdin.ts";
 
 /** Help for `stint cache`. */
 export const help = `Usage: stint cache <subcommand>
@@ -68,8 +60,6 @@ Examples:
   stint cache list --json`;
 
 const SUBCOMMANDS = "set, get, list, delete or clear";
-// Longer expiries are almost certainly a typo (and overflow a timestamp).
-const MAX_TTL_MS = 100 * 365 * 86_400_000;
 
 /** Run `stint cache`. */
 export async function run(args: string[], ctx: Context): Promise<number> {
@@ -97,11 +87,11 @@ export async function run(args: string[], ctx: Context): Promise<number> {
 /** Parse flags; arguments after `--` count as positionals (values like "-5"). */
 function parse(
   args: string[],
-  spec: FlagSpec,
+  spec: FastFlagSpec,
   options: { command: string; names: string[]; optional?: number },
-): { values: Parsed; positionals: string[] } {
-  const p = parseFlags(args, spec, { command: options.command });
-  const positionals = p.positionals;
+): { values: Record<string, string | boolean>; positionals: string[] } {
+  const p = parseFastFlags(args, spec, { command: options.command });
+  const positionals = [...p.positionals, ...p.rest];
   const max = options.names.length;
   const min = max - (options.optional ?? 0);
   if (positionals.length < min) {
@@ -119,26 +109,7 @@ function parse(
       } for stint ${options.command} (quote a value with spaces; see stint cache --help)`,
     );
   }
-  return { values: p, positionals };
-}
-
-/** A read never creates the store: no file means an empty cache. */
-function storeExists(dbPath: string): boolean {
-  try {
-    Deno.statSync(dbPath);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
-}
-
-function missing(key: string): NotFoundError {
-  return new NotFoundError(
-    `No cache entry ${
-      JSON.stringify(key)
-    } (never set, deleted or expired); see stint cache list`,
-  );
+  return { values: p.values, positionals };
 }
 
 async function set(args: string[], ctx: Context): Promise<number> {
@@ -146,21 +117,8 @@ async function set(args: string[], ctx: Context): Promise<number> {
     ttl: { type: "string" },
   }, { command: "cache set", names: ["key", "value"], optional: 1 });
   validateKey(key);
-  const ttl = stringFlag(p, "ttl");
-  let ttlMs: number | undefined;
-  if (ttl !== undefined) {
-    ttlMs = parseDuration(ttl, "--ttl");
-    if (ttlMs <= 0) {
-      throw new UsageError(
-        `--ttl must be longer than zero, not "${ttl}"; use stint cache delete to drop an entry`,
-      );
-    }
-    if (ttlMs > MAX_TTL_MS) {
-      throw new UsageError(
-        `--ttl must be at most 100 years, not "${ttl}"; leave it out for no expiry`,
-      );
-    }
-  }
+  const ttl = p.ttl as string | undefined;
+  const ttlMs = ttl === undefined ? undefined : parseTtl(ttl);
   let value: Uint8Array;
   if (raw === undefined || raw === "-") {
     if (raw === undefined && Deno.stdin.isTerminal()) {
@@ -168,15 +126,15 @@ async function set(args: string[], ctx: Context): Promise<number> {
         "stint cache set needs a value: give it after the key or pipe it on stdin",
       );
     }
+    const { readStdin } = await import("./stdin.ts");
     value = await readStdin(MAX_CACHE_BYTES, { what: "cache value" });
   } else {
     value = new TextEncoder().encode(raw);
   }
   // Validate before the store is opened, so bad input writes nothing at all.
   validateSize(value.length, MAX_CACHE_BYTES, "cache value");
-  await writing(ctx, () => {
-    withStore(ctx.dbPath, (db) => cacheSet(db, key, value, { ttlMs }));
-  });
+  const { cacheSet } = await import("../store/cache.ts");
+  await writing(ctx, (db) => cacheSet(db, key, value, { ttlMs }));
   return 0;
 }
 
@@ -185,11 +143,8 @@ function get(args: string[], ctx: Context): number {
     command: "cache get",
     names: ["key"],
   });
-  validateKey(key);
-  const value = storeExists(ctx.dbPath)
-    ? withStore(ctx.dbPath, (db) => cacheGet(db, key))
-    : undefined;
-  if (!value) throw missing(key);
+  const value = lookupCache(ctx.dbPath, key);
+  if (!value) throw missingCacheEntry(key);
   writeAll(Deno.stdout, value);
   return 0;
 }
@@ -199,14 +154,15 @@ async function list(args: string[], ctx: Context): Promise<number> {
     command: "cache list",
     names: [],
   });
+  const { cacheList, pruneExpiredEntries } = await import(
+    "../store/cache.ts"
+  );
   const now = Date.now();
-  const entries = storeExists(ctx.dbPath)
-    ? withStore(ctx.dbPath, (db) => {
-      pruneExpiredEntries(db, { now });
-      return cacheList(db, { now });
-    })
-    : [];
-  if (boolFlag(p, "json")) {
+  const entries = readExisting(ctx.dbPath, (db) => {
+    pruneExpiredEntries(db, { now });
+    return cacheList(db, { now });
+  }, () => []);
+  if (p.json === true) {
     printJson(entries.map((e) => ({
       key: e.key,
       size: e.size,
@@ -242,12 +198,13 @@ async function remove(args: string[], ctx: Context): Promise<number> {
     names: ["key"],
   });
   validateKey(key);
-  if (!storeExists(ctx.dbPath)) throw missing(key);
+  if (!storeExists(ctx.dbPath)) throw missingCacheEntry(key);
+  const { cacheDelete } = await import("../store/cache.ts");
   let existed = false;
-  await writing(ctx, () => {
-    existed = withStore(ctx.dbPath, (db) => cacheDelete(db, key));
+  await writing(ctx, (db) => {
+    existed = cacheDelete(db, key);
   });
-  if (!existed) throw missing(key);
+  if (!existed) throw missingCacheEntry(key);
   return 0;
 }
 
@@ -258,7 +215,7 @@ async function clear(args: string[], ctx: Context): Promise<number> {
   });
   if (
     !confirm("Delete every cache entry?", {
-      yes: boolFlag(p, "yes"),
+      yes: p.yes === true,
       command: "cache clear",
     })
   ) {
@@ -267,8 +224,9 @@ async function clear(args: string[], ctx: Context): Promise<number> {
   }
   let cleared = 0;
   if (storeExists(ctx.dbPath)) {
-    await writing(ctx, () => {
-      cleared = withStore(ctx.dbPath, cacheClear);
+    const { cacheClear } = await import("../store/cache.ts");
+    await writing(ctx, (db) => {
+      cleared = cacheClear(db);
     });
   }
   println(
@@ -286,11 +244,17 @@ function untilTime(at: number, now: number): string {
   return `in ${Math.round(d / 86_400_000)}d`;
 }
 
-/** Run a write inside the sync seam (loaded only for writes). */
-async function writing(ctx: Context, fn: () => void): Promise<void> {
-  const { withSyncSession } = await import("./sync_session.ts");
+/** Run a write on the store inside the sync seam (both loaded only for writes). */
+async function writing(
+  ctx: Context,
+  fn: (db: Database) => void,
+): Promise<void> {
+  const [{ withSyncSession }, { withStore }] = await Promise.all([
+    import("./sync_session.ts"),
+    import("../store/open.ts"),
+  ]);
   await withSyncSession(ctx, { pull: false, flushLoop: false }, () => {
-    fn();
+    withStore(ctx.dbPath, fn);
     return Promise.resolve();
   });
 }

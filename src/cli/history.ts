@@ -9,9 +9,7 @@ import { NotFoundError, UsageError } from "../errors.ts";
 import {
   deleteHistory,
   type Execution,
-  type ExecutionStatus,
   executionToJson,
-  type HistoryQuery,
   listExecutions,
   listRefs,
   reconcileExecutions,
@@ -26,11 +24,11 @@ import {
   boolFlag,
   intFlag,
   type Parsed,
-  parseDuration,
   parseFlags,
   stringFlag,
 } from "./args.ts";
-import { HISTORY, STATUS_WORDS } from "./commands/history.ts";
+import { HISTORY } from "./commands/history.ts";
+import { type HistoryFilters, historyQuery } from "../store/history_query.ts";
 import {
   type Command,
   findSubcommand,
@@ -49,8 +47,6 @@ import {
   printTable,
   relativeTime,
 } from "./output.ts";
-
-const DEFAULT_LIMIT = 20;
 
 /** Run `stint history`. */
 export async function run(args: string[], ctx: Context): Promise<number> {
@@ -85,15 +81,12 @@ async function list(args: string[], ctx: Context): Promise<number> {
     command: "history",
     max: 1,
   });
-  const limit = intFlag(p, "limit", { min: 1 });
-  if (limit !== undefined && boolFlag(p, "all")) {
-    throw new UsageError("Use either --limit or --all, not both");
-  }
-  const query: HistoryQuery = {
+  const query = historyQuery({
     ...historyFilters(p),
     ref: p.positionals[0],
-    limit: boolFlag(p, "all") ? undefined : limit ?? DEFAULT_LIMIT,
-  };
+    limit: intFlag(p, "limit", { min: 1 }),
+    all: boolFlag(p, "all"),
+  });
   const { runs, ids } = readStore<
     { runs: Execution[]; ids: Map<string, string> }
   >(ctx.dbPath, (db) => {
@@ -147,26 +140,22 @@ async function list(args: string[], ctx: Context): Promise<number> {
  * The filters of `history` (shared with anything that lists runs the same
  * way): --status, --exit, --grep, --since, --until, --host, --project, --cwd.
  */
-export function historyFilters(p: Parsed): HistoryQuery {
+export function historyFilters(p: Parsed): HistoryFilters {
   const cwd = stringFlag(p, "cwd");
   if (cwd !== undefined && boolFlag(p, "project")) {
     throw new UsageError("Use either --project or --cwd <dir>, not both");
   }
-  if (cwd === "") throw new UsageError("--cwd needs a directory");
-  const grep = stringFlag(p, "grep");
-  if (grep === "") throw new UsageError("--grep needs some text to look for");
-  const exit = intFlag(p, "exit", { min: 0, max: 255 });
   return {
-    status: parseStatus(stringFlag(p, "status")),
-    since: parseSince(stringFlag(p, "since")),
-    until: parseSince(stringFlag(p, "until"), Date.now(), "--until"),
+    status: stringFlag(p, "status"),
+    since: stringFlag(p, "since"),
+    until: stringFlag(p, "until"),
     host: stringFlag(p, "host"),
-    grep,
-    exitCode: exit,
+    grep: stringFlag(p, "grep"),
+    exitCode: intFlag(p, "exit", { min: 0, max: 255 }),
     dir: boolFlag(p, "project")
       ? currentProjectDir()
-      : cwd === undefined
-      ? undefined
+      : cwd === undefined || cwd === ""
+      ? cwd
       : resolve(cwd),
   };
 }
@@ -209,57 +198,9 @@ export function shortIds(db: Database, runs: Execution[]): Map<string, string> {
   );
 }
 
-/**
- * Parse `--status`: one of the execution statuses, or `completed` (the word
- * background runs used to show) for `succeeded`.
- */
-export function parseStatus(
-  raw: string | undefined,
-): ExecutionStatus | undefined {
-  if (raw === undefined) return undefined;
-  const word = raw.toLowerCase();
-  const s = (STATUS_ALIASES[word] ?? word) as ExecutionStatus;
-  if (!(STATUS_WORDS as readonly string[]).includes(s)) {
-    throw new UsageError(
-      `--status must be one of ${
-        STATUS_WORDS.join(", ")
-      } (completed means succeeded), not "${raw}"`,
-    );
-  }
-  return s;
-}
-
-/** Other words people type for a status (`completed`: what bg used to show). */
-const STATUS_ALIASES: Record<string, ExecutionStatus> = {
-  completed: "succeeded",
-  success: "succeeded",
-};
-
-/**
- * Parse `--since` / `--until`: a duration back from now (7d) or a date /
- * ISO-8601 time.
- */
-export function parseSince(
-  raw: string | undefined,
-  now: number = Date.now(),
-  flag = "--since",
-): number | undefined {
-  if (raw === undefined) return undefined;
-  const bad = () =>
-    new UsageError(
-      `${flag} must be a duration such as 12h or 7d, or a date such as 2026-11-01, not "${raw}"`,
-    );
-  if (/^\d{4}-\d{2}-\d{2}/.test(raw)) {
-    const t = Date.parse(raw);
-    if (!Number.isNaN(t)) return t;
-    throw bad();
-  }
-  try {
-    return now - parseDuration(raw, flag);
-  } catch {
-    throw bad();
-  }
-}
+// The dashboard, the tests and other commands import these from here.
+export { parseSince } from "../store/durations.ts";
+export { parseStatus } from "../store/history_query.ts";
 
 function refs(args: string[], ctx: Context): Promise<number> | number {
   const p = parseFlags(args, parseSpec(sub("refs").flags), {

@@ -2,7 +2,7 @@
  * Opening the store for the read commands (history, logs, tasks, stats).
  * @module
  */
-import { withStore } from "../store/open.ts";
+import { readExisting } from "../store/read.ts";
 import type { Database } from "../store/sqlite.ts";
 
 /**
@@ -15,11 +15,5 @@ export function readStore<T>(
   fn: (db: Database) => T,
   missing: () => T,
 ): T {
-  try {
-    Deno.statSync(dbPath);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return missing();
-    // Anything else (permissions, ...) is reported by the open itself.
-  }
-  return withStore(dbPath, fn);
+  return readExisting(dbPath, fn, missing);
 }

@@ -3,36 +3,25 @@
  * run reads and writes its run's scope (STINT_SCOPE) and sees its callers'
  * scopes and root through the chain; outside a run everything is root.
  *
- * `get` is on scripts' hot path (`$(stint vars get k)`), so this module keeps
- * its static imports to the store's small modules; the sync seam is loaded
- * only by the commands that write.
+ * `get` is on scripts' hot path (`$(stint vars get k)`), so this module's
+ * static imports are only what `get` needs (the read-only lookup); the write
+ * side of the store, stdin and the sync seam are loaded by the subcommands
+ * that use them. The checks and messages live in the store, shared with the
+ * typed API (mod.ts).
  * @module
  */
-import { NotFoundError, UsageError } from "../errors.ts";
-import { withStore } from "../store/open.ts";
-import type { Database } from "../store/sqlite.ts";
+import { UsageError } from "../errors.ts";
 import {
-  MAX_VAR_BYTES,
-  validateKey,
-  validateSize,
-  validateText,
-} from "../store/validate.ts";
-import {
-  deleteVar,
-  getAllVars,
-  getVar,
-  reclaimEndedScopes,
+  currentScope,
+  lookupVar,
+  missingVar,
   ROOT_SCOPE,
-  scopeChain,
-  scopeExists,
-  type ScopeInfo,
-  setVar,
-  type VarEntry,
-} from "../store/vars.ts";
+} from "../store/var_lookup.ts";
+import { storeExists } from "../store/read.ts";
+import { MAX_VAR_BYTES, validateKey } from "../store/validate.ts";
 import type { Context } from "./context.ts";
 import { type FastFlagSpec, parseFastFlags } from "./fast_flags.ts";
 import { eprintln, printJson, println, printTable, write } from "./output.ts";
-import { decodeText, readStdin } from "./stdin.ts";
 
 /** Help for `stint vars`. */
 export const help = `Usage: stint vars <subcommand>
@@ -140,47 +129,16 @@ function parse(
   return { flags, positionals };
 }
 
-/** The scope this process works in: STINT_SCOPE (set by stint run) else root. */
-function currentScope(global: boolean): string {
-  if (global) return ROOT_SCOPE;
-  const scope = Deno.env.get("STINT_SCOPE");
-  return scope ? scope : ROOT_SCOPE;
-}
-
-/** A read never creates the store: no file means no vars. */
-function storeExists(dbPath: string): boolean {
-  try {
-    Deno.statSync(dbPath);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
-}
-
-function missing(key: string, scope: string): NotFoundError {
-  return new NotFoundError(
-    `No var ${JSON.stringify(key)} ${
-      scope === ROOT_SCOPE
-        ? "in the root scope"
-        : "in this run, the runs that started it or root"
-    }; set it with stint vars set`,
-  );
-}
-
 function get(args: string[], ctx: Context): number {
   const { flags, positionals: [key] } = parse(args, {
     ...GLOBAL,
     "no-newline": { type: "boolean", short: "n" },
   }, { command: "vars get", names: ["key"] });
-  validateKey(key);
-  const scope = currentScope(flags.has("global"));
+  const global = flags.has("global");
   // A scope that no longer exists (its run ended) still resolves: the chain
   // is empty above it, so the lookup falls back to root.
-  const entry = storeExists(ctx.dbPath)
-    ? withStore(ctx.dbPath, (db) => getVar(db, key, { scope }))
-    : undefined;
-  if (!entry) throw missing(key, scope);
+  const entry = lookupVar(ctx.dbPath, key, { global });
+  if (!entry) throw missingVar(key, currentScope({ global }));
   // A trailing newline reads well on a terminal and `$(...)` strips it;
   // -n gives the exact bytes for files and pipes.
   write(flags.has("no-newline") ? entry.value : entry.value + "\n");
@@ -193,21 +151,21 @@ async function set(args: string[], ctx: Context): Promise<number> {
     names: ["key", "value"],
   });
   validateKey(key);
-  const value = raw === "-"
-    ? decodeText(await readStdin(MAX_VAR_BYTES, { what: "value" }), "value")
-    : raw;
-  // Validate before the store is opened, so bad input writes nothing at all.
-  validateSize(new TextEncoder().encode(value).length, MAX_VAR_BYTES, "value");
-  validateText(value, "value");
-  const scope = currentScope(flags.has("global"));
-  await writing(ctx, () => {
-    withStore(ctx.dbPath, (db) => {
-      if (scope !== ROOT_SCOPE && !scopeExists(db, scope)) {
-        throw scopeGone(scope);
-      }
-      setVar(db, key, value, { scope });
-    });
-  });
+  let value = raw;
+  if (raw === "-") {
+    const { decodeText, readStdin } = await import("./stdin.ts");
+    value = decodeText(
+      await readStdin(MAX_VAR_BYTES, { what: "value" }),
+      "value",
+    );
+  }
+  const { checkVarInput, setScopedVar } = await import(
+    "../store/scoped_vars.ts"
+  );
+  // Checked before the store is opened, so bad input writes nothing at all.
+  checkVarInput(key, value);
+  const global = flags.has("global");
+  await writing(ctx, () => setScopedVar(ctx.dbPath, key, value, { global }));
   return 0;
 }
 
@@ -218,55 +176,13 @@ async function unset(args: string[], ctx: Context): Promise<number> {
   });
   validateKey(key);
   const global = flags.has("global");
-  const scope = currentScope(global);
-  if (!storeExists(ctx.dbPath)) throw missing(key, scope);
-  await writing(ctx, () => {
-    withStore(ctx.dbPath, (db) => {
-      if (scope !== ROOT_SCOPE && !scopeExists(db, scope)) {
-        throw scopeGone(scope);
-      }
-      if (deleteVar(db, key, { scope })) return;
-      explainUnsetMiss(db, key, { scope, global });
-    });
-  });
+  // No file, nothing to unset: answered before the sync seam is loaded.
+  if (!storeExists(ctx.dbPath)) {
+    throw missingVar(key, currentScope({ global }));
+  }
+  const { unsetScopedVar } = await import("../store/scoped_vars.ts");
+  await writing(ctx, () => unsetScopedVar(ctx.dbPath, key, { global }));
   return 0;
-}
-
-/** Why `unset` found nothing to remove in its own scope (always throws). */
-function explainUnsetMiss(
-  db: Database,
-  key: string,
-  options: { scope: string; global: boolean },
-): never {
-  const name = JSON.stringify(key);
-  const runScope = currentScope(false);
-  if (options.global) {
-    if (runScope !== ROOT_SCOPE) {
-      const seen = getVar(db, key, { scope: runScope });
-      if (seen) {
-        const where = describeScope(scopeChain(db, { scope: runScope }), seen);
-        throw new NotFoundError(
-          `No var ${name} in the root scope; it is set in ${where.label}, so drop --global${
-            where.kind === "outer_run"
-              ? " (it goes away when that run ends)"
-              : ""
-          }`,
-        );
-      }
-    }
-    throw missing(key, ROOT_SCOPE);
-  }
-  const seen = getVar(db, key, { scope: options.scope });
-  if (!seen) throw missing(key, options.scope);
-  const where = describeScope(scopeChain(db, { scope: options.scope }), seen);
-  if (where.kind === "root") {
-    throw new NotFoundError(
-      `${name} is not set in this run; it comes from the root scope, so use stint vars unset --global ${key} to remove it there`,
-    );
-  }
-  throw new NotFoundError(
-    `${name} is not set in this run; it comes from ${where.label} and is removed when that run ends`,
-  );
 }
 
 async function list(args: string[], ctx: Context): Promise<number> {
@@ -274,37 +190,28 @@ async function list(args: string[], ctx: Context): Promise<number> {
     command: "vars list",
     names: [],
   });
-  const scope = currentScope(flags.has("global"));
-  const { chain, vars } = storeExists(ctx.dbPath)
-    ? withStore(ctx.dbPath, (db) => {
-      // A listing is where a run killed with SIGKILL gets noticed: its
-      // record becomes lost and its scope is reclaimed.
-      reclaimEndedScopes(db);
-      return {
-        chain: scopeChain(db, { scope }),
-        vars: getAllVars(db, { scope }),
-      };
-    })
-    : { chain: [rootInfo()], vars: [] as VarEntry[] };
-  if (scope !== ROOT_SCOPE && chain[0].id === ROOT_SCOPE) {
+  const { listScopedVars } = await import("../store/scoped_vars.ts");
+  const { scope, scopeGone, vars } = listScopedVars(ctx.dbPath, {
+    global: flags.has("global"),
+  });
+  if (scopeGone) {
     eprintln(
       `stint: warning: the scope of this run (${scope}) no longer exists; showing root vars`,
     );
   }
-  const rows = vars.map((v) => ({ v, where: describeScope(chain, v) }));
   if (flags.has("json")) {
-    printJson(rows.map(({ v, where }) => ({
+    printJson(vars.map((v) => ({
       key: v.key,
       value: v.value,
-      scope: where.kind,
+      scope: v.where.kind,
       scope_id: v.scopeId,
-      run_id: where.runId,
-      ref: where.ref,
+      run_id: v.where.runId,
+      ref: v.where.ref,
       updated_at: new Date(v.updatedAt).toISOString(),
     })));
     return 0;
   }
-  if (rows.length === 0) {
+  if (vars.length === 0) {
     println(
       scope === ROOT_SCOPE
         ? "No vars in the root scope (set one with stint vars set <key> <value>)"
@@ -315,51 +222,9 @@ async function list(args: string[], ctx: Context): Promise<number> {
   await printTable(
     ctx,
     ["KEY", "VALUE", "FROM"],
-    rows.map(({ v, where }) => [v.key, preview(v.value), where.label]),
+    vars.map((v) => [v.key, preview(v.value), v.where.label]),
   );
   return 0;
-}
-
-interface Where {
-  kind: "root" | "this_run" | "outer_run";
-  label: string;
-  runId: string | null;
-  ref: string | null;
-}
-
-function rootInfo(): ScopeInfo {
-  return { id: ROOT_SCOPE, parentId: null, runId: null, ref: null, depth: 0 };
-}
-
-/** Where a var came from, relative to the start of `chain`. */
-function describeScope(chain: ScopeInfo[], v: VarEntry): Where {
-  if (v.scopeId === ROOT_SCOPE) {
-    return { kind: "root", label: "root", runId: null, ref: null };
-  }
-  const info = chain.find((s) => s.id === v.scopeId);
-  if (info && info.depth === 0) {
-    return {
-      kind: "this_run",
-      label: "this run",
-      runId: info.runId,
-      ref: info.ref,
-    };
-  }
-  const run = info?.runId
-    ? `${info.ref ?? "run"} (${info.runId.slice(0, 8)})`
-    : `scope ${v.scopeId}`;
-  return {
-    kind: "outer_run",
-    label: `the outer run ${run}`,
-    runId: info?.runId ?? null,
-    ref: info?.ref ?? null,
-  };
-}
-
-function scopeGone(scope: string): NotFoundError {
-  return new NotFoundError(
-    `The scope of this run (${scope}) no longer exists because its run has ended; use --global to use the root scope`,
-  );
 }
 
 // deno-lint-ignore no-control-regex

@@ -9,6 +9,8 @@ import { transaction } from "./open.ts";
 import type { Database } from "./sqlite.ts";
 import { MAX_CACHE_BYTES, validateKey, validateSize } from "./validate.ts";
 
+export { cacheGet } from "./cache_lookup.ts";
+
 /** A cache entry without its value. */
 export interface CacheInfo {
   key: string;
@@ -47,21 +49,6 @@ export function cacheSet(
       key,
     );
   });
-}
-
-/** The bytes under `key`, or undefined when missing or expired. */
-export function cacheGet(
-  db: Database,
-  key: string,
-  options?: { now?: number },
-): Uint8Array | undefined {
-  validateKey(key);
-  const row = db.prepare(
-    "SELECT value FROM cache WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
-  ).get(key, options?.now ?? Date.now());
-  if (!row) return undefined;
-  const v = row.value;
-  return v instanceof Uint8Array ? v : new TextEncoder().encode(String(v));
 }
 
 /** Delete `key`; returns whether a live entry existed. */

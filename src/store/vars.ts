@@ -15,17 +15,9 @@ import {
   validateText,
 } from "./validate.ts";
 import { uuidv7 } from "./ids.ts";
+import { getAllVars, ROOT_SCOPE } from "./var_lookup.ts";
 
-/** The scope every chain ends at; always exists. */
-export const ROOT_SCOPE = "root";
-
-/** A variable and the scope it was found in. */
-export interface VarEntry {
-  key: string;
-  value: string;
-  scopeId: string;
-  updatedAt: number;
-}
+export { getAllVars, getVar, ROOT_SCOPE, type VarEntry } from "./var_lookup.ts";
 
 /** Create a scope under `parent` (default root); returns its id. */
 export function createScope(
@@ -62,17 +54,6 @@ export function deleteScope(db: Database, id: string): boolean {
     ) > 0;
   });
 }
-
-// The chain from `scope` up through its parents, then root (even if the chain
-// is broken because an outer run already ended).
-const CHAIN = `WITH RECURSIVE chain(id, depth) AS (
-    SELECT ?, 0
-    UNION ALL
-    SELECT s.parent_id, c.depth + 1 FROM scopes s JOIN chain c ON s.id = c.id
-    WHERE s.parent_id IS NOT NULL AND c.depth < 64
-  ), full_chain(id, depth) AS (
-    SELECT id, depth FROM chain UNION ALL SELECT 'root', 1000
-  )`;
 
 /** Set a var in `scope`. The scope must exist. */
 export function setVar(
@@ -113,45 +94,6 @@ export function setVar(
       );
     }
   });
-}
-
-/** Look `key` up through the scope chain, nearest scope first, then root. */
-export function getVar(
-  db: Database,
-  key: string,
-  options?: { scope?: string },
-): VarEntry | undefined {
-  const row = db.prepare(
-    `${CHAIN} SELECT v.key, v.value, v.scope_id, v.updated_at FROM full_chain c
-       JOIN vars v ON v.scope_id = c.id AND v.key = ? ORDER BY c.depth LIMIT 1`,
-  ).get(options?.scope ?? ROOT_SCOPE, key);
-  return row
-    ? {
-      key: String(row.key),
-      value: String(row.value),
-      scopeId: String(row.scope_id),
-      updatedAt: Number(row.updated_at),
-    }
-    : undefined;
-}
-
-/** Every var visible from `scope`, merged: the nearest scope wins. Sorted by key. */
-export function getAllVars(
-  db: Database,
-  options?: { scope?: string },
-): VarEntry[] {
-  return db.prepare(
-    `${CHAIN}, ranked AS (
-       SELECT v.key, v.value, v.scope_id, v.updated_at,
-         ROW_NUMBER() OVER (PARTITION BY v.key ORDER BY c.depth) AS rn
-       FROM full_chain c JOIN vars v ON v.scope_id = c.id)
-     SELECT key, value, scope_id, updated_at FROM ranked WHERE rn = 1 ORDER BY key`,
-  ).all(options?.scope ?? ROOT_SCOPE).map((row) => ({
-    key: String(row.key),
-    value: String(row.value),
-    scopeId: String(row.scope_id),
-    updatedAt: Number(row.updated_at),
-  }));
 }
 
 /** The keys visible from `scope`. */

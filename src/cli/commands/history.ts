@@ -3,6 +3,7 @@
  * `stats`. Their modules parse with these flags.
  * @module
  */
+import { STATUSES } from "../../store/history_query.ts";
 import type { Command, Flag } from "./types.ts";
 
 const JSON_FLAG: Flag = {
@@ -11,13 +12,7 @@ const JSON_FLAG: Flag = {
 };
 
 /** The status words `--status` completes to (`completed` is accepted too). */
-export const STATUS_WORDS = [
-  "running",
-  "succeeded",
-  "failed",
-  "killed",
-  "lost",
-] as const;
+const STATUS_WORDS = STATUSES;
 
 /** `stint tasks`. */
 export const TASKS: Command = {

@@ -14,7 +14,7 @@ import { reconcileExecutions } from "../../store/executions.ts";
 import {
   finishedBackgroundPage,
   type HistoryCursor,
-} from "../../store/history_query.ts";
+} from "../../store/history_page.ts";
 import { hostId } from "../../store/meta.ts";
 import { type Html, html, queryString } from "../html.ts";
 import { badge, empty, page, time } from "../layout.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import { reconcileExecutions } from "../../store/executions.ts";
-import { type HostRuns, hostRuns } from "../../store/history_query.ts";
+import { type HostRuns, hostRuns } from "../../store/history_page.ts";
 import { hostId } from "../../store/meta.ts";
 import { probeReport, type SyncFacts, syncFacts } from "../hosts.ts";
 import { type Html, html } from "../html.ts";

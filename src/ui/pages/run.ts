@@ -18,7 +18,7 @@ import {
   getExecution,
   reconcileExecutions,
 } from "../../store/executions.ts";
-import { backgroundOfExecution } from "../../store/history_query.ts";
+import { backgroundOfExecution } from "../../store/history_page.ts";
 import { hostId } from "../../store/meta.ts";
 // raw(): markup from the ANSI renderer, which escaped all text itself.
 import { type Html, html, raw } from "../html.ts";

@@ -13,12 +13,12 @@ import {
   reconcileExecutions,
 } from "../../store/executions.ts";
 import {
-  EXECUTION_STATUSES,
   type HistoryCursor,
   type HistoryPage,
   type HistoryPageQuery,
   queryHistory,
-} from "../../store/history_query.ts";
+} from "../../store/history_page.ts";
+import { STATUSES } from "../../store/history_query.ts";
 import { hostId } from "../../store/meta.ts";
 import { type Html, html, queryString } from "../html.ts";
 import { badge, duration, empty, page, time } from "../layout.ts";
@@ -30,8 +30,6 @@ import {
   shellFor,
   type UiRequest,
 } from "../request.ts";
-
-const STATUSES = EXECUTION_STATUSES;
 
 /** The filters as typed (kept for the form and the paging links). */
 export interface RunsForm {

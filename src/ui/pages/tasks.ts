@@ -20,7 +20,7 @@ import {
   FLAKY_MIN_FLIPS,
   FLAKY_WINDOW,
 } from "../../store/flaky.ts";
-import { refsByLastRun } from "../../store/history_query.ts";
+import { refsByLastRun } from "../../store/history_page.ts";
 import { hostId } from "../../store/meta.ts";
 import { type RefStats, refStats, refStatsToJson } from "../../store/stats.ts";
 import { type Html, html, jsonBlock, queryString } from "../html.ts";

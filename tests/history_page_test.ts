@@ -1,5 +1,5 @@
 /**
- * The paged history queries (src/store/history_query.ts) and flaky
+ * The paged history queries (src/store/history_page.ts) and flaky
  * detection (src/store/flaky.ts) on a real store: keyset pages that neither
  * skip nor repeat runs (ties in start time included), every filter, the row
  * budget for filters the index does not answer, refs and hosts by skip-scan.
@@ -12,7 +12,7 @@ import {
   hostRuns,
   queryHistory,
   refsByLastRun,
-} from "../src/store/history_query.ts";
+} from "../src/store/history_page.ts";
 import { hostId, listExecutions, withStore } from "../src/store/mod.ts";
 import type { Database } from "../src/store/sqlite.ts";
 import { tempState } from "./support/cli.ts";

@@ -1,0 +1,118 @@
+/**
+ * Reading vars through the scope chain, as one process sees them: its run's
+ * scope (`STINT_SCOPE`), the scopes of the runs that started it, then root.
+ * `stint vars get` runs this on scripts' hot path (`$(stint vars get k)`),
+ * so it imports nothing beyond the SQLite seam, the read-only open and key
+ * validation; the write side is in vars.ts.
+ * @module
+ */
+import { NotFoundError } from "../errors.ts";
+import { readOnly } from "./read.ts";
+import type { Database } from "./sqlite.ts";
+import { validateKey } from "./validate.ts";
+
+/** The scope every chain ends at; always exists. */
+export const ROOT_SCOPE = "root";
+
+/** A variable and the scope it was found in. */
+export interface VarEntry {
+  key: string;
+  value: string;
+  scopeId: string;
+  updatedAt: number;
+}
+
+/** Where a process reads its environment (`Deno.env` by default). */
+export interface EnvSource {
+  /** The value of `key`, or undefined. */
+  get(key: string): string | undefined;
+}
+
+/**
+ * The scope a process works in: `STINT_SCOPE` (set by `stint run` for its
+ * task) else root; always root with `global`.
+ */
+export function currentScope(
+  options?: { global?: boolean; env?: EnvSource },
+): string {
+  if (options?.global) return ROOT_SCOPE;
+  const scope = (options?.env ?? Deno.env).get("STINT_SCOPE");
+  return scope ? scope : ROOT_SCOPE;
+}
+
+/** The error for a var that is not visible from `scope`. */
+export function missingVar(key: string, scope: string): NotFoundError {
+  return new NotFoundError(
+    `No var ${JSON.stringify(key)} ${
+      scope === ROOT_SCOPE
+        ? "in the root scope"
+        : "in this run, the runs that started it or root"
+    }; set it with stint vars set`,
+  );
+}
+
+/**
+ * Look `key` up as this process sees it (one read-only open). Undefined
+ * when it is set nowhere in the chain or the store does not exist; a scope
+ * that no longer exists (its run ended) falls back to root. Throws a
+ * UsageError for an invalid key.
+ */
+export function lookupVar(
+  dbPath: string,
+  key: string,
+  options?: { global?: boolean; env?: EnvSource },
+): VarEntry | undefined {
+  validateKey(key);
+  const scope = currentScope(options);
+  return readOnly(dbPath, (db) => getVar(db, key, { scope }), () => undefined);
+}
+
+// The chain from `scope` up through its parents, then root (even if the chain
+// is broken because an outer run already ended).
+const CHAIN = `WITH RECURSIVE chain(id, depth) AS (
+    SELECT ?, 0
+    UNION ALL
+    SELECT s.parent_id, c.depth + 1 FROM scopes s JOIN chain c ON s.id = c.id
+    WHERE s.parent_id IS NOT NULL AND c.depth < 64
+  ), full_chain(id, depth) AS (
+    SELECT id, depth FROM chain UNION ALL SELECT 'root', 1000
+  )`;
+
+/** Look `key` up through the scope chain, nearest scope first, then root. */
+export function getVar(
+  db: Database,
+  key: string,
+  options?: { scope?: string },
+): VarEntry | undefined {
+  const row = db.prepare(
+    `${CHAIN} SELECT v.key, v.value, v.scope_id, v.updated_at FROM full_chain c
+       JOIN vars v ON v.scope_id = c.id AND v.key = ? ORDER BY c.depth LIMIT 1`,
+  ).get(options?.scope ?? ROOT_SCOPE, key);
+  return row
+    ? {
+      key: String(row.key),
+      value: String(row.value),
+      scopeId: String(row.scope_id),
+      updatedAt: Number(row.updated_at),
+    }
+    : undefined;
+}
+
+/** Every var visible from `scope`, merged: the nearest scope wins. Sorted by key. */
+export function getAllVars(
+  db: Database,
+  options?: { scope?: string },
+): VarEntry[] {
+  return db.prepare(
+    `${CHAIN}, ranked AS (
+       SELECT v.key, v.value, v.scope_id, v.updated_at,
+         ROW_NUMBER() OVER (PARTITION BY v.key ORDER BY c.depth) AS rn
+       FROM full_chain c JOIN vars v ON v.scope_id = c.id)
+     SELECT key, value, scope_id, updated_at FROM ranked WHERE rn = 1 ORDER BY key`,
+  ).all(options?.scope ?? ROOT_SCOPE).map((row) => ({
+    key: String(row.key),
+    value: String(row.value),
+    scopeId: String(row.scope_id),
+    updatedAt: Number(row.updated_at),
+  }));
+}
