@@ -39,6 +39,7 @@ import {
   printTable,
   relativeTime,
 } from "./output.ts";
+import { refArg } from "../tasks/mod.ts";
 
 /** Help for `stint history`. */
 export const help = `Usage: stint history [ref] [options]
@@ -125,7 +126,7 @@ async function list(args: string[], ctx: Context): Promise<number> {
     throw new UsageError("Use either --limit or --all, not both");
   }
   const query = {
-    ref: p.positionals[0],
+    ref: refArg(p.positionals[0]),
     status,
     since,
     host: stringFlag(p, "host"),

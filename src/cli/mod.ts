@@ -7,6 +7,7 @@
 import { StintError, UsageError } from "../errors.ts";
 import { resolveDbPath } from "../store/paths.ts";
 import type { CommandModule, Context } from "./context.ts";
+import { taskNameIndex } from "./run_args.ts";
 import { closeMatches } from "./suggest.ts";
 import { eprintln, println } from "./output.ts";
 
@@ -168,7 +169,9 @@ function needsRestore(dbPath: string): boolean {
 
 /**
  * Pull global flags out of argv (only before a literal `--`, so a task's own
- * arguments are never touched).
+ * arguments are never touched; for `run`, only before the task name, since
+ * everything after it is the task's). `-q` given to `run` also stays in its
+ * arguments: deno task has a quiet mode of its own.
  */
 export function extractGlobals(argv: string[]): {
   args: string[];
@@ -182,8 +185,18 @@ export function extractGlobals(argv: string[]): {
   let quiet = false;
   let help = false;
   let version = false;
+  let stop = argv.length;
+  let isRun = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
+    if (i >= stop) {
+      args.push(...argv.slice(i));
+      break;
+    }
+    if (a === "run" && args.length === 0) {
+      isRun = true;
+      stop = i + 1 + taskNameIndex(argv.slice(i + 1));
+    }
     if (a === "--") {
       args.push(...argv.slice(i));
       break;
@@ -196,8 +209,10 @@ export function extractGlobals(argv: string[]): {
     } else if (a.startsWith("--db=")) {
       db = a.slice(5);
       if (db === "") throw new UsageError("Option --db needs a file path");
-    } else if (a === "--quiet" || a === "-q") quiet = true;
-    else if (a === "--help" || a === "-h") help = true;
+    } else if (a === "--quiet" || a === "-q") {
+      quiet = true;
+      if (isRun) args.push(a);
+    } else if (a === "--help" || a === "-h") help = true;
     else if ((a === "--version" || a === "-V") && args.length === 0) {
       version = true;
     } else args.push(a);

@@ -17,6 +17,7 @@ import {
   printTable,
   relativeTime,
 } from "./output.ts";
+import { refArg } from "../tasks/mod.ts";
 
 /** Help for `stint stats`. */
 export const help = `Usage: stint stats [ref] [options]
@@ -51,7 +52,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   }, { command: "stats", max: 1 });
   const recent = intFlag(p, "recent", { min: 1, max: 1000 }) ?? 20;
   const window = intFlag(p, "window", { min: 1 }) ?? DEFAULT_WINDOW;
-  const ref = p.positionals[0];
+  const ref = refArg(p.positionals[0]);
   const stats = readStore(ctx.dbPath, (db) => {
     reconcileExecutions(db);
     return refStats(db, { ref, recent, window });

@@ -28,13 +28,14 @@ import {
 /** Help for `stint tasks`. */
 export const help = `Usage: stint tasks [--json]
 
-List the tasks of the nearest deno.json / deno.jsonc / package.json (walking
-up from the current directory, as deno task does) with their description,
+List the tasks deno task sees from here (the nearest deno.json / deno.jsonc /
+package.json, then, in a workspace member, the workspace root's tasks,
+marked "(workspace)") with their description,
 dependencies, and from history: the last run's status and duration and the
 median duration (of the newest 1,000 runs that ran to their end). A task's runs are recorded under the ref <project>:<task>.
 
 Options:
-  --json     Print JSON: { project, config_path, dir, tasks: [...] }
+  --json     Print JSON: { project, config_path, dir, workspace_root, tasks: [...] }
 
 Exit codes: 0 ok, 1 no config file found, 2 bad usage.
 
@@ -49,6 +50,7 @@ interface TaskRow {
   description: string | null;
   dependencies: string[];
   source: string;
+  workspace: boolean;
   last: Execution | null;
   medianMs: number | null;
 }
@@ -64,6 +66,11 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     throw new StintError(
       `No deno.json, deno.jsonc or package.json found in ${Deno.cwd()} or any parent directory; run stint tasks inside a project`,
     );
+  }
+  if (project.problems.length > 0) {
+    // stint cannot read a config for sure; deno task can list what it reads.
+    const { denoTaskListing } = await import("../tasks/listing.ts");
+    project.tasks = await denoTaskListing(Deno.cwd());
   }
   const rows: TaskRow[] = readStore(ctx.dbPath, (db) => {
     reconcileExecutions(db);
@@ -81,6 +88,13 @@ export async function run(args: string[], ctx: Context): Promise<number> {
       project: project.name,
       config_path: project.configPath,
       dir: project.dir,
+      workspace_root: project.root
+        ? {
+          name: project.root.name,
+          dir: project.root.dir,
+          config_path: project.root.configPath,
+        }
+        : null,
       tasks: rows.map((r) => ({
         name: r.name,
         ref: r.ref,
@@ -88,6 +102,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
         description: r.description,
         dependencies: r.dependencies,
         source: r.source,
+        workspace: r.workspace,
         last_run: r.last ? executionToJson(r.last) : null,
         last_status: r.last?.status ?? null,
         last_duration_ms: r.last?.durationMs ?? null,
@@ -112,7 +127,10 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     ctx,
     ["TASK", "DESCRIPTION", "DEPENDS ON", "LAST RUN", "LAST", "MEDIAN"],
     rows.map((r) => [
-      r.name,
+      // deno task marks the workspace root's tasks the same way.
+      r.workspace
+        ? `${r.name} ${paint("(workspace)", "dim", ctx.color)}`
+        : r.name,
       r.description ?? paint(clip(r.command ?? "-", 60), "dim", ctx.color),
       r.dependencies.join(", ") || "-",
       r.last
@@ -135,6 +153,7 @@ function taskRow(t: TaskInfo, ref: string): TaskRow {
     description: t.description,
     dependencies: t.dependencies,
     source: t.source,
+    workspace: t.workspace,
     last: null,
     medianMs: null,
   };

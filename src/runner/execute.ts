@@ -25,6 +25,7 @@ import {
 import { childEnv, type RunParent, runParent } from "./env.ts";
 import type { SignalForwarder } from "./forwarder.ts";
 import { groupAlive, reapGroup, signalGroup, sleep } from "./process_group.ts";
+import type { ChildExit, Spawned } from "./pty.ts";
 import { signalExitCode } from "./signals.ts";
 
 /** What to run and how to record it. */
@@ -47,6 +48,8 @@ export interface RunSpec {
   task: string | null;
   /** Extra variables for the child (after stint's own environment). */
   extraEnv?: Record<string, string>;
+  /** For a wildcard task run: the task names it matched (recorded). */
+  matchedTasks?: string[] | null;
 }
 
 /** How to run it. */
@@ -57,6 +60,11 @@ export interface RunOptions {
   forwarder: SignalForwarder;
   /** Copy output to this process's stdout/stderr as well as the log. */
   terminal: boolean;
+  /**
+   * Run the child in a pseudo-terminal (stint is on a terminal; the
+   * output goes to stdout). Falls back to pipes when no pty can be had.
+   */
+  pty?: boolean;
   /** A pre-assigned execution id (background runs). */
   id?: string;
   /** The background run this execution belongs to. */
@@ -158,6 +166,7 @@ async function record(
         backgroundId: options.backgroundId ?? null,
         parentId: parent.runId,
         scopeId: scope,
+        matchedTasks: spec.matchedTasks ?? null,
       });
       return scope;
     });
@@ -234,7 +243,7 @@ async function spawnAndWait(
     id: string;
   },
 ): Promise<Outcome> {
-  const { forwarder, log } = options;
+  const { forwarder } = options;
   if (forwarder.received) {
     // Interrupted before the child existed: nothing to run or forward.
     return {
@@ -246,52 +255,25 @@ async function spawnAndWait(
       spawnError: null,
     };
   }
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(spec.program, {
-      args: spec.programArgs,
-      cwd: spec.cwd,
-      env: options.env,
-      clearEnv: true,
-      stdin: "inherit",
-      stdout: "piped",
-      stderr: "piped",
-      // setsid: the child leads a new session and process group.
-      detached: true,
-    }).spawn();
-  } catch (err) {
-    const [reason, code] = err instanceof Deno.errors.NotFound
-      ? ["command not found", 127]
-      : err instanceof Deno.errors.PermissionDenied
-      ? ["permission denied", 126]
-      : [(err as Error).message.split("\n")[0], 127];
-    const message = `Cannot run "${spec.program}": ${reason}`;
-    return {
-      status: "failed",
-      exitCode: code,
-      signal: null,
-      error: message,
-      stintExit: code,
-      spawnError: message,
-    };
-  }
+  const started = await spawnChild(spec, options);
+  if ("failure" in started) return started.failure;
+  const child = started.spawned;
   const pgid = child.pid;
   forwarder.attach(pgid);
-  const pumps = [
-    pump(child.stdout, {
-      log,
-      terminal: options.terminal
-        ? new TerminalSink(stdioWriter("stdout"))
-        : undefined,
-    }),
-    pump(child.stderr, {
-      log,
-      terminal: options.terminal
-        ? new TerminalSink(stdioWriter("stderr"))
-        : undefined,
-    }),
-  ];
+  try {
+    return await waitForChild(child, options);
+  } finally {
+    child.close();
+  }
+}
 
+/** Wait for a started child, forwarding signals, and say how it ended. */
+async function waitForChild(
+  child: Spawned,
+  options: RunOptions & { id: string },
+): Promise<Outcome> {
+  const { forwarder } = options;
+  const pgid = child.pid;
   let exited = false;
   let escalation: ReturnType<typeof setTimeout> | undefined;
   forwarder.signalled().then(() => {
@@ -326,16 +308,29 @@ async function spawnAndWait(
     // Whatever ignored the forwarded signal must not outlive the run.
     await reapGroup(pgid, { graceMs: 2_000 });
   }
-  await drain(pumps, pgid);
+  await drain(child.pumps, pgid);
   forwarder.detach();
+  return exitOutcome(status, received, pidError);
+}
 
+/**
+ * The outcome of a child that ran. After a forwarded signal the run is
+ * `killed` with that signal, and stint exits as deno task does: with the
+ * task's own code when it handled the signal and exited (a trap that does
+ * `exit 7`), else 128+n of the signal.
+ */
+function exitOutcome(
+  status: ChildExit,
+  received: Deno.Signal | null,
+  pidError: string | null,
+): Outcome {
   if (received) {
     return {
       status: "killed",
       exitCode: status.code,
       signal: received,
       error: joinErrors(`Interrupted by ${received}`, pidError),
-      stintExit: signalExitCode(received),
+      stintExit: status.signal ? signalExitCode(received) : status.code,
       spawnError: null,
     };
   }
@@ -357,6 +352,132 @@ async function spawnAndWait(
     stintExit: status.code,
     spawnError: null,
   };
+}
+
+/** Start the child in a pty or through pipes; a failure outcome if it cannot start. */
+async function spawnChild(
+  spec: RunSpec,
+  options: RunOptions & { log: LogSink; env: Record<string, string> },
+): Promise<{ spawned: Spawned } | { failure: Outcome }> {
+  const missing = options.pty
+    ? programProblem(spec.program, options.env)
+    : null;
+  if (missing) return { failure: cannotStart(spec, missing) };
+  if (options.pty) {
+    // Loaded only on this path: node-pty's binary and FFI cost ~15 ms.
+    const { spawnInPty } = await import("./pty.ts");
+    try {
+      const started = await spawnInPty({
+        program: spec.program,
+        args: spec.programArgs,
+        cwd: spec.cwd,
+        env: options.env,
+        log: options.log,
+        terminal: options.terminal
+          ? new TerminalSink(stdioWriter("stdout"))
+          : undefined,
+        forwarder: options.forwarder,
+      });
+      if ("spawned" in started) return started;
+      warnOnce(
+        `no pseudo-terminal for the task (${started.unavailable}); using pipes`,
+      );
+    } catch (err) {
+      return { failure: cannotStart(spec, err) };
+    }
+  }
+  try {
+    return { spawned: spawnPiped(spec, options) };
+  } catch (err) {
+    return { failure: cannotStart(spec, err) };
+  }
+}
+
+/** The child as the leader of a new session, its output through pipes. */
+function spawnPiped(
+  spec: RunSpec,
+  options: RunOptions & { log: LogSink; env: Record<string, string> },
+): Spawned {
+  const child = new Deno.Command(spec.program, {
+    args: spec.programArgs,
+    cwd: spec.cwd,
+    env: options.env,
+    clearEnv: true,
+    stdin: "inherit",
+    stdout: "piped",
+    stderr: "piped",
+    // setsid: the child leads a new session and process group.
+    detached: true,
+  }).spawn();
+  const sink = (which: "stdout" | "stderr") =>
+    options.terminal ? new TerminalSink(stdioWriter(which)) : undefined;
+  return {
+    pid: child.pid,
+    status: child.status.then((s) => ({ code: s.code, signal: s.signal })),
+    pumps: [
+      pump(child.stdout, { log: options.log, terminal: sink("stdout") }),
+      pump(child.stderr, { log: options.log, terminal: sink("stderr") }),
+    ],
+    close() {},
+  };
+}
+
+/** The failure outcome of a program that could not be started. */
+function cannotStart(spec: RunSpec, err: unknown): Outcome {
+  const [reason, code] = err instanceof Deno.errors.NotFound
+    ? ["command not found", 127]
+    : err instanceof Deno.errors.PermissionDenied
+    ? ["permission denied", 126]
+    : [(err as Error).message.split("\n")[0], 127];
+  const message = `Cannot run "${spec.program}": ${reason}`;
+  return {
+    status: "failed",
+    exitCode: code,
+    signal: null,
+    error: message,
+    stintExit: code,
+    spawnError: message,
+  };
+}
+
+/**
+ * Why `program` cannot be executed (found on the child's PATH as execvp
+ * would), as the error a spawn would throw; null when it can. forkpty's
+ * child would only print execvp's failure into the pty and exit 1.
+ */
+function programProblem(
+  program: string,
+  env: Record<string, string>,
+): Error | null {
+  const dirs = program.includes("/")
+    ? [""]
+    : (env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(":");
+  let denied = false;
+  for (const dir of dirs) {
+    const path = dir === "" ? program : `${dir || "."}/${program}`;
+    try {
+      const info = Deno.statSync(path);
+      if (info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0) return null;
+      if (info.isFile || info.isDirectory) denied = true;
+    } catch {
+      // not there
+    }
+  }
+  return denied
+    ? new Deno.errors.PermissionDenied(program)
+    : new Deno.errors.NotFound(program);
+}
+
+let warned = false;
+
+function warnOnce(message: string): void {
+  if (warned) return;
+  warned = true;
+  try {
+    Deno.stderr.writeSync(new TextEncoder().encode(`stint: ${message}\n`));
+  } catch {
+    // no stderr
+  }
 }
 
 function joinErrors(a: string, b: string | null): string {

@@ -43,6 +43,8 @@ export interface Execution {
   backgroundId: string | null;
   parentId: string | null;
   scopeId: string | null;
+  /** The task names a wildcard run matched (null for one task or a command). */
+  matchedTasks: string[] | null;
 }
 
 /** What a caller supplies when a run starts. */
@@ -60,6 +62,7 @@ export interface ExecutionStart {
   backgroundId?: string | null;
   parentId?: string | null;
   scopeId?: string | null;
+  matchedTasks?: string[] | null;
 }
 
 /** What a caller supplies when a run ends. */
@@ -109,6 +112,11 @@ export function startExecution(db: Database, start: ExecutionStart): Execution {
       nextSeq(db),
       Date.now(),
     );
+    if (start.matchedTasks) {
+      db.prepare(
+        "INSERT OR REPLACE INTO execution_matches (execution_id, tasks) VALUES (?, ?)",
+      ).run(start.id, JSON.stringify(start.matchedTasks));
+    }
     return getExecutionExact(db, start.id)!;
   });
 }
@@ -156,12 +164,16 @@ export function setExecutionPid(
   });
 }
 
+/** Execution rows with the tasks a wildcard run matched (`matched_tasks`). */
+const SELECT_EXECUTIONS =
+  "SELECT e.*, m.tasks AS matched_tasks FROM executions e LEFT JOIN execution_matches m ON m.execution_id = e.id";
+
 /** Get one execution by exact id. */
 export function getExecutionExact(
   db: Database,
   id: string,
 ): Execution | undefined {
-  const row = db.prepare("SELECT * FROM executions WHERE id = ?").get(id);
+  const row = db.prepare(`${SELECT_EXECUTIONS} WHERE id = ?`).get(id);
   return row ? rowToExecution(row) : undefined;
 }
 
@@ -174,7 +186,7 @@ export function getExecution(db: Database, idOrPrefix: string): Execution {
   if (exact) return exact;
   if (idOrPrefix.length >= 4 && /^[0-9a-f-]+$/i.test(idOrPrefix)) {
     const rows = db.prepare(
-      "SELECT * FROM executions WHERE id >= ? AND id < ? ORDER BY id LIMIT 2",
+      `${SELECT_EXECUTIONS} WHERE id >= ? AND id < ? ORDER BY id LIMIT 2`,
     ).all(idOrPrefix.toLowerCase(), idOrPrefix.toLowerCase() + "\uffff");
     if (rows.length === 1) return rowToExecution(rows[0]);
     if (rows.length > 1) {
@@ -213,7 +225,7 @@ export function listExecutions(
     where.push("background_id = ?");
     params.push(query.backgroundId);
   }
-  const sql = `SELECT * FROM executions${
+  const sql = `${SELECT_EXECUTIONS}${
     where.length ? ` WHERE ${where.join(" AND ")}` : ""
   } ORDER BY started_at DESC, id DESC LIMIT ?`;
   params.push(query.limit ?? -1);
@@ -383,6 +395,7 @@ export function rowToExecution(r: Row): Execution {
     backgroundId: nullableString(r.background_id),
     parentId: nullableString(r.parent_id),
     scopeId: nullableString(r.scope_id),
+    matchedTasks: r.matched_tasks ? JSON.parse(String(r.matched_tasks)) : null,
   };
 }
 
@@ -409,6 +422,7 @@ export function executionToJson(e: Execution): Record<string, unknown> {
     host_id: e.hostId,
     background_id: e.backgroundId,
     parent_id: e.parentId,
+    matched_tasks: e.matchedTasks,
   };
 }
 

@@ -121,6 +121,19 @@ export const MIGRATIONS: readonly string[] = [
     uploaded INTEGER NOT NULL DEFAULT 0
   ) WITHOUT ROWID;
   `,
+  // v3 (runner): the tasks a wildcard run (`stint run "build:*"`) matched,
+  // as a JSON array, one row per such run. A table of its own rather than a
+  // column: migrations must stay idempotent, and ALTER TABLE ADD COLUMN is
+  // not. The trigger removes the row with its execution, whoever deletes it.
+  `
+  CREATE TABLE IF NOT EXISTS execution_matches (
+    execution_id TEXT PRIMARY KEY,
+    tasks TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TRIGGER IF NOT EXISTS execution_matches_delete
+    AFTER DELETE ON executions
+    BEGIN DELETE FROM execution_matches WHERE execution_id = OLD.id; END;
+  `,
 ];
 
 /** The schema version this build of stint writes. */
