@@ -113,6 +113,10 @@ export function startExecution(db: Database, start: ExecutionStart): Execution {
       Date.now(),
     );
     if (start.matchedTasks) {
+      // Rows of runs deleted since (history clear / prune): one PK probe each.
+      db.prepare(
+        "DELETE FROM execution_matches WHERE execution_id NOT IN (SELECT id FROM executions)",
+      ).run();
       db.prepare(
         "INSERT OR REPLACE INTO execution_matches (execution_id, tasks) VALUES (?, ?)",
       ).run(start.id, JSON.stringify(start.matchedTasks));

@@ -124,15 +124,13 @@ export const MIGRATIONS: readonly string[] = [
   // v3 (runner): the tasks a wildcard run (`stint run "build:*"`) matched,
   // as a JSON array, one row per such run. A table of its own rather than a
   // column: migrations must stay idempotent, and ALTER TABLE ADD COLUMN is
-  // not. The trigger removes the row with its execution, whoever deletes it.
+  // not. No trigger (a store has none): rows whose run was deleted are
+  // pruned when the next wildcard run is recorded.
   `
   CREATE TABLE IF NOT EXISTS execution_matches (
     execution_id TEXT PRIMARY KEY,
     tasks TEXT NOT NULL
   ) WITHOUT ROWID;
-  CREATE TRIGGER IF NOT EXISTS execution_matches_delete
-    AFTER DELETE ON executions
-    BEGIN DELETE FROM execution_matches WHERE execution_id = OLD.id; END;
   `,
 ];
 
