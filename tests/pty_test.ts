@@ -71,6 +71,15 @@ async function shell(
   return await openTerminal("/bin/sh", ["-c", script], { cwd, env, ...size });
 }
 
+/**
+ * Give deno task time to install its signal handlers after the task
+ * started: a Ctrl-C within the first few ms kills deno task itself (by
+ * SIGINT) in a plain terminal too.
+ */
+function settle(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 300));
+}
+
 /** The stint process under the terminal's shell (a child of pid `sh`). */
 async function stintUnder(sh: number): Promise<number> {
   return await waitFor(() => {
@@ -161,6 +170,7 @@ Deno.test({
     }, { name: "term" });
     let t = await shell(s, dir, "stint run wait; echo rc=$?");
     await t.waitFor(/ready/);
+    await settle();
     t.type("\x03");
     await t.waitFor(/rc=\d+/);
     assert.match(t.output(), /rc=130/);
@@ -176,13 +186,14 @@ Deno.test({
     }, { name: "term" });
     t = await shell(s2, dir2, "stint run trapped; echo rc=$?");
     await t.waitFor(/ready/);
+    await settle();
     t.type("\x03");
     await t.waitFor(/rc=\d+/);
     assert.match(t.output(), /caught/);
     assert.match(
       t.output(),
       /rc=7/,
-      `stint exits with the task's own code, as deno task does: ${t.output()}`,
+      "stint exits with the task's own code, as deno task does",
     );
     e = onlyRun(s2);
     assert.equal(e.status, "killed");
@@ -205,6 +216,7 @@ Deno.test({
       const [r] = withStore(s.db, (db) => listExecutions(db));
       return r?.pid && r.pid !== 0 ? r : null;
     });
+    await settle();
     t.type("\x03");
     await new Promise((r) => setTimeout(r, 700));
     assert.ok(groupAlive(e0!.pid!), "the task ignored the first Ctrl-C");
