@@ -15,17 +15,11 @@ import { ensurePrivateDir, logPath, logsDir } from "../store/paths.ts";
 import { processStartTime } from "../store/process.ts";
 import { uuidv7 } from "../store/ids.ts";
 import { createScope, deleteScope } from "../store/vars.ts";
-import {
-  LogSink,
-  type Pump,
-  pump,
-  stdioWriter,
-  TerminalSink,
-} from "./capture.ts";
+import { LogSink, type Pump } from "./capture.ts";
 import { childEnv, type RunParent, runParent } from "./env.ts";
 import type { SignalForwarder } from "./forwarder.ts";
 import { groupAlive, reapGroup, signalGroup, sleep } from "./process_group.ts";
-import type { ChildExit, Spawned } from "./pty.ts";
+import { type ChildExit, spawnChild, type Spawned } from "./spawn.ts";
 import { signalExitCode } from "./signals.ts";
 
 /** What to run and how to record it. */
@@ -256,7 +250,17 @@ async function spawnAndWait(
     };
   }
   const started = await spawnChild(spec, options);
-  if ("failure" in started) return started.failure;
+  if ("failure" in started) {
+    const { message, code } = started.failure;
+    return {
+      status: "failed",
+      exitCode: code,
+      signal: null,
+      error: message,
+      stintExit: code,
+      spawnError: message,
+    };
+  }
   const child = started.spawned;
   const pgid = child.pid;
   forwarder.attach(pgid);
@@ -352,132 +356,6 @@ function exitOutcome(
     stintExit: status.code,
     spawnError: null,
   };
-}
-
-/** Start the child in a pty or through pipes; a failure outcome if it cannot start. */
-async function spawnChild(
-  spec: RunSpec,
-  options: RunOptions & { log: LogSink; env: Record<string, string> },
-): Promise<{ spawned: Spawned } | { failure: Outcome }> {
-  const missing = options.pty
-    ? programProblem(spec.program, options.env)
-    : null;
-  if (missing) return { failure: cannotStart(spec, missing) };
-  if (options.pty) {
-    // Loaded only on this path: node-pty's binary and FFI cost ~15 ms.
-    const { spawnInPty } = await import("./pty.ts");
-    try {
-      const started = await spawnInPty({
-        program: spec.program,
-        args: spec.programArgs,
-        cwd: spec.cwd,
-        env: options.env,
-        log: options.log,
-        terminal: options.terminal
-          ? new TerminalSink(stdioWriter("stdout"))
-          : undefined,
-        forwarder: options.forwarder,
-      });
-      if ("spawned" in started) return started;
-      warnOnce(
-        `no pseudo-terminal for the task (${started.unavailable}); using pipes`,
-      );
-    } catch (err) {
-      return { failure: cannotStart(spec, err) };
-    }
-  }
-  try {
-    return { spawned: spawnPiped(spec, options) };
-  } catch (err) {
-    return { failure: cannotStart(spec, err) };
-  }
-}
-
-/** The child as the leader of a new session, its output through pipes. */
-function spawnPiped(
-  spec: RunSpec,
-  options: RunOptions & { log: LogSink; env: Record<string, string> },
-): Spawned {
-  const child = new Deno.Command(spec.program, {
-    args: spec.programArgs,
-    cwd: spec.cwd,
-    env: options.env,
-    clearEnv: true,
-    stdin: "inherit",
-    stdout: "piped",
-    stderr: "piped",
-    // setsid: the child leads a new session and process group.
-    detached: true,
-  }).spawn();
-  const sink = (which: "stdout" | "stderr") =>
-    options.terminal ? new TerminalSink(stdioWriter(which)) : undefined;
-  return {
-    pid: child.pid,
-    status: child.status.then((s) => ({ code: s.code, signal: s.signal })),
-    pumps: [
-      pump(child.stdout, { log: options.log, terminal: sink("stdout") }),
-      pump(child.stderr, { log: options.log, terminal: sink("stderr") }),
-    ],
-    close() {},
-  };
-}
-
-/** The failure outcome of a program that could not be started. */
-function cannotStart(spec: RunSpec, err: unknown): Outcome {
-  const [reason, code] = err instanceof Deno.errors.NotFound
-    ? ["command not found", 127]
-    : err instanceof Deno.errors.PermissionDenied
-    ? ["permission denied", 126]
-    : [(err as Error).message.split("\n")[0], 127];
-  const message = `Cannot run "${spec.program}": ${reason}`;
-  return {
-    status: "failed",
-    exitCode: code,
-    signal: null,
-    error: message,
-    stintExit: code,
-    spawnError: message,
-  };
-}
-
-/**
- * Why `program` cannot be executed (found on the child's PATH as execvp
- * would), as the error a spawn would throw; null when it can. forkpty's
- * child would only print execvp's failure into the pty and exit 1.
- */
-function programProblem(
-  program: string,
-  env: Record<string, string>,
-): Error | null {
-  const dirs = program.includes("/")
-    ? [""]
-    : (env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(":");
-  let denied = false;
-  for (const dir of dirs) {
-    const path = dir === "" ? program : `${dir || "."}/${program}`;
-    try {
-      const info = Deno.statSync(path);
-      if (info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0) return null;
-      if (info.isFile || info.isDirectory) denied = true;
-    } catch {
-      // not there
-    }
-  }
-  return denied
-    ? new Deno.errors.PermissionDenied(program)
-    : new Deno.errors.NotFound(program);
-}
-
-let warned = false;
-
-function warnOnce(message: string): void {
-  if (warned) return;
-  warned = true;
-  try {
-    Deno.stderr.writeSync(new TextEncoder().encode(`stint: ${message}\n`));
-  } catch {
-    // no stderr
-  }
 }
 
 function joinErrors(a: string, b: string | null): string {

@@ -14,6 +14,7 @@
  * @module
  */
 import type { LogSink, Pump, TerminalSink } from "./capture.ts";
+import type { ChildExit, Spawned } from "./spawn.ts";
 import type { SignalForwarder } from "./forwarder.ts";
 import {
   clearOutputProcessing,
@@ -25,24 +26,6 @@ import {
   signalKeys,
 } from "./pty_native.ts";
 import { signalName } from "./signals.ts";
-
-/** How a child ended: its exit code (128+n for a signal death) and signal. */
-export interface ChildExit {
-  code: number;
-  signal: Deno.Signal | null;
-}
-
-/** A started child. */
-export interface Spawned {
-  /** Its pid, which is also its process group id. */
-  pid: number;
-  /** Resolves when it exits. */
-  status: Promise<ChildExit>;
-  /** The copies of its output. */
-  pumps: Pump[];
-  /** Release what the child used (after its output is drained). */
-  close(): void;
-}
 
 /** What to run in the pty and where its output goes. */
 export interface PtyOptions {
