@@ -701,3 +701,43 @@ Deno.test("stint history / stats with a bare task name use the current project's
   const away = await stint(["stats", "own"], { cwd: s.dir, env: s.env });
   assert.equal(away.code, 1);
 });
+
+Deno.test("stint tasks on a config neither can read: deno's error, one line, exit 1", async () => {
+  const s = tempState("stint-parity-");
+  const root = join(s.dir, "project");
+  build(root, { "deno.json": `{"tasks": {"t": "echo one"}} trailing` });
+  const r = await stint(["tasks"], { cwd: root, env: s.env });
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    /^stint: deno task cannot list the tasks either: error: Failed deserializing config file .*deno\.json/,
+  );
+  assert.equal(r.stderr.trim().split("\n").length, 1);
+});
+
+Deno.test("deno task's listing is parsed with markers, descriptions and dependencies", () => {
+  const tasks = parseListing(
+    "Available tasks:\n- own\n    // Builds it\n    // twice\n    deno run b.ts\n    depends on: a, b\n- root (workspace)\n    pwd\n- s (package.json)\n    echo s\n- r (workspace package.json)\n    echo r\n",
+  );
+  assert.deepEqual(
+    tasks.map((
+      t,
+    ) => [
+      t.name,
+      t.source,
+      t.workspace,
+      t.command,
+      t.description,
+      t.dependencies,
+    ]),
+    [
+      ["own", "deno.json", false, "deno run b.ts", "Builds it\ntwice", [
+        "a",
+        "b",
+      ]],
+      ["root", "deno.json", true, "pwd", null, []],
+      ["s", "package.json", false, "echo s", null, []],
+      ["r", "package.json", true, "echo r", null, []],
+    ],
+  );
+});
