@@ -297,3 +297,59 @@ Deno.test({
     assert.equal(rec.status, "lost");
   },
 });
+
+Deno.test({
+  name:
+    `Ctrl-Z in the terminal stops the task with stint and gives the shell a cooked terminal; fg resumes both${why}`,
+  ignore: ignore || !existsExecutable("/bin/bash"),
+  async fn() {
+    const s = tempState();
+    const dir = makeProject(s.dir, {
+      long:
+        `sh -c 'echo st""arted; sleep 1; echo mid""dle; sleep 1; echo fin""ished'`,
+    }, { name: "term" });
+    const env: Record<string, string> = {
+      ...Deno.env.toObject(),
+      ...s.env,
+      PS1: "PROMPT$ ",
+    };
+    delete env.NO_COLOR;
+    delete env.RUST_BACKTRACE;
+    const t = await openTerminal("/bin/bash", ["--norc", "--noprofile", "-i"], {
+      cwd: dir,
+      env,
+    });
+    await t.waitFor(/PROMPT\$ /);
+    t.type("stty -g > before\r");
+    t.type(`"${Deno.execPath()}" run -A --quiet "${MAIN}" run long\r`);
+    await t.waitFor(/started/);
+    await settle();
+    t.type("\x1a");
+    await t.waitFor(/Stopped/);
+    const stoppedAt = t.output().length;
+    await new Promise((r) => setTimeout(r, 2_500));
+    assert.doesNotMatch(
+      t.output().slice(stoppedAt),
+      /middle/,
+      "the task is stopped too",
+    );
+    t.type("stty -g > during\r");
+    t.type("fg\r");
+    await t.waitFor(/finished\r\n.*PROMPT\$ /s);
+    t.type("echo rc=$?; stty -g > after; exit\r");
+    await t.exited;
+    assert.match(t.output(), /rc=0/);
+    const mode = (f: string) => Deno.readTextFileSync(`${dir}/${f}`).trim();
+    assert.equal(mode("during"), mode("before"), "cooked while stopped");
+    assert.equal(mode("after"), mode("before"), "restored at the end");
+    assert.equal(onlyRun(s).status, "succeeded");
+  },
+});
+
+function existsExecutable(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}

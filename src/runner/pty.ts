@@ -94,6 +94,9 @@ export async function spawnInPty(
   });
   const input = new TerminalInput(native, term.fd, options.forwarder);
   input.start();
+  // Once the task is gone, what is typed is for the shell: stop reading it
+  // (and give the terminal back) at once, not after the output is drained.
+  status.then(() => input.stop());
   return {
     spawned: {
       pid: term.pid,
