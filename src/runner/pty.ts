@@ -95,8 +95,9 @@ export async function spawnInPty(
   const input = new TerminalInput(native, term.fd, options.forwarder);
   input.start();
   // Once the task is gone, what is typed is for the shell: stop reading it
-  // (and give the terminal back) at once, not after the output is drained.
-  status.then(() => input.stop());
+  // at once (the mode is restored once the output is drained, so the
+  // terminal still shows the pty's bytes unchanged).
+  status.then(() => input.stopReading());
   return {
     spawned: {
       pid: term.pid,
@@ -121,6 +122,7 @@ class TerminalInput {
   #master: number;
   #forwarder: SignalForwarder;
   #stopped = false;
+  #reading = true;
   #raw = false;
   #pending: Uint8Array[] = [];
   #writing = false;
@@ -150,10 +152,15 @@ class TerminalInput {
       {
         // Reading the terminal from the background would stop stint (SIGTTIN).
         canRead: () => !this.#stopped && inForeground(this.#native.libc, 0),
-        stop: () => this.#stopped,
+        stop: () => this.#stopped || !this.#reading,
       },
     );
     reader.done.catch(() => {});
+  }
+
+  /** Stop passing typed bytes on (they stay queued for whoever reads next). */
+  stopReading(): void {
+    this.#reading = false;
   }
 
   stop(): void {
