@@ -2,9 +2,10 @@
  * Runner benchmarks: `stint run noop` against the floor for a Deno CLI that
  * delegates to `deno task` (`deno run empty.ts` + `deno task noop`, measured
  * in the same run, budget 1.3x), how long `stint run -b` takes to return,
- * and `stint run noop` on a terminal: in a pseudo-terminal (node-pty's
- * binary loaded, raw mode) against the pipe path under the same terminal
- * (`STINT_PTY=0`), budget 2x ("a few ms, never double").
+ * and `stint run noop` on a terminal: in a pseudo-terminal (opened through
+ * FFI, raw mode; and node-pty's forkpty, the fallback off Linux) against the
+ * pipe path under the same terminal (`STINT_PTY=0`), budget 2x ("a few ms,
+ * never double").
  * @module
  */
 import { join } from "node:path";
@@ -168,15 +169,19 @@ async function benchTerminal(
   }
   const run = ["run", "-A", "--quiet", MAIN, "run", "noop"];
   const pipes = { ...opts, env: { ...opts.env, STINT_PTY: "0" } };
+  const forkpty = { ...opts, env: { ...opts.env, STINT_PTY: "node-pty" } };
   for (let i = 0; i < 2; i++) {
     await inTerminal(run, opts);
     await inTerminal(run, pipes);
+    await inTerminal(run, forkpty);
   }
   const pty: number[] = [];
   const pipe: number[] = [];
+  const node: number[] = [];
   for (let i = 0; i < n; i++) {
     pty.push(await inTerminal(run, opts));
     pipe.push(await inTerminal(run, pipes));
+    node.push(await inTerminal(run, forkpty));
   }
   const value = median(pty);
   const baseline = median(pipe);
@@ -192,6 +197,16 @@ async function benchTerminal(
     } ms, +${
       (value - baseline).toFixed(1)
     } ms (medians of ${n}, both under node-pty as the terminal)`,
+  }, {
+    name:
+      "stint run noop on a terminal: node-pty's forkpty (STINT_PTY=node-pty) vs pipe path",
+    value: median(node),
+    unit: "ms",
+    baseline,
+    ratio: median(node) / baseline,
+    budget: 2,
+    note:
+      "the fallback off Linux: loading node-pty's binary needs Node's process in Deno",
   }];
 }
 

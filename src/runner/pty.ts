@@ -5,10 +5,10 @@
  * is typed (stint's terminal is in raw mode meanwhile, restored on every
  * way out). Everything the pty shows is copied to the terminal and the log.
  *
- * The child leads its own session (forkpty), like a piped run's child
- * (setsid), so its pid is its process group and everything that holds for
- * a piped run's group (forwarding, SIGKILL escalation, reaping, `lost`)
- * holds here. Keys the pty turns into signals (Ctrl-C, Ctrl-\) reach the
+ * The child leads its own session (setsid and a pty of our own on Linux,
+ * node-pty's forkpty elsewhere), like a piped run's child, so its pid is its
+ * process group and everything that holds for a piped run's group
+ * (forwarding, SIGKILL escalation, reaping, `lost`) holds here. Keys the pty turns into signals (Ctrl-C, Ctrl-\) reach the
  * task's group through the pty's line discipline and are recorded as
  * forwarded; Ctrl-Z stops the task and stint together, as job control does.
  * @module
@@ -18,10 +18,13 @@ import type { ChildExit, Spawned } from "./spawn.ts";
 import type { SignalForwarder } from "./forwarder.ts";
 import {
   clearOutputProcessing,
+  copyMode,
   inForeground,
   type Libc,
-  loadPtyNative,
-  type PtyNative,
+  loadLibc,
+  loadNodePty,
+  openPty,
+  setWindowSize,
   type SignalKeys,
   signalKeys,
 } from "./pty_native.ts";
@@ -56,17 +59,96 @@ const DEFAULT_KEYS: SignalKeys = {
 export async function spawnInPty(
   options: PtyOptions,
 ): Promise<{ spawned: Spawned } | { unavailable: string }> {
-  let native: PtyNative;
+  let libc: Libc;
   try {
-    native = await loadPtyNative();
+    libc = loadLibc();
   } catch (err) {
     return { unavailable: (err as Error).message };
   }
-  const { libc, binding } = native;
   // A background job may not read the terminal or change its mode.
   if (!inForeground(libc, 0)) {
     return { unavailable: "stint is not in the terminal's foreground" };
   }
+  const useNodePty = Deno.build.os !== "linux" ||
+    Deno.env.get("STINT_PTY") === "node-pty";
+  let child: { fd: number; pid: number; status: Promise<ChildExit> };
+  try {
+    child = useNodePty ? await forkNodePty(options) : spawnOnPty(libc, options);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) throw err; // a spawn error: the caller's
+    return { unavailable: (err as Error).message };
+  }
+  const output = readLoop(libc, child.fd, (chunk) => {
+    options.terminal?.write(chunk);
+    options.log.write(chunk);
+  });
+  const input = new TerminalInput(libc, child.fd, options.forwarder);
+  input.start();
+  // Once the task is gone, what is typed is for the shell: stop reading it
+  // at once (the mode is restored once the output is drained, so the
+  // terminal still shows the pty's bytes unchanged).
+  child.status.then(() => input.stopReading());
+  return {
+    spawned: {
+      pid: child.pid,
+      status: child.status,
+      pumps: [output],
+      close() {
+        input.stop();
+        libc.close(child.fd);
+      },
+    },
+  };
+}
+
+/**
+ * The child started by Deno on a pty of our own: a new session (setsid)
+ * whose leader, a /bin/sh, opens the pty's slave as its stdin, stdout and
+ * stderr — a session leader without a controlling terminal that opens a
+ * terminal gets it as its controlling terminal, with its own group in the
+ * foreground — and execs the program (same pid). The pty starts in the
+ * mode and size of stint's terminal.
+ */
+function spawnOnPty(
+  libc: Libc,
+  options: PtyOptions,
+): { fd: number; pid: number; status: Promise<ChildExit> } {
+  const { master, slave } = openPty(libc);
+  try {
+    copyMode(libc, 0, master);
+    setWindowSize(libc, master, consoleSize());
+    const child = new Deno.Command("/bin/sh", {
+      args: [
+        "-c",
+        'exec 0<>"$0" 1>&0 2>&0 && exec "$@"',
+        slave,
+        options.program,
+        ...options.args,
+      ],
+      cwd: options.cwd,
+      env: options.env,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+      detached: true,
+    }).spawn();
+    return {
+      fd: master,
+      pid: child.pid,
+      status: child.status.then((s) => ({ code: s.code, signal: s.signal })),
+    };
+  } catch (err) {
+    libc.close(master);
+    throw err;
+  }
+}
+
+/** The child started by node-pty's forkpty (macOS, or `STINT_PTY=node-pty`). */
+async function forkNodePty(
+  options: PtyOptions,
+): Promise<{ fd: number; pid: number; status: Promise<ChildExit> }> {
+  const { binding, helperPath } = await loadNodePty();
   const size = consoleSize();
   let exited!: (e: ChildExit) => void;
   const status = new Promise<ChildExit>((resolve) => exited = resolve);
@@ -80,7 +162,7 @@ export async function spawnInPty(
     -1,
     -1,
     true,
-    native.helperPath,
+    helperPath,
     (code, signal) =>
       exited(
         signal
@@ -88,27 +170,7 @@ export async function spawnInPty(
           : { code, signal: null },
       ),
   );
-  const output = readLoop(libc, term.fd, (chunk) => {
-    options.terminal?.write(chunk);
-    options.log.write(chunk);
-  });
-  const input = new TerminalInput(native, term.fd, options.forwarder);
-  input.start();
-  // Once the task is gone, what is typed is for the shell: stop reading it
-  // at once (the mode is restored once the output is drained, so the
-  // terminal still shows the pty's bytes unchanged).
-  status.then(() => input.stopReading());
-  return {
-    spawned: {
-      pid: term.pid,
-      status,
-      pumps: [output],
-      close() {
-        input.stop();
-        libc.close(term.fd);
-      },
-    },
-  };
+  return { fd: term.fd, pid: term.pid, status };
 }
 
 /**
@@ -118,7 +180,7 @@ export async function spawnInPty(
  * terminal (stop, suspend, exit).
  */
 class TerminalInput {
-  #native: PtyNative;
+  #libc: Libc;
   #master: number;
   #forwarder: SignalForwarder;
   #stopped = false;
@@ -129,8 +191,8 @@ class TerminalInput {
   #listeners: [Deno.Signal, () => void][] = [];
   #restoreOnExit = () => this.#setRaw(false);
 
-  constructor(native: PtyNative, master: number, forwarder: SignalForwarder) {
-    this.#native = native;
+  constructor(libc: Libc, master: number, forwarder: SignalForwarder) {
+    this.#libc = libc;
     this.#master = master;
     this.#forwarder = forwarder;
   }
@@ -141,17 +203,17 @@ class TerminalInput {
     this.#listen("SIGWINCH", () => this.#resize());
     this.#listen("SIGCONT", () => {
       // Back in the foreground after Ctrl-Z (fg): take the terminal again.
-      if (this.#stopped || !inForeground(this.#native.libc, 0)) return;
+      if (this.#stopped || !inForeground(this.#libc, 0)) return;
       this.#setRaw(true);
       this.#resize();
     });
     const reader = readLoop(
-      this.#native.libc,
+      this.#libc,
       0,
       (bytes) => this.#typed(bytes),
       {
         // Reading the terminal from the background would stop stint (SIGTTIN).
-        canRead: () => !this.#stopped && inForeground(this.#native.libc, 0),
+        canRead: () => !this.#stopped && inForeground(this.#libc, 0),
         stop: () => this.#stopped || !this.#reading,
       },
     );
@@ -190,7 +252,7 @@ class TerminalInput {
     if (this.#raw === on) return;
     try {
       Deno.stdin.setRaw(on);
-      if (on) clearOutputProcessing(this.#native.libc, 0);
+      if (on) clearOutputProcessing(this.#libc, 0);
       this.#raw = on;
     } catch {
       // not a terminal any more (hung up): nothing to restore
@@ -198,17 +260,12 @@ class TerminalInput {
   }
 
   #resize(): void {
-    const { columns, rows } = consoleSize();
-    try {
-      this.#native.binding.resize(this.#master, columns, rows);
-    } catch {
-      // the pty is gone
-    }
+    setWindowSize(this.#libc, this.#master, consoleSize());
   }
 
   /** Bytes typed: pass them on, noting the keys the pty makes signals of. */
   #typed(bytes: Uint8Array): void {
-    const keys = signalKeys(this.#native.libc, this.#master) ?? DEFAULT_KEYS;
+    const keys = signalKeys(this.#libc, this.#master) ?? DEFAULT_KEYS;
     let from = 0;
     for (let i = 0; keys.isig && i < bytes.length; i++) {
       const b = bytes[i];
@@ -245,7 +302,7 @@ class TerminalInput {
 
   async #flush(): Promise<void> {
     this.#writing = true;
-    const { libc } = this.#native;
+    const libc = this.#libc;
     while (this.#pending.length > 0 && !this.#stopped) {
       const chunk = this.#pending[0];
       const n = Number(libc.write(this.#master, chunk, BigInt(chunk.length)));

@@ -1,12 +1,14 @@
 /**
- * The native parts of the pseudo-terminal path, loaded only on it: the
- * prebuilt `pty.node` of `npm:@lydell/node-pty` (its `fork` is forkpty(3):
- * the child leads a new session with the pty as its controlling terminal,
- * and a native thread waits for it), and a few libc calls through Deno's
- * FFI for the master side (poll, read, write, close, the terminal's mode and
- * foreground group). node-pty's own JavaScript wrapper is not loaded: it
- * reads the master through `node:tty`/`node:net`, which cost ~20 ms of
- * start-up under Deno; the binary alone costs ~15 ms.
+ * The native parts of the pseudo-terminal path, loaded only on it. On
+ * Linux a pty is opened with a few libc calls through Deno's FFI
+ * (posix_openpt, unlockpt, ptsname) and the master is read and written the
+ * same way (poll, read, write); the child is started by Deno itself, in a
+ * new session whose controlling terminal the pty becomes (see pty.ts). On
+ * other systems, or with `STINT_PTY=node-pty`, the child is started by the
+ * prebuilt `pty.node` of `npm:@lydell/node-pty` (forkpty(3); a native thread
+ * waits for it). Loading that binary under Deno needs Node's `process`
+ * (~15-30 ms of start-up); node-pty's JavaScript wrapper would add `node:tty`
+ * and `node:net` (~20 ms more), so only the binary is loaded.
  * @module
  */
 
@@ -41,6 +43,10 @@ const LIBC_SYMBOLS = {
   tcsetattr: { parameters: ["i32", "i32", "buffer"], result: "i32" },
   tcgetpgrp: { parameters: ["i32"], result: "i32" },
   getpgrp: { parameters: [], result: "i32" },
+  posix_openpt: { parameters: ["i32"], result: "i32" },
+  unlockpt: { parameters: ["i32"], result: "i32" },
+  ptsname: { parameters: ["i32"], result: "pointer" },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
 } as const;
 
 /** The libc calls the pty path uses. */
@@ -58,26 +64,32 @@ export interface SignalKeys {
   susp: number;
 }
 
-/** Everything the pty path needs, loaded once. */
-export interface PtyNative {
+/** node-pty's binary, loaded once. */
+export interface NodePty {
   binding: PtyBinding;
-  libc: Libc;
   /** Path of macOS's spawn helper (unused on Linux). */
   helperPath: string;
 }
 
-let loaded: Promise<PtyNative> | null = null;
+let libc: Libc | null = null;
+let nodePty: Promise<NodePty> | null = null;
 
-/** Load node-pty's binary and libc (once); rejects with a one-line reason. */
-export function loadPtyNative(): Promise<PtyNative> {
-  loaded ??= Promise.resolve().then(load);
-  return loaded;
+/** The libc calls (once); throws with a one-line reason. */
+export function loadLibc(): Libc {
+  libc ??= openLibc();
+  return libc;
 }
 
-function load(): PtyNative {
+/** Load node-pty's binary (once); rejects with a one-line reason. */
+export function loadNodePty(): Promise<NodePty> {
+  nodePty ??= Promise.resolve().then(loadBinding);
+  return nodePty;
+}
+
+function loadBinding(): NodePty {
   const os = Deno.build.os === "darwin" ? "darwin" : "linux";
   const arch = Deno.build.arch === "aarch64" ? "arm64" : "x64";
-  const pkg = `@lydell/node-pty-${os}-${arch}`;
+  const pkg = `node-pty-${os}-${arch}`;
   // A computed specifier: the pty stays off every other command's module graph.
   const spec = ["@lydell", "node-pty"].join("/");
   let main: URL;
@@ -93,24 +105,56 @@ function load(): PtyNative {
   // node_modules/.deno puts the platform package beside the main one; the
   // global npm cache keeps one directory per version.
   const candidates = [
-    new URL(`../${pkg.split("/")[1]}/`, main),
-    ...(version
-      ? [new URL(`../../${pkg.split("/")[1]}/${version}/`, main)]
-      : []),
+    new URL(`../${pkg}/`, main),
+    ...(version ? [new URL(`../../${pkg}/${version}/`, main)] : []),
   ];
   const dir = candidates.find((d) => exists(new URL("pty.node", d)));
-  if (!dir) throw new Error(`the native part of node-pty (${pkg}) is missing`);
+  if (!dir) {
+    throw new Error(`the native part of node-pty (@lydell/${pkg}) is missing`);
+  }
   const module = { exports: {} as Record<string, unknown> };
   // deno-lint-ignore no-explicit-any
   const proc = (globalThis as any).process;
   proc.dlopen(module, new URL("pty.node", dir).pathname);
   return {
     binding: module.exports as unknown as PtyBinding,
-    libc: openLibc(),
     helperPath: os === "darwin"
       ? new URL("spawn-helper", dir).pathname
       : "spawn-helper-unused",
   };
+}
+
+/**
+ * Open a new pty (Linux): its master (close-on-exec, so no child inherits
+ * it) and the path of its slave.
+ */
+export function openPty(libc: Libc): { master: number; slave: string } {
+  const O_RDWR = 2, O_NOCTTY = 0o400, O_CLOEXEC = 0o2000000;
+  const master = libc.posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) throw new Error("posix_openpt failed");
+  const name = libc.unlockpt(master) === 0 ? libc.ptsname(master) : null;
+  if (name === null) {
+    libc.close(master);
+    throw new Error("the new pty has no slave");
+  }
+  return { master, slave: Deno.UnsafePointerView.getCString(name) };
+}
+
+/** Set the window size of the terminal on `fd` (the child gets SIGWINCH). */
+export function setWindowSize(
+  libc: Libc,
+  fd: number,
+  size: { columns: number; rows: number },
+): void {
+  const ws = new Uint16Array([size.rows, size.columns, 0, 0]);
+  const TIOCSWINSZ = Deno.build.os === "darwin" ? 0x80087467n : 0x5414n;
+  libc.ioctl(fd, TIOCSWINSZ, new Uint8Array(ws.buffer));
+}
+
+/** Give the terminal on `to` the mode of the one on `from` (as script(1) does). */
+export function copyMode(libc: Libc, from: number, to: number): void {
+  const buf = new Uint8Array(128);
+  if (libc.tcgetattr(from, buf) === 0) libc.tcsetattr(to, 0, /* TCSANOW */ buf);
 }
 
 function openLibc(): Libc {

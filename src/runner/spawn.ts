@@ -76,7 +76,7 @@ export async function spawnChild(
     : null;
   if (missing) return { failure: cannotStart(spec, missing) };
   if (options.pty) {
-    // Loaded only on this path: node-pty's binary and FFI cost ~15 ms.
+    // Loaded only on this path (FFI; node-pty's binary off Linux).
     const { spawnInPty } = await import("./pty.ts");
     try {
       const started = await spawnInPty({
