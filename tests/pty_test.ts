@@ -28,7 +28,7 @@ import {
   openTerminal,
   ptyAvailable,
   type TestTerminal,
-} from "./support/pty.ts";
+} from "./support/terminal.ts";
 
 const ok = await ptyAvailable();
 const ignore = !ok || Deno.build.os !== "linux";

@@ -1,5 +1,5 @@
 /**
- * A real terminal for tests: runs a command in a pseudo-terminal through
+ * An interactive terminal for tests: runs a command in a pseudo-terminal through
  * node-pty's own API (the "user's terminal"), so stint sees a TTY on
  * stdin, stdout and stderr, and the test can type into it and read what
  * the terminal shows.
