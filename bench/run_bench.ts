@@ -1,7 +1,11 @@
 /**
  * Runner benchmarks: `stint run noop` against the floor for a Deno CLI that
  * delegates to `deno task` (`deno run empty.ts` + `deno task noop`, measured
- * in the same run, budget 1.3x), and how long `stint run -b` takes to return.
+ * in the same run, budget 1.3x), how long `stint run -b` takes to return,
+ * and `stint run noop` on a terminal: in a pseudo-terminal (opened through
+ * FFI, raw mode; and node-pty's forkpty, the fallback off Linux) against the
+ * pipe path under the same terminal (`STINT_PTY=0`), budget 2x ("a few ms,
+ * never double").
  * @module
  */
 import { join } from "node:path";
@@ -78,7 +82,9 @@ export async function benchRun(
     const bgValue = median(t.bg);
     // Let the background supervisors finish before the dir goes away.
     await new Promise((r) => setTimeout(r, 1_500));
+    const terminal = await benchTerminal(n, opts);
     return [
+      ...terminal,
       {
         name: "stint run noop vs deno run empty.ts + deno task noop",
         value,
@@ -102,6 +108,106 @@ export async function benchRun(
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+}
+
+interface OuterPty {
+  onData(cb: (d: string) => void): unknown;
+  onExit(cb: (e: { exitCode: number }) => void): unknown;
+}
+
+/** The user's terminal: node-pty's own API (bench-only, cost not measured). */
+async function terminalRunner(): Promise<
+  (
+    args: string[],
+    o: { cwd: string; env: Record<string, string> },
+  ) => Promise<number>
+> {
+  const mod = await import("@lydell/node-pty");
+  const pty = (mod.default ?? mod) as unknown as {
+    spawn(f: string, a: string[], o: Record<string, unknown>): OuterPty;
+  };
+  return (args, o) =>
+    new Promise((resolve, reject) => {
+      const t = performance.now();
+      let out = "";
+      const p = pty.spawn(Deno.execPath(), args, {
+        cwd: o.cwd,
+        env: o.env,
+        cols: 100,
+        rows: 30,
+      });
+      p.onData((d) => out += d);
+      p.onExit((e) => {
+        const ms = performance.now() - t;
+        if (e.exitCode === 0) resolve(ms);
+        else {reject(
+            new Error(
+              `bench: deno ${
+                args.join(" ")
+              } exited ${e.exitCode}: ${out.trim()}`,
+            ),
+          );}
+      });
+    });
+}
+
+/** `stint run noop` on a terminal: the pty path against the pipe path. */
+async function benchTerminal(
+  n: number,
+  opts: { cwd: string; env: Record<string, string> },
+): Promise<BenchResult[]> {
+  let inTerminal;
+  try {
+    inTerminal = await terminalRunner();
+  } catch (err) {
+    return [{
+      name: "stint run noop on a terminal: pty path vs pipe path",
+      value: 0,
+      unit: "ms",
+      note: `skipped: node-pty does not load (${(err as Error).message})`,
+    }];
+  }
+  const run = ["run", "-A", "--quiet", MAIN, "run", "noop"];
+  const pipes = { ...opts, env: { ...opts.env, STINT_PTY: "0" } };
+  const forkpty = { ...opts, env: { ...opts.env, STINT_PTY: "node-pty" } };
+  for (let i = 0; i < 2; i++) {
+    await inTerminal(run, opts);
+    await inTerminal(run, pipes);
+    await inTerminal(run, forkpty);
+  }
+  const pty: number[] = [];
+  const pipe: number[] = [];
+  const node: number[] = [];
+  for (let i = 0; i < n; i++) {
+    pty.push(await inTerminal(run, opts));
+    pipe.push(await inTerminal(run, pipes));
+    node.push(await inTerminal(run, forkpty));
+  }
+  const value = median(pty);
+  const baseline = median(pipe);
+  return [{
+    name: "stint run noop on a terminal: pty path vs pipe path",
+    value,
+    unit: "ms",
+    baseline,
+    ratio: value / baseline,
+    budget: 2,
+    note: `pty path ${value.toFixed(1)} ms, pipe path (STINT_PTY=0) ${
+      baseline.toFixed(1)
+    } ms, +${
+      (value - baseline).toFixed(1)
+    } ms (medians of ${n}, both under node-pty as the terminal)`,
+  }, {
+    name:
+      "stint run noop on a terminal: node-pty's forkpty (STINT_PTY=node-pty) vs pipe path",
+    value: median(node),
+    unit: "ms",
+    baseline,
+    ratio: median(node) / baseline,
+    budget: 2,
+    note:
+      "the fallback off Linux: loading node-pty's binary needs Node's process in Deno",
+  }];
 }
 
 if (import.meta.main) {

@@ -191,6 +191,7 @@ Deno.test("history --json: stable snake_case fields and ISO-8601 times", async (
     "host_id",
     "id",
     "log_id",
+    "matched_tasks",
     "parent_id",
     "pid",
     "project_dir",

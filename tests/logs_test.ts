@@ -343,7 +343,7 @@ Deno.test("end to end: logs --follow on a real background run ends with it", asy
   const dir = makeProject(st.dir, {
     slow: "echo start && sleep 1 && echo middle && sleep 1 && echo end",
   }, { name: "bgproj" });
-  const started = await stint(["run", "-b", "slow", "--json"], {
+  const started = await stint(["run", "-b", "--json", "slow"], {
     env: st.env,
     cwd: dir,
   });

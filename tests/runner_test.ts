@@ -315,9 +315,8 @@ Deno.test("usage errors are one line with exit 2", async () => {
   const dir = makeProject(s.dir, { t: "echo t" }, { name: "usage" });
   for (
     const args of [
-      ["run"],
-      ["run", "t", "extra"],
-      ["run", "t", "--watch"],
+      ["run", "--name"],
+      ["run", "--name", "", "t"],
       ["exec"],
       ["exec", "--name", "", "--", "true"],
     ]

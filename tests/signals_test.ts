@@ -186,3 +186,38 @@ Deno.test("Ctrl-Z (SIGTSTP) stops the task's group and stint; SIGCONT resumes bo
   assert.equal(new TextDecoder().decode(out.stdout), "resumed\n");
   assert.equal(onlyExecution(s).status, "succeeded");
 });
+
+Deno.test("a task that handles the forwarded Ctrl-C and exits 7: stint exits 7, the run is killed by SIGINT", async () => {
+  const s = tempState();
+  const dir = makeProject(s.dir, {
+    trapped:
+      `sh -c 'trap "echo caught; exit 7" INT; echo ready; while :; do sleep 0.1; done'`,
+  }, { name: "trap" });
+  const { child } = await startFamily(s, ["run", "trapped"], dir, 2);
+  await new Promise((r) => setTimeout(r, 300)); // the trap is set
+  child.kill("SIGINT");
+  const out = await child.output();
+  assert.equal(
+    out.code,
+    7,
+    "deno task reports the task's own code; so does stint",
+  );
+  assert.match(new TextDecoder().decode(out.stdout), /caught/);
+  const e = onlyExecution(s);
+  assert.equal(e.status, "killed");
+  assert.equal(e.signal, "SIGINT");
+  assert.equal(e.exitCode, 7);
+});
+
+Deno.test("a task that dies of its own signal is recorded failed with deno's 128+n and no signal (stint did not interrupt it)", async () => {
+  const s = tempState();
+  const dir = makeProject(s.dir, { selfterm: "sh -c 'kill -TERM $$'" }, {
+    name: "own",
+  });
+  const r = await stint(["run", "selfterm"], { env: s.env, cwd: dir });
+  assert.equal(r.code, 143);
+  const e = onlyExecution(s);
+  assert.equal(e.status, "failed");
+  assert.equal(e.exitCode, 143);
+  assert.equal(e.signal, null);
+});

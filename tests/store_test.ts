@@ -571,3 +571,43 @@ Deno.test("store backup / bg clean on a store that does not exist create nothing
     assert.throws(() => Deno.statSync(p), Deno.errors.NotFound, p);
   }
 });
+
+Deno.test("a wildcard run keeps the tasks it matched; rows of deleted runs are pruned", () => {
+  const { db } = tempDb();
+  withStore(db, (conn) => {
+    const a = uuidv7();
+    startExecution(conn, {
+      id: a,
+      ref: "app:build:*",
+      command: "deno task 'build:*'",
+      task: "build:*",
+      matchedTasks: ["build:web", "build:cli"],
+    });
+    finishExecution(conn, a, { status: "succeeded", exitCode: 0 });
+    const one = uuidv7();
+    startExecution(conn, {
+      id: one,
+      ref: "app:test",
+      command: "deno task test",
+    });
+    assert.deepEqual(getExecution(conn, a).matchedTasks, [
+      "build:web",
+      "build:cli",
+    ]);
+    assert.equal(getExecution(conn, one).matchedTasks, null);
+    assert.deepEqual(
+      listExecutions(conn, { ref: "app:build:*" }).map((e) => e.matchedTasks),
+      [["build:web", "build:cli"]],
+    );
+    deleteHistory(conn, "app:build:*");
+    startExecution(conn, {
+      id: uuidv7(),
+      ref: "app:lint:*",
+      command: "deno task 'lint:*'",
+      matchedTasks: ["lint:ts"],
+    });
+    const rows = conn.prepare("SELECT execution_id FROM execution_extras")
+      .all();
+    assert.equal(rows.length, 1, "the deleted run's row is gone");
+  });
+});

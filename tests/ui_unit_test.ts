@@ -225,6 +225,7 @@ function recorded(over: Partial<Execution>): Execution {
     parentId: null,
     scopeId: null,
     rerunOf: null,
+    matchedTasks: null,
     ...over,
   };
 }

@@ -7,7 +7,7 @@ import { UsageError } from "../errors.ts";
 import type { RunSpec } from "../runner/execute.ts";
 import type { Context } from "./context.ts";
 import { type FastFlagSpec, parseFastFlags } from "./fast_flags.ts";
-import { launch, quoteArg } from "./run.ts";
+import { launch, quoteArg, validateRef } from "./run.ts";
 
 /** Help for `stint exec`. */
 export const help =
@@ -89,15 +89,6 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     background: p.values.background === true,
     json: p.values.json === true,
   });
-}
-
-function validateRef(ref: string): void {
-  // deno-lint-ignore no-control-regex
-  if (ref.trim() === "" || ref.length > 200 || /[\x00-\x1f\x7f]/.test(ref)) {
-    throw new UsageError(
-      "--name must be 1 to 200 printable characters, e.g. --name nightly:backup",
-    );
-  }
 }
 
 /** The last path segment (node:path stays off the run path). */

@@ -47,6 +47,7 @@ import {
   printTable,
   relativeTime,
 } from "./output.ts";
+import { refArg } from "../tasks/mod.ts";
 
 /** Run `stint history`. */
 export async function run(args: string[], ctx: Context): Promise<number> {
@@ -83,7 +84,7 @@ async function list(args: string[], ctx: Context): Promise<number> {
   });
   const query = historyQuery({
     ...historyFilters(p),
-    ref: p.positionals[0],
+    ref: refArg(p.positionals[0]),
     limit: intFlag(p, "limit", { min: 1 }),
     all: boolFlag(p, "all"),
   });

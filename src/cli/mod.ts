@@ -40,6 +40,12 @@ function loadCommand<M extends CommandModule>(name: string): Promise<M> {
   return import(specifier);
 }
 
+/** run's option table, loaded only for a command line that may be a run. */
+function loadRunArgs(): Promise<typeof import("./run_args.ts")> {
+  const specifier = "./run_args.ts";
+  return import(specifier);
+}
+
 /** The command table (src/cli/commands/), loaded only for help and errors. */
 function loadTable(): Promise<typeof import("./commands/mod.ts")> {
   const specifier = "./commands/mod.ts";
@@ -120,7 +126,13 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function dispatch(argv: string[]): Promise<number> {
-  const { args, db, quiet, help, version } = extractGlobals(argv);
+  // Only a command line that may be a run pays for run's option table.
+  const taskNameIndex = argv.includes("run")
+    ? (await loadRunArgs()).taskNameIndex
+    : undefined;
+  const { args, db, quiet, help, version } = extractGlobals(argv, {
+    taskNameIndex,
+  });
   if (version) {
     println(`stint ${VERSION}`);
     return 0;
@@ -234,9 +246,17 @@ function needsRestore(dbPath: string): boolean {
 
 /**
  * Pull global flags out of argv (only before a literal `--`, so a task's own
- * arguments are never touched).
+ * arguments are never touched; for `run`, only before the task name, since
+ * everything after it is the task's). `-q` given to `run` also stays in its
+ * arguments: deno task has a quiet mode of its own.
  */
-export function extractGlobals(argv: string[]): {
+export function extractGlobals(
+  argv: string[],
+  options: {
+    /** Where a run's task name is in its arguments (src/cli/run_args.ts). */
+    taskNameIndex?: (args: string[]) => number;
+  } = {},
+): {
   args: string[];
   db?: string;
   quiet: boolean;
@@ -248,8 +268,18 @@ export function extractGlobals(argv: string[]): {
   let quiet = false;
   let help = false;
   let version = false;
+  let stop = argv.length;
+  let isRun = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
+    if (i >= stop) {
+      args.push(...argv.slice(i));
+      break;
+    }
+    if (a === "run" && args.length === 0 && options.taskNameIndex) {
+      isRun = true;
+      stop = i + 1 + options.taskNameIndex(argv.slice(i + 1));
+    }
     if (a === "--") {
       args.push(...argv.slice(i));
       break;
@@ -262,8 +292,10 @@ export function extractGlobals(argv: string[]): {
     } else if (a.startsWith("--db=")) {
       db = a.slice(5);
       if (db === "") throw new UsageError("Option --db needs a file path");
-    } else if (a === "--quiet" || a === "-q") quiet = true;
-    else if (a === "--help" || a === "-h") help = true;
+    } else if (a === "--quiet" || a === "-q") {
+      quiet = true;
+      if (isRun) args.push(a);
+    } else if (a === "--help" || a === "-h") help = true;
     else if ((a === "--version" || a === "-V") && args.length === 0) {
       version = true;
     } else args.push(a);

@@ -1,5 +1,5 @@
 /**
- * `stint run <task> [-b] [--json] [-- args]`: run a deno.json task through
+ * `stint run [deno task options] <task> [args...]`: run a task through
  * `deno task` and record it; and the launch path `stint exec` shares.
  * @module
  */
@@ -7,25 +7,43 @@ import { UsageError } from "../errors.ts";
 import { runExecution, type RunSpec } from "../runner/execute.ts";
 import { SignalForwarder } from "../runner/forwarder.ts";
 import { executionToJson } from "../store/executions.ts";
-import { resolveTask, taskRef } from "../tasks/mod.ts";
+import { resolveRun } from "../tasks/resolve.ts";
 import type { Context } from "./context.ts";
-import { type FastFlagSpec, parseFastFlags } from "./fast_flags.ts";
 import { eprintln, printJson, println } from "./output.ts";
+import { parseRunArgs } from "./run_args.ts";
 import { withSyncSession } from "./sync_session.ts";
 
+export { DENO_TASK_OPTIONS, RUN_OWN_OPTIONS } from "./run_args.ts";
+
 /** Help for `stint run`. */
-export const help = `Usage: stint run <task> [-b] [--json] [-- args...]
+export const help =
+  `Usage: stint run [options] [deno task options] <task> [args...]
 
-Run a task of the nearest deno.json / deno.jsonc / package.json (found as
-deno task finds it) with \`deno task <task> args...\` in that file's directory,
-so dependencies, the task shell and wildcards behave exactly as in deno task.
-Output streams to the terminal unchanged and is kept byte-exact in the run's
-log (stint logs <id>). The run is recorded under the ref <project>:<task>.
+Run a task with \`deno task\`, exactly as deno task runs it (the nearest
+deno.json / deno.jsonc / package.json, the workspace root's tasks from a
+member, wildcards such as "build:*", dependencies, the task shell), and
+record it. Everything after the task name goes to the task (a -- right
+after it is dropped). Output streams to the terminal unchanged and is kept
+byte-exact in the run's log (stint logs <id>); on a terminal the task runs
+in a pseudo-terminal, so it keeps its colours, prompts and window size.
 
-Options:
+The run is recorded under the ref <project>:<task>: the project that
+defines the task (a workspace root's task run from a member is the root's),
+<project>:<pattern> for a wildcard (the matched tasks are recorded), and
+<workspace>:<task>@recursive / @members / @filter=<f> for -r, --members
+and --filter. With no task, the tasks are listed (as deno task does).
+
+Options (stint's own):
   -b, --background   Start detached, print the background run id, return at once
       --json         Print the finished run's record as JSON (with -b: the
                      background run: id, execution_id, pid, log_path, ...)
+      --name <ref>   Record the run under this ref
+  -q, --quiet        No sync chatter from stint (also passed to deno task)
+
+deno task's options are passed through: --cwd <dir>, -c/--config <file>,
+-r/--recursive, --members, -f/--filter <f>, --eval, --if-present,
+--no-prefix, -j/--jobs <n>, --env-file[=<file>], --node-modules-dir[=<mode>],
+--lock [<file>], --no-lock, --frozen-lockfile[=<bool>], -L/--log-level.
 
 The task gets STINT_RUN_ID (its execution id), STINT_SCOPE (a fresh vars
 scope under the caller's, deleted when the run ends) and, inside another
@@ -33,64 +51,70 @@ stint run, STINT_PARENT_RUN_ID. Ctrl-C / SIGTERM / SIGHUP go to the task's
 whole process group; a second one kills the group.
 
 Exit codes:
-  the task's own code   0 success, anything else as the task returned
-  128+n                 the task (or stint) was killed by signal n (130: Ctrl-C)
-  2                     unknown task (close matches are listed) or bad usage
+  the task's own code   as deno task reports it (also when the task handled
+                        a forwarded Ctrl-C and exited with its own code)
+  128+n                 deno task was killed by signal n (130: Ctrl-C)
+  2                     no task matches (close matches are listed) or bad usage
   1                     no deno.json / package.json found
 
 Examples:
   stint run build
-  stint run test -- --filter parser
+  stint run test --filter parser
+  stint run "build:*"
+  stint run --cwd packages/api -r test
   id=$(stint run -b dev) && stint bg logs "$id" -f`;
-
-const FLAGS: FastFlagSpec = {
-  background: { type: "boolean", short: "b" },
-  json: { type: "boolean" },
-};
 
 /** Run `stint run`. */
 export async function run(args: string[], ctx: Context): Promise<number> {
-  const p = parseFastFlags(args, FLAGS, {
-    command: "run",
-    unknownHint: () => "options for the task go after --",
-  });
-  if (p.positionals.length === 0) {
+  const p = parseRunArgs(args);
+  if (p.missingValue) {
     throw new UsageError(
-      "stint run needs a task name: stint run <task> [-- args] (see stint tasks)",
+      `Option ${p.missingValue} needs a value (see stint run --help)`,
     );
   }
-  if (p.positionals.length > 1) {
-    throw new UsageError(
-      `Task arguments go after --: stint run ${p.positionals[0]} -- ${
-        p.positionals.slice(1).join(" ")
-      }`,
-    );
-  }
-  const name = p.positionals[0];
+  if (p.name !== undefined) validateRef(p.name);
   const cwd = Deno.cwd();
-  const { project } = resolveTask(cwd, name);
-  const spec: RunSpec = {
-    ref: taskRef(project, name),
-    command: ["deno", "task", name, ...p.rest].map(quoteArg).join(" "),
-    args: p.rest,
-    program: Deno.execPath(),
-    programArgs: ["task", name, ...p.rest],
-    cwd: project.dir,
-    projectDir: project.dir,
-    task: name,
-    // deno task tells a task where it was started from; keep that the
-    // caller's directory even though the child runs in the config's.
-    extraEnv: Deno.env.get("INIT_CWD") ? undefined : { INIT_CWD: cwd },
-  };
-  return await launch(spec, ctx, {
-    background: p.values.background === true,
-    json: p.values.json === true,
+  const denoArgs = ["task", ...p.denoOptions];
+  if (p.task === undefined) {
+    // No task: deno task lists the tasks (or explains what is missing).
+    return await passThrough(denoArgs);
+  }
+  const target = resolveRun({
+    cwd,
+    task: p.task,
+    taskCwd: str(p.deno.cwd),
+    config: str(p.deno.config),
+    recursive: p.deno.recursive === true,
+    members: p.deno.members === true,
+    filter: str(p.deno.filter),
+    eval: p.deno.eval === true,
+    ifPresent: p.deno["if-present"] === true,
+    unknownOption: p.unknownOption,
   });
+  const programArgs = [...denoArgs, p.task, ...p.taskArgs];
+  // --if-present and stint is sure nothing matches: deno runs nothing
+  // (it may still warn about the config), so nothing is recorded.
+  if (target === null) return await passThrough(programArgs);
+  const spec: RunSpec = {
+    ref: p.name ?? target.ref,
+    command: ["deno", ...programArgs].map(quoteArg).join(" "),
+    args: p.taskArgs,
+    program: Deno.execPath(),
+    programArgs,
+    // deno task runs from here, so it finds the same config, resolves
+    // relative option values the same way and sets INIT_CWD to it.
+    cwd,
+    projectDir: target.projectDir,
+    task: p.task,
+    matchedTasks: target.matched,
+  };
+  return await launch(spec, ctx, { background: p.background, json: p.json });
 }
 
 /**
  * Run `spec` in the foreground (inside the sync session, with signals
- * forwarded) or start it in the background. Returns the exit code.
+ * forwarded; in a pseudo-terminal when stint is on one) or start it in the
+ * background. Returns the exit code.
  */
 export async function launch(
   spec: RunSpec,
@@ -127,7 +151,12 @@ export async function launch(
       ctx,
       { pull: true, flushLoop: true },
       () =>
-        runExecution(spec, { dbPath: ctx.dbPath, forwarder, terminal: true }),
+        runExecution(spec, {
+          dbPath: ctx.dbPath,
+          forwarder,
+          terminal: true,
+          pty: wantsPty(ctx),
+        }),
     );
     if (result.spawnError) eprintln(`stint: ${result.spawnError}`);
     if (options.json) printJson(executionToJson(result.execution));
@@ -137,9 +166,45 @@ export async function launch(
   }
 }
 
+/**
+ * A pseudo-terminal for the task when stint is used from a terminal: stdin,
+ * stdout and stderr are all terminals (a redirected stream is never merged
+ * into the terminal or echoed), and `STINT_PTY=0` is not set.
+ */
+function wantsPty(ctx: Context): boolean {
+  if (Deno.build.os !== "linux" && Deno.build.os !== "darwin") return false;
+  if (Deno.env.get("STINT_PTY") === "0") return false;
+  return ctx.stdoutIsTty && ctx.stderrIsTty && Deno.stdin.isTerminal();
+}
+
+/** Run `deno <args>` with stdio inherited, unrecorded; its exit code. */
+async function passThrough(args: string[]): Promise<number> {
+  const status = await new Deno.Command(Deno.execPath(), {
+    args,
+    stdin: "inherit",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn().status;
+  return status.code; // 128+n for a signal death, as Deno reports it
+}
+
+/** Check a user-given ref (`--name`). */
+export function validateRef(ref: string): void {
+  // deno-lint-ignore no-control-regex
+  if (ref.trim() === "" || ref.length > 200 || /[\x00-\x1f\x7f]/.test(ref)) {
+    throw new UsageError(
+      "--name must be 1 to 200 printable characters, e.g. --name nightly:backup",
+    );
+  }
+}
+
 /** Quote an argument for display the way a POSIX shell would need it. */
 export function quoteArg(a: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(a)
     ? a
     : `'${a.replaceAll("'", `'\\''`)}'`;
+}
+
+function str(v: string | true | undefined): string | undefined {
+  return typeof v === "string" ? v : undefined;
 }

@@ -19,6 +19,7 @@ import {
   printTable,
   relativeTime,
 } from "./output.ts";
+import { refArg } from "../tasks/mod.ts";
 
 const BARS = "▁▂▃▄▅▆▇█";
 
@@ -30,7 +31,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   });
   const recent = intFlag(p, "recent", { min: 1, max: 1000 }) ?? 20;
   const window = intFlag(p, "window", { min: 1 }) ?? DEFAULT_WINDOW;
-  const ref = p.positionals[0];
+  const ref = refArg(p.positionals[0]);
   const stats = readStore(ctx.dbPath, (db) => {
     reconcileExecutions(db);
     return refStats(db, { ref, recent, window });

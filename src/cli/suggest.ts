@@ -21,21 +21,31 @@ export function closeMatches(
   return scored.slice(0, max).map((s) => s.n);
 }
 
-/** Levenshtein distance. */
+/**
+ * Edit distance counting an insertion, a deletion, a substitution or a
+ * swap of two adjacent characters as one edit (optimal string alignment),
+ * so `biuld` is one edit from `build`.
+ */
 export function distance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  // rows[i][j]: distance between a[0..i) and b[0..j)
+  const rows: number[][] = [];
+  for (let i = 0; i <= a.length; i++) {
+    rows.push([i]);
+    for (let j = 1; j <= b.length; j++) rows[i].push(i === 0 ? j : 0);
+  }
   for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0];
-    prev[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j];
-      prev[j] = Math.min(
-        prev[j] + 1,
-        prev[j - 1] + 1,
-        diag + (a[i - 1] === b[j - 1] ? 0 : 1),
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(
+        rows[i - 1][j] + 1,
+        rows[i][j - 1] + 1,
+        rows[i - 1][j - 1] + cost,
       );
-      diag = tmp;
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d = Math.min(d, rows[i - 2][j - 2] + 1);
+      }
+      rows[i][j] = d;
     }
   }
-  return prev[b.length];
+  return rows[a.length][b.length];
 }

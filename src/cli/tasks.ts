@@ -35,6 +35,7 @@ interface TaskRow {
   description: string | null;
   dependencies: string[];
   source: string;
+  workspace: boolean;
   last: Execution | null;
   medianMs: number | null;
 }
@@ -50,6 +51,11 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     throw new StintError(
       `No deno.json, deno.jsonc or package.json found in ${Deno.cwd()} or any parent directory; run stint tasks inside a project`,
     );
+  }
+  if (project.problems.length > 0) {
+    // stint cannot read a config for sure; deno task can list what it reads.
+    const { denoTaskListing } = await import("../tasks/listing.ts");
+    project.tasks = await denoTaskListing(Deno.cwd());
   }
   const rows: TaskRow[] = readStore(ctx.dbPath, (db) => {
     reconcileExecutions(db);
@@ -67,6 +73,13 @@ export async function run(args: string[], ctx: Context): Promise<number> {
       project: project.name,
       config_path: project.configPath,
       dir: project.dir,
+      workspace_root: project.root
+        ? {
+          name: project.root.name,
+          dir: project.root.dir,
+          config_path: project.root.configPath,
+        }
+        : null,
       tasks: rows.map((r) => ({
         name: r.name,
         ref: r.ref,
@@ -74,6 +87,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
         description: r.description,
         dependencies: r.dependencies,
         source: r.source,
+        workspace: r.workspace,
         last_run: r.last ? executionToJson(r.last) : null,
         last_status: r.last?.status ?? null,
         last_duration_ms: r.last?.durationMs ?? null,
@@ -100,7 +114,10 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     ctx,
     ["TASK", "DESCRIPTION", "DEPENDS ON", "LAST RUN", "LAST", "MEDIAN"],
     rows.map((r) => [
-      r.name,
+      // deno task marks the workspace root's tasks the same way.
+      r.workspace
+        ? `${r.name} ${paint("(workspace)", "dim", ctx.color)}`
+        : r.name,
       r.description ?? paint(r.command ?? "-", "dim", ctx.color),
       r.dependencies.join(", ") || "-",
       r.last
@@ -125,6 +142,7 @@ function taskRow(t: TaskInfo, ref: string): TaskRow {
     description: t.description,
     dependencies: t.dependencies,
     source: t.source,
+    workspace: t.workspace,
     last: null,
     medianMs: null,
   };

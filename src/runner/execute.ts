@@ -9,16 +9,11 @@ import { openStore, withStore } from "../store/open.ts";
 import { processStartTime } from "../store/process.ts";
 import { uuidv7 } from "../store/ids.ts";
 import { RunRecorder } from "./recorder.ts";
-import {
-  LogSink,
-  type Pump,
-  pump,
-  stdioWriter,
-  TerminalSink,
-} from "./capture.ts";
+import { LogSink, type Pump } from "./capture.ts";
 import { childEnv, type RunParent, runParent } from "./env.ts";
 import type { SignalForwarder } from "./forwarder.ts";
 import { groupAlive, reapGroup, signalGroup, sleep } from "./process_group.ts";
+import { type ChildExit, spawnChild, type Spawned } from "./spawn.ts";
 import { signalExitCode } from "./signals.ts";
 
 /** What to run and how to record it. */
@@ -43,6 +38,8 @@ export interface RunSpec {
   extraEnv?: Record<string, string>;
   /** The execution this run repeats (`stint rerun`), recorded with it. */
   rerunOf?: string | null;
+  /** For a wildcard task run: the task names it matched (recorded). */
+  matchedTasks?: string[] | null;
 }
 
 /** How to run it. */
@@ -53,6 +50,11 @@ export interface RunOptions {
   forwarder: SignalForwarder;
   /** Copy output to this process's stdout/stderr as well as the log. */
   terminal: boolean;
+  /**
+   * Run the child in a pseudo-terminal (stint is on a terminal; the
+   * output goes to stdout). Falls back to pipes when no pty can be had.
+   */
+  pty?: boolean;
   /** A pre-assigned execution id (background runs). */
   id?: string;
   /** The background run this execution belongs to. */
@@ -146,6 +148,7 @@ async function record(
     parentId: parent.runId,
     backgroundId: options.backgroundId ?? null,
     rerunOf: spec.rerunOf ?? null,
+    matchedTasks: spec.matchedTasks ?? null,
     terminal: options.terminal,
   });
   let log: LogSink;
@@ -215,7 +218,7 @@ async function spawnAndWait(
     id: string;
   },
 ): Promise<Outcome> {
-  const { forwarder, log } = options;
+  const { forwarder } = options;
   if (forwarder.received) {
     // Interrupted before the child existed: nothing to run or forward.
     return {
@@ -228,26 +231,9 @@ async function spawnAndWait(
       started: false,
     };
   }
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(spec.program, {
-      args: spec.programArgs,
-      cwd: spec.cwd,
-      env: options.env,
-      clearEnv: true,
-      stdin: "inherit",
-      stdout: "piped",
-      stderr: "piped",
-      // setsid: the child leads a new session and process group.
-      detached: true,
-    }).spawn();
-  } catch (err) {
-    const [reason, code] = err instanceof Deno.errors.NotFound
-      ? ["command not found", 127]
-      : err instanceof Deno.errors.PermissionDenied
-      ? ["permission denied", 126]
-      : [(err as Error).message.split("\n")[0], 127];
-    const message = `Cannot run "${spec.program}": ${reason}`;
+  const started = await spawnChild(spec, options);
+  if ("failure" in started) {
+    const { message, code } = started.failure;
     return {
       status: "failed",
       exitCode: code,
@@ -258,23 +244,23 @@ async function spawnAndWait(
       started: false,
     };
   }
+  const child = started.spawned;
   const pgid = child.pid;
   forwarder.attach(pgid);
-  const pumps = [
-    pump(child.stdout, {
-      log,
-      terminal: options.terminal
-        ? new TerminalSink(stdioWriter("stdout"))
-        : undefined,
-    }),
-    pump(child.stderr, {
-      log,
-      terminal: options.terminal
-        ? new TerminalSink(stdioWriter("stderr"))
-        : undefined,
-    }),
-  ];
+  try {
+    return await waitForChild(child, options);
+  } finally {
+    child.close();
+  }
+}
 
+/** Wait for a started child, forwarding signals, and say how it ended. */
+async function waitForChild(
+  child: Spawned,
+  options: RunOptions & { id: string },
+): Promise<Outcome> {
+  const { forwarder } = options;
+  const pgid = child.pid;
   let exited = false;
   let escalation: ReturnType<typeof setTimeout> | undefined;
   forwarder.signalled().then(() => {
@@ -309,16 +295,29 @@ async function spawnAndWait(
     // Whatever ignored the forwarded signal must not outlive the run.
     await reapGroup(pgid, { graceMs: 2_000 });
   }
-  await drain(pumps, pgid);
+  await drain(child.pumps, pgid);
   forwarder.detach();
+  return exitOutcome(status, received, pidError);
+}
 
+/**
+ * The outcome of a child that ran. After a forwarded signal the run is
+ * `killed` with that signal, and stint exits as deno task does: with the
+ * task's own code when it handled the signal and exited (a trap that does
+ * `exit 7`), else 128+n of the signal.
+ */
+function exitOutcome(
+  status: ChildExit,
+  received: Deno.Signal | null,
+  pidError: string | null,
+): Outcome {
   if (received) {
     return {
       status: "killed",
       exitCode: status.code,
       signal: received,
       error: joinErrors(`Interrupted by ${received}`, pidError),
-      stintExit: signalExitCode(received),
+      stintExit: status.signal ? signalExitCode(received) : status.code,
       spawnError: null,
     };
   }

@@ -95,14 +95,30 @@ export class SignalForwarder {
     this.#pgid = null;
   }
 
+  /**
+   * A signal the task's own terminal already sent to its group (Ctrl-C
+   * typed into its pseudo-terminal): recorded as if stint had forwarded
+   * it, and a second one kills the group, as for a forwarded signal.
+   */
+  delivered(sig: Deno.Signal): void {
+    this.#note(sig);
+    if (this.#pgid !== null && this.#count > 1) {
+      signalGroup(this.#pgid, "SIGKILL");
+    }
+  }
+
   #handle(sig: Deno.Signal): void {
+    this.#note(sig);
+    if (this.#pgid !== null) {
+      signalGroup(this.#pgid, this.#count === 1 ? sig : "SIGKILL");
+    }
+  }
+
+  #note(sig: Deno.Signal): void {
     this.#count++;
     if (this.#received === null) {
       this.#received = sig;
       for (const w of this.#waiters.splice(0)) w();
-    }
-    if (this.#pgid !== null) {
-      signalGroup(this.#pgid, this.#count === 1 ? sig : "SIGKILL");
     }
   }
 }

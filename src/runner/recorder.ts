@@ -45,6 +45,7 @@ export interface RunStart extends
     | "task"
     | "parentId"
     | "rerunOf"
+    | "matchedTasks"
   > {
   /** The caller's scope (the run's own hangs under it). */
   parentScope: string;
@@ -108,6 +109,7 @@ export class RunRecorder {
         backgroundId: start.backgroundId,
         parentId: start.parentId,
         rerunOf: start.rerunOf ?? null,
+        matchedTasks: start.matchedTasks ?? null,
       });
     });
     return new RunRecorder(dbPath, start, started);

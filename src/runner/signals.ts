@@ -114,3 +114,10 @@ export function parseSignal(raw: string, flag = "--signal"): Deno.Signal {
     `${flag} must be a signal such as TERM, INT, HUP, KILL or 15, not "${raw}"`,
   );
 }
+
+/** The name of signal number `n` on this platform, or null when unknown. */
+export function signalName(n: number): Deno.Signal | null {
+  const t = table();
+  const name = Object.keys(t).find((k) => t[k] === n);
+  return (name as Deno.Signal | undefined) ?? null;
+}

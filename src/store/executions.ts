@@ -41,6 +41,8 @@ export interface Execution {
   scopeId: string | null;
   /** The execution this run repeats (`stint rerun`, `bg restart`), else null. */
   rerunOf: string | null;
+  /** The task names a wildcard run matched (null for one task or a command). */
+  matchedTasks: string[] | null;
 }
 
 /** What a caller supplies when a run starts. */
@@ -59,6 +61,7 @@ export interface ExecutionStart {
   parentId?: string | null;
   scopeId?: string | null;
   rerunOf?: string | null;
+  matchedTasks?: string[] | null;
 }
 
 /** What a caller supplies when a run ends. */
@@ -117,10 +120,19 @@ export function startExecution(db: Database, start: ExecutionStart): Execution {
       nextSeq(db),
       Date.now(),
     );
-    if (start.rerunOf) {
+    if (start.rerunOf || start.matchedTasks) {
+      // Rows of runs deleted since (a pulled tombstone, a prune): one PK
+      // probe each, in a table that holds only reruns and wildcard runs.
       db.prepare(
-        "INSERT OR REPLACE INTO reruns (execution_id, rerun_of) VALUES (?, ?)",
-      ).run(start.id, start.rerunOf);
+        "DELETE FROM execution_extras WHERE execution_id NOT IN (SELECT id FROM executions)",
+      ).run();
+      db.prepare(
+        "INSERT OR REPLACE INTO execution_extras (execution_id, rerun_of, matched_tasks) VALUES (?, ?, ?)",
+      ).run(
+        start.id,
+        start.rerunOf ?? null,
+        start.matchedTasks ? JSON.stringify(start.matchedTasks) : null,
+      );
     }
     return getExecutionExact(db, start.id)!;
   });
@@ -187,9 +199,9 @@ export function setExecutionPid(
   });
 }
 
-/** Executions with the run each repeats (one primary-key lookup per row). */
+/** Execution rows with their extras (`rerun_of`, `matched_tasks`). */
 const SELECT_RUNS =
-  "SELECT executions.*, reruns.rerun_of FROM executions LEFT JOIN reruns ON reruns.execution_id = executions.id";
+  "SELECT executions.*, x.rerun_of, x.matched_tasks FROM executions LEFT JOIN execution_extras x ON x.execution_id = executions.id";
 
 /** Get one execution by exact id. */
 export function getExecutionExact(
@@ -398,7 +410,9 @@ export function deleteHistory(
     const now = Date.now();
     for (const row of rows) {
       db.prepare("DELETE FROM executions WHERE id = ?").run(row.id);
-      db.prepare("DELETE FROM reruns WHERE execution_id = ?").run(row.id);
+      db.prepare("DELETE FROM execution_extras WHERE execution_id = ?").run(
+        row.id,
+      );
       writeTombstone(db, { kind: "execution", key: String(row.id), host, now });
     }
     return {
@@ -546,6 +560,7 @@ export function rowToExecution(r: Row): Execution {
     parentId: nullableString(r.parent_id),
     scopeId: nullableString(r.scope_id),
     rerunOf: nullableString(r.rerun_of),
+    matchedTasks: r.matched_tasks ? JSON.parse(String(r.matched_tasks)) : null,
   };
 }
 
@@ -579,6 +594,7 @@ export function executionToJson(e: Execution): Record<string, unknown> {
     background_id: e.backgroundId,
     parent_id: e.parentId,
     rerun_of: e.rerunOf,
+    matched_tasks: e.matchedTasks,
   };
 }
 

@@ -121,15 +121,20 @@ export const MIGRATIONS: readonly string[] = [
     uploaded INTEGER NOT NULL DEFAULT 0
   ) WITHOUT ROWID;
   `,
-  // v3 (rerun): which execution a run repeats (`stint rerun`, `bg
-  // restart`). A table of its own rather than a column: CREATE ... IF NOT
-  // EXISTS keeps the migration idempotent (ALTER TABLE ADD COLUMN is not),
-  // and the synced executions columns, which older snapshots must match,
-  // stay as they are. Local to this host for now.
+  // v3 (rerun, wildcards): facts a run has beyond the synced executions
+  // columns: which execution it repeats (`stint rerun`, `bg restart`) and
+  // the task names a wildcard run (`stint run "build:*"`) matched, as a JSON
+  // array. A table of its own rather than columns: CREATE ... IF NOT EXISTS
+  // keeps the migration idempotent (ALTER TABLE ADD COLUMN is not), and the
+  // synced executions columns, which older snapshots must match, stay as
+  // they are. Local to this host. No trigger (a store has none): rows of
+  // deleted runs go with them (history clear) or are swept when the next
+  // row is written.
   `
-  CREATE TABLE IF NOT EXISTS reruns (
+  CREATE TABLE IF NOT EXISTS execution_extras (
     execution_id TEXT PRIMARY KEY,
-    rerun_of TEXT NOT NULL
+    rerun_of TEXT,
+    matched_tasks TEXT
   ) WITHOUT ROWID;
   `,
   // v4 (ui / history filters): status and host filters read an index in

@@ -1,220 +1,124 @@
 /**
- * Task discovery: the nearest `deno.json` / `deno.jsonc` / `package.json`
- * walking up from a directory, as `deno task` finds it, and the tasks and
- * scripts it defines. `deno task` has no machine-readable listing, so the
- * files are parsed here.
+ * Task discovery: the tasks `deno task` sees from a directory — the nearest
+ * deno.json / deno.jsonc / package.json walking up, plus the workspace
+ * root's tasks when that folder is a workspace member (deno.json
+ * `workspace`, package.json `workspaces`) — and the refs runs are recorded
+ * under. `deno task` has no machine-readable listing, so the files are
+ * parsed here, as leniently as deno parses them; where stint is unsure it
+ * says so (`problems`) and the caller defers to deno.
  * @module
  */
-import { StintError, UsageError } from "../errors.ts";
-import { closeMatches } from "../cli/suggest.ts";
-import { parseJsonc } from "./jsonc.ts";
-import { basename, dirname, join, resolve } from "./path.ts";
+import { type ConfigFolder, folderName, type TaskInfo } from "./config.ts";
+import { isPattern, matchNames, taskFilter } from "./match.ts";
+import { discoverWorkspace, type Workspace } from "./workspace.ts";
 
-/** One task (or package.json script) a project defines. */
-export interface TaskInfo {
-  /** The name `deno task <name>` runs. */
-  name: string;
-  /** The command line, or null for an object task with only dependencies. */
-  command: string | null;
-  /** The task's `description`, if any. */
-  description: string | null;
-  /** Tasks `deno task` runs before this one. */
-  dependencies: string[];
-  /** Where the task is defined. */
-  source: "deno.json" | "package.json";
-}
+export type { TaskInfo } from "./config.ts";
 
-/** A project: the config file found and its tasks. */
+/** A project: the config folder deno task resolves tasks for, and its tasks. */
 export interface Project {
-  /** The config file `deno task` would use (deno.json wins over package.json). */
+  /** The config file `deno task` reads first (deno.json wins over package.json). */
   configPath: string;
-  /** The directory the config lives in; tasks run here. */
+  /** The directory the config lives in; its own tasks run here. */
   dir: string;
-  /** The config's `name` field, else the directory's basename. */
+  /** The config's `name`, else the directory's basename. */
   name: string;
-  /** Every task: deno.json tasks first, then package.json scripts not shadowed. */
+  /**
+   * Every task in deno's order: the folder's deno tasks, its package.json
+   * scripts not shadowed, then (in a workspace member) the root's tasks
+   * not shadowed, marked `workspace`.
+   */
   tasks: TaskInfo[];
-}
-
-const DENO_CONFIGS = ["deno.json", "deno.jsonc"];
-
-/**
- * Find the nearest project walking up from `cwd`: the first directory that
- * holds a deno.json, deno.jsonc or package.json. When a directory holds both
- * a deno config and a package.json, both sets of tasks are offered and the
- * deno config wins on a name clash, as `deno task` does.
- *
- * Returns null when no config exists up to the filesystem root; throws a
- * StintError when a config file cannot be read or parsed.
- */
-export function findProject(cwd: string): Project | null {
-  let dir = resolve(cwd);
-  while (true) {
-    const project = projectIn(dir);
-    if (project) return project;
-    const parent = dirname(dir);
-    if (parent === dir) return null;
-    dir = parent;
-  }
+  /** The workspace root, when this folder is a member of one. */
+  root: { name: string; dir: string; configPath: string } | null;
+  /** Why stint cannot be sure it read what deno reads (empty when it can). */
+  problems: string[];
 }
 
 /**
- * Resolve `task` in the nearest project from `cwd`. Throws a UsageError
- * (exit 2) naming the config file and close matches when the task is not
- * defined, and a StintError when there is no config file at all.
+ * Find the project `deno task` would use from `cwd` (or from the config
+ * file `options.config`, as `deno task -c` does). Null when there is no
+ * config file up to the filesystem root.
  */
-export function resolveTask(
+export function findProject(
   cwd: string,
-  task: string,
-): { project: Project; task: TaskInfo } {
-  const project = findProject(cwd);
-  if (!project) {
-    throw new StintError(
-      `No deno.json, deno.jsonc or package.json found in ${
-        resolve(cwd)
-      } or any parent directory; run stint from inside a project`,
-    );
-  }
-  const found = project.tasks.find((t) => t.name === task);
-  if (found) return { project, task: found };
-  throw new UsageError(unknownTaskMessage(project, task));
+  options: { config?: string } = {},
+): Project | null {
+  const ws = discoverWorkspace(
+    options.config ? { configFile: options.config } : { dir: cwd },
+  );
+  return ws && projectOf(ws);
 }
 
-/** The ref runs of `task` in `project` are recorded under: `<project>:<task>`. */
-export function taskRef(project: Project, task: string): string {
-  return `${project.name}:${task}`;
-}
-
-function unknownTaskMessage(project: Project, task: string): string {
-  const names = project.tasks.map((t) => t.name);
-  if (names.length === 0) {
-    return `Task "${task}" is not defined: ${project.configPath} defines no tasks`;
-  }
-  const close = closeMatches(task, names);
-  const hint = close.length > 0
-    ? `did you mean ${close.map((n) => `"${n}"`).join(", ")}?`
-    : "run stint tasks to list them";
-  return `Task "${task}" is not defined in ${project.configPath}; ${hint}`;
-}
-
-function projectIn(dir: string): Project | null {
-  const denoPath = DENO_CONFIGS.map((f) => join(dir, f)).find(isFile);
-  const pkgPath = isFile(join(dir, "package.json"))
-    ? join(dir, "package.json")
-    : undefined;
-  if (!denoPath && !pkgPath) return null;
-
-  const tasks: TaskInfo[] = [];
-  let name: string | null = null;
-  if (denoPath) {
-    const config = readConfig(denoPath);
-    name = stringField(config.name);
-    tasks.push(...denoTasks(config.tasks, denoPath));
-  }
-  if (pkgPath) {
-    const pkg = readConfig(pkgPath);
-    name ??= stringField(pkg.name);
-    const seen = new Set(tasks.map((t) => t.name));
-    for (const t of packageScripts(pkg.scripts, pkgPath)) {
-      if (!seen.has(t.name)) tasks.push(t);
+/** Flatten a discovered workspace into a project. */
+export function projectOf(ws: Workspace): Project {
+  const tasks = [...ws.start.tasks];
+  if (ws.root) {
+    const own = new Set(tasks.map((t) => t.name));
+    for (const t of ws.root.tasks) {
+      if (!own.has(t.name)) tasks.push({ ...t, workspace: true });
     }
   }
   return {
-    configPath: denoPath ?? pkgPath!,
-    dir,
-    name: name ?? (basename(dir) || dir),
+    configPath: configPathOf(ws.start),
+    dir: ws.start.dir,
+    name: folderName(ws.start),
     tasks,
+    root: ws.root
+      ? {
+        name: folderName(ws.root),
+        dir: ws.root.dir,
+        configPath: configPathOf(ws.root),
+      }
+      : null,
+    problems: ws.problems,
   };
 }
 
-function isFile(path: string): boolean {
+/**
+ * The ref runs of `task` in `project` are recorded under:
+ * `<project>:<task>`, where the project is the one that defines the task —
+ * a workspace root's task run from a member is the root's
+ * (`<root>:<task>`): it is the same definition, run in the same directory.
+ * A wildcard is recorded under the project it was run in.
+ */
+export function taskRef(project: Project, task: string): string {
+  const def = project.tasks.find((t) => t.name === task);
+  const owner = def?.workspace && project.root
+    ? project.root.name
+    : project.name;
+  return `${owner}:${task}`;
+}
+
+/**
+ * The ref a bare name on the command line means (`stint history test`):
+ * a task (or a wildcard matching tasks) of the project in `cwd` is that
+ * task's ref; anything else is taken as a ref as typed.
+ */
+export function refForName(name: string, cwd: string): string {
+  let project: Project | null;
   try {
-    return Deno.statSync(path).isFile;
+    project = findProject(cwd);
   } catch {
-    return false;
+    return name;
   }
+  if (!project) return name;
+  if (project.tasks.some((t) => t.name === name)) return taskRef(project, name);
+  const filter = isPattern(name) ? taskFilter(name) : null;
+  if (filter && matchNames(filter, project.tasks.map((t) => t.name)).length) {
+    return `${project.name}:${name}`;
+  }
+  return name;
 }
 
-function readConfig(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch (err) {
-    throw new StintError(
-      `Cannot read ${path}: ${(err as Error).message.split("\n")[0]}`,
-    );
-  }
-  let value: unknown;
-  try {
-    // deno.json accepts JSONC too; package.json is strict JSON but the
-    // stripper leaves valid JSON unchanged.
-    value = parseJsonc(text);
-  } catch (err) {
-    throw new StintError(
-      `${path} is not valid JSON: ${
-        (err as Error).message.split("\n")[0]
-      }; fix the file and retry`,
-    );
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new StintError(`${path} must contain a JSON object`);
-  }
-  return value as Record<string, unknown>;
+/**
+ * A ref given on the command line (`stint history test`, `stint stats
+ * test`): a bare task name of the current directory's project is that
+ * task's ref ({@linkcode refForName}); undefined stays undefined.
+ */
+export function refArg(arg: string | undefined): string | undefined {
+  return arg === undefined ? undefined : refForName(arg, Deno.cwd());
 }
 
-function stringField(v: unknown): string | null {
-  return typeof v === "string" && v.trim() !== "" ? v : null;
-}
-
-function denoTasks(raw: unknown, path: string): TaskInfo[] {
-  if (raw === undefined || raw === null) return [];
-  if (typeof raw !== "object" || Array.isArray(raw)) {
-    throw new StintError(`"tasks" in ${path} must be an object`);
-  }
-  const out: TaskInfo[] = [];
-  for (const [name, def] of Object.entries(raw as Record<string, unknown>)) {
-    if (typeof def === "string") {
-      out.push({
-        name,
-        command: def,
-        description: null,
-        dependencies: [],
-        source: "deno.json",
-      });
-      continue;
-    }
-    if (typeof def !== "object" || def === null || Array.isArray(def)) {
-      throw new StintError(
-        `Task "${name}" in ${path} must be a string or an object`,
-      );
-    }
-    const obj = def as Record<string, unknown>;
-    const deps = Array.isArray(obj.dependencies)
-      ? obj.dependencies.filter((d): d is string => typeof d === "string")
-      : [];
-    out.push({
-      name,
-      command: typeof obj.command === "string" ? obj.command : null,
-      description: stringField(obj.description),
-      dependencies: deps,
-      source: "deno.json",
-    });
-  }
-  return out;
-}
-
-function packageScripts(raw: unknown, path: string): TaskInfo[] {
-  if (raw === undefined || raw === null) return [];
-  if (typeof raw !== "object" || Array.isArray(raw)) {
-    throw new StintError(`"scripts" in ${path} must be an object`);
-  }
-  return Object.entries(raw as Record<string, unknown>)
-    .filter((e): e is [string, string] => typeof e[1] === "string")
-    .map(([name, command]) => ({
-      name,
-      command,
-      description: null,
-      dependencies: [],
-      source: "package.json" as const,
-    }));
+function configPathOf(f: ConfigFolder): string {
+  return f.denoPath ?? f.pkgPath ?? f.dir;
 }

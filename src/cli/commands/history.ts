@@ -20,15 +20,18 @@ export const TASKS: Command = {
   summary: "List the project's tasks with their last status and duration",
   usage: ["tasks [--json]"],
   about:
-    `List the tasks of the nearest deno.json / deno.jsonc / package.json (walking
-up from the current directory, as deno task does) with their description,
-dependencies, and from history: the last run's status and duration and the
-median duration (of the newest 1,000 runs that ran to their end). A task's
-runs are recorded under the ref <project>:<task>. A task without a
-description shows its command; the table fits the terminal (COLUMNS).`,
+    `List the tasks deno task sees from here (the nearest deno.json / deno.jsonc /
+package.json, then, in a workspace member, the workspace root's tasks, marked
+"(workspace)") with their description, dependencies, and from history: the
+last run's status and duration and the median duration (of the newest 1,000
+runs that ran to their end). A task's runs are recorded under the ref
+<project>:<task> (a root task run from a member: the root's ref). A task
+without a description shows its command; the table fits the terminal
+(COLUMNS).`,
   flags: [{
     ...JSON_FLAG,
-    help: "Print JSON: { project, config_path, dir, tasks: [...] }",
+    help:
+      "Print JSON: { project, config_path, dir, workspace_root, tasks: [...] }",
   }],
   notes: "Exit codes: 0 ok, 1 no config file found, 2 bad usage.",
   examples: ["stint tasks", "stint tasks --json"],
