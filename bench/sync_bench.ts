@@ -15,7 +15,7 @@ import {
 } from "../src/store/mod.ts";
 import { ensurePrivateDir, logsDir } from "../src/store/paths.ts";
 import { SyncEngine } from "../src/sync/engine.ts";
-import { S3Bucket } from "../src/sync/s3_bucket.ts";
+import { openBucket } from "../src/sync/open.ts";
 import { startS3 } from "../tests/support/s3.ts";
 import { makeBigStore } from "./fixtures.ts";
 import { type BenchResult, median } from "./result.ts";
@@ -33,7 +33,7 @@ export async function benchSync(
   };
   Deno.env.set("AWS_ACCESS_KEY_ID", s3.accessKeyId);
   Deno.env.set("AWS_SECRET_ACCESS_KEY", s3.secretAccessKey);
-  const bucket = new S3Bucket({
+  const bucket = openBucket({
     bucket: s3.bucket,
     endpoint: s3.endpoint,
     region: s3.region,
@@ -146,7 +146,7 @@ export async function benchSync(
         budgetOf: "value",
         ok: restored.restored && count === rows + 5,
         note: `baseline: downloading the ${
-          ((snap?.byteLength ?? 0) / 1024 / 1024).toFixed(1)
+          ((snap?.body.byteLength ?? 0) / 1024 / 1024).toFixed(1)
         } MiB snapshot; restored ${count} executions`,
       },
     ];

@@ -274,7 +274,7 @@ Deno.test({
           const file = `${e.dir}/evil-snap.db`;
           let meta: Record<string, string>;
           try {
-            Deno.writeFileSync(file, (await b.get(key))!);
+            Deno.writeFileSync(file, (await b.get(key))!.body);
             meta = (await b.head(key))!.metadata!;
           } finally {
             await b.close();

@@ -70,7 +70,7 @@ async function tamper(
   let original: Uint8Array | null;
   let meta: Record<string, string>;
   try {
-    original = await b.get(key);
+    original = (await b.get(key))?.body ?? null;
     meta = (await b.head(key))?.metadata ?? {};
   } finally {
     await b.close();
@@ -242,7 +242,7 @@ Deno.test({
           const rb = raw(s3, bucket);
           try {
             for await (const o of rb.list("")) {
-              let body = (await rb.get(o.key))!;
+              let body = (await rb.get(o.key))!.body;
               if (o.key.endsWith(".gz")) body = gunzipSync(body);
               const text = new TextDecoder().decode(body);
               assert.ok(!text.includes(s3.secretAccessKey), o.key);
@@ -537,7 +537,7 @@ Deno.test({
           const rb = raw(s3, bucket);
           const file = join(a.dir, "snap-copy.db");
           try {
-            Deno.writeFileSync(file, (await rb.get(snapKey))!);
+            Deno.writeFileSync(file, (await rb.get(snapKey))!.body);
           } finally {
             await rb.close();
           }

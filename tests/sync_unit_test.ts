@@ -9,11 +9,9 @@ import { loadSyncConfig } from "../src/sync/config.ts";
 import {
   applyRecords,
   type ChangeRecord,
-  isDirty,
-  lastPush,
   readChanges,
-  unpushedCount,
-} from "../src/sync/changelog.ts";
+} from "../src/store/replication/mod.ts";
+import { SyncMeta } from "../src/sync/state.ts";
 import {
   cacheGet,
   cacheSet,
@@ -27,12 +25,17 @@ import {
   setVar,
   withStore,
 } from "../src/store/mod.ts";
-import { openSqlite } from "../src/store/sqlite.ts";
+import { type Database, openSqlite } from "../src/store/sqlite.ts";
 import { SyncEngine } from "../src/sync/engine.ts";
-import { S3Bucket } from "../src/sync/s3_bucket.ts";
+import { openBucket } from "../src/sync/open.ts";
 import { startSyncSession } from "../src/sync/session.ts";
 import { SilentReporter } from "../src/sync/reporter.ts";
 import { startS3 } from "./support/s3.ts";
+
+const meta = new SyncMeta();
+const isDirty = (db: Database) => meta.isDirty(db);
+const lastPush = (db: Database) => meta.lastPush(db);
+const unpushedCount = (db: Database) => meta.unpushedCount(db);
 
 function envOf(vars: Record<string, string>) {
   return { get: (k: string) => vars[k] };
@@ -185,7 +188,7 @@ Deno.test("change log: own changes only, ephemeral scopes excluded, LWW and tomb
     assert.equal(lastPush(db), null);
     assert.ok(isDirty(db));
   });
-  const changes = withStore(a, (db) => readChanges(db));
+  const changes = withStore(a, (db) => readChanges(db, 0));
   assert.equal(changes.from, 0);
   assert.equal(changes.records.length, 3);
   assert.ok(
@@ -220,7 +223,7 @@ Deno.test("change log: own changes only, ephemeral scopes excluded, LWW and tomb
 
   // A delete on a travels as a tombstone and removes the older row on b ...
   withStore(a, (db) => deleteVar(db, "only-a"));
-  const del = withStore(a, (db) => readChanges(db, { after: changes.to }));
+  const del = withStore(a, (db) => readChanges(db, changes.to));
   assert.deepEqual(del.records.map((r) => r.k), ["tombstone"]);
   withStore(b, (db) => applyRecords(db, del.records));
   withStore(b, (db) => assert.equal(getVar(db, "only-a"), undefined));
@@ -229,7 +232,7 @@ Deno.test("change log: own changes only, ephemeral scopes excluded, LWW and tomb
   withStore(b, (db) => assert.equal(getVar(db, "only-a"), undefined));
   // A newer write after the delete brings the key back.
   withStore(a, (db) => setVar(db, "only-a", "again"));
-  const back = withStore(a, (db) => readChanges(db, { after: del.to }));
+  const back = withStore(a, (db) => readChanges(db, del.to));
   withStore(b, (db) => applyRecords(db, back.records));
   withStore(b, (db) => assert.equal(getVar(db, "only-a")?.value, "again"));
 
@@ -277,8 +280,9 @@ Deno.test({
     };
     Deno.env.set("AWS_ACCESS_KEY_ID", s3.accessKeyId);
     Deno.env.set("AWS_SECRET_ACCESS_KEY", s3.secretAccessKey);
-    const bucket = new S3Bucket({
-      bucket: await s3.newBucket(),
+    const bucketName = await s3.newBucket();
+    const bucket = openBucket({
+      bucket: bucketName,
       endpoint: s3.endpoint,
       region: s3.region,
       prefix: "unit/",
@@ -305,7 +309,7 @@ Deno.test({
           pull: true,
           flushLoop: true,
           config: {
-            bucket: bucket.bucket,
+            bucket: bucketName,
             region: s3.region,
             prefix: "unit/",
             flushIntervalMs: 50,

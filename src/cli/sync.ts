@@ -6,7 +6,7 @@
  */
 import { StintError, UsageError } from "../errors.ts";
 import { withStore } from "../store/open.ts";
-import { currentSeq, getMeta, hostId } from "../store/meta.ts";
+import { currentSeq, hostId } from "../store/meta.ts";
 import type { SyncConfig, SyncFlags } from "../sync/config.ts";
 import { boolFlag, type FlagSpec, parseFlags, stringFlag } from "./args.ts";
 import type { Context } from "./context.ts";
@@ -122,14 +122,14 @@ async function loadConfig(
 async function openEngine(ctx: Context, config: SyncConfig) {
   const engineSpec = "../sync/engine.ts";
   const reporterSpec = "../sync/reporter.ts";
-  const s3Spec = "../sync/s3_bucket.ts";
-  const [{ SyncEngine }, { makeReporter }, { openS3Bucket }] = await Promise
+  const openSpec = "../sync/open.ts";
+  const [{ SyncEngine }, { makeReporter }, { openBucket }] = await Promise
     .all([
       import(engineSpec) as Promise<typeof import("../sync/engine.ts")>,
       import(reporterSpec) as Promise<typeof import("../sync/reporter.ts")>,
-      import(s3Spec) as Promise<typeof import("../sync/s3_bucket.ts")>,
+      import(openSpec) as Promise<typeof import("../sync/open.ts")>,
     ]);
-  const bucket = openS3Bucket(config);
+  const bucket = openBucket(config);
   const reporter = makeReporter({
     quiet: ctx.quiet,
     stderrIsTty: ctx.stderrIsTty,
@@ -280,8 +280,9 @@ async function restore(args: string[], ctx: Context): Promise<number> {
 async function status(args: string[], ctx: Context): Promise<number> {
   const p = parseFlags(args, COMMON, { command: "sync status", max: 0 });
   const config = await loadConfig(flagsOf(p), { required: false });
-  const spec = "../sync/changelog.ts";
-  const changelog = await import(spec) as typeof import("../sync/changelog.ts");
+  const spec = "../sync/state.ts";
+  const { SyncMeta } = await import(spec) as typeof import("../sync/state.ts");
+  const meta = new SyncMeta();
   let exists = true;
   try {
     Deno.statSync(ctx.dbPath);
@@ -292,12 +293,12 @@ async function status(args: string[], ctx: Context): Promise<number> {
     ? withStore(ctx.dbPath, (db) => ({
       host: hostId(db),
       seq: currentSeq(db),
-      lastPush: changelog.lastPush(db),
-      unpushed: changelog.unpushedCount(db),
-      cursors: changelog.remoteCursors(db),
-      lastPullAt: getMeta(db, changelog.SYNC_META.lastPullAt),
-      restoredAt: getMeta(db, changelog.SYNC_META.restoredAt),
-      lastError: changelog.lastSyncError(db),
+      lastPush: meta.lastPush(db),
+      unpushed: meta.unpushedCount(db),
+      cursors: meta.remoteCursors(db),
+      lastPullAt: meta.lastPullAt(db),
+      restoredAt: meta.restoredAt(db),
+      lastError: meta.lastError(db),
     }))
     : null;
   if (boolFlag(p, "json")) {

@@ -127,12 +127,12 @@ export async function fetchRemoteLog(
     const { config } = loadSyncConfig();
     if (config === null) return false;
     const engineSpec = "../sync/engine.ts";
-    const s3Spec = "../sync/s3_bucket.ts";
-    const [{ SyncEngine }, { openS3Bucket }] = await Promise.all([
+    const openSpec = "../sync/open.ts";
+    const [{ SyncEngine }, { openBucket }] = await Promise.all([
       import(engineSpec) as Promise<typeof import("../sync/engine.ts")>,
-      import(s3Spec) as Promise<typeof import("../sync/s3_bucket.ts")>,
+      import(openSpec) as Promise<typeof import("../sync/open.ts")>,
     ]);
-    const bucket = openS3Bucket(config, {
+    const bucket = openBucket(config, {
       requestTimeoutMs: 10_000,
       totalTimeoutMs: 15_000,
     });

@@ -3,11 +3,8 @@
  * @module
  */
 import { NotFoundError, StintError } from "../errors.ts";
-import {
-  nullableNumber,
-  nullableString,
-  writeTombstone,
-} from "./executions.ts";
+import { nullableNumber, nullableString } from "./executions.ts";
+import { writeTombstone } from "./replication/tombstones.ts";
 import { hostId, nextSeq } from "./meta.ts";
 import { transaction } from "./open.ts";
 import { processGoneReason } from "./process.ts";

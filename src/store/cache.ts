@@ -3,7 +3,7 @@
  * never returned and are pruned on writes.
  * @module
  */
-import { lwwStamp, writeTombstone } from "./executions.ts";
+import { lwwStamp, writeTombstone } from "./replication/tombstones.ts";
 import { hostId, nextSeq } from "./meta.ts";
 import { transaction } from "./open.ts";
 import type { Database } from "./sqlite.ts";

@@ -12,6 +12,7 @@ import {
   processStartTime,
 } from "./process.ts";
 import type { Database, Row, SqlValue } from "./sqlite.ts";
+import { writeTombstone } from "./replication/tombstones.ts";
 
 /** Status of an execution. */
 export type ExecutionStatus =
@@ -267,41 +268,6 @@ export function deleteHistory(
       ),
     };
   });
-}
-
-/**
- * The timestamp of a local write or delete of a synced key under
- * last-writer-wins: now, but always after the value it replaces
- * (`previous`) and after the key's tombstone. A host whose clock runs behind
- * another's then still wins with a later write, so every host converges on
- * the value that was written last in fact, not just by its clock.
- */
-export function lwwStamp(
-  db: Database,
-  t: { kind: string; key: string; previous?: SqlValue; now?: number },
-): number {
-  let stamp = t.now ?? Date.now();
-  const tomb = db.prepare(
-    "SELECT deleted_at FROM tombstones WHERE kind = ? AND key = ?",
-  ).get(t.kind, t.key)?.deleted_at;
-  for (const p of [t.previous, tomb]) {
-    if (p !== null && p !== undefined && Number(p) >= stamp) {
-      stamp = Number(p) + 1;
-    }
-  }
-  return stamp;
-}
-
-/** Record that a synced row was deleted (inside the caller's transaction). */
-export function writeTombstone(
-  db: Database,
-  t: { kind: string; key: string; host: string; now: number },
-): void {
-  db.prepare(
-    `INSERT INTO tombstones (kind, key, deleted_at, origin, seq) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT(kind, key) DO UPDATE SET deleted_at = excluded.deleted_at,
-       origin = excluded.origin, seq = excluded.seq`,
-  ).run(t.kind, t.key, t.now, t.host, nextSeq(db));
 }
 
 /**

@@ -4,7 +4,8 @@
  * @module
  */
 import { NotFoundError } from "../errors.ts";
-import { lwwStamp, reconcileExecutions, writeTombstone } from "./executions.ts";
+import { reconcileExecutions } from "./executions.ts";
+import { lwwStamp, writeTombstone } from "./replication/tombstones.ts";
 import { hostId, nextSeq } from "./meta.ts";
 import { transaction } from "./open.ts";
 import type { Database } from "./sqlite.ts";

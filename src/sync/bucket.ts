@@ -1,11 +1,13 @@
 /**
  * The narrow object-store interface everything in `src/sync/` is written
  * against (after Litestream's ReplicaClient): put, get, head, list, delete.
- * One implementation talks S3 (`s3_bucket.ts`); this module has no SDK
- * import, so loading it costs nothing.
+ * One implementation talks S3 (`s3/bucket.ts`, built only by `open.ts`), one
+ * keeps objects in memory for unit tests (`memory_bucket.ts`), and
+ * `checksum.ts` wraps any of them with SHA-256 verification. This module has
+ * no SDK import, so loading it costs nothing.
  *
  * Keys are relative to the bucket's root (its configured prefix); every key
- * is checked by {@link validateKey} before any request is made.
+ * is checked by {@link validateObjectKey} before any request is made.
  * @module
  */
 import { StintError } from "../errors.ts";
@@ -34,8 +36,18 @@ export interface PutOptions {
 
 /** Options for {@link Bucket.get}. */
 export interface GetOptions {
-  /** Treat an object without a stored SHA-256 as corrupt. */
+  /** Treat an object without a stored SHA-256 as corrupt (see `checksum.ts`). */
   requireChecksum?: boolean;
+}
+
+/** An object read back: its bytes and what the server keeps with them. */
+export interface StoredObject {
+  /** The object's bytes. */
+  body: Uint8Array;
+  /** User metadata (`x-amz-meta-*`, lower-case names). */
+  metadata: Record<string, string>;
+  /** The entity tag, without quotes, when the server sent one. */
+  etag?: string;
 }
 
 /** A place to keep objects: the only thing sync code talks to. */
@@ -43,7 +55,7 @@ export interface Bucket {
   /** Write `body` under `key`, replacing what was there. */
   put(key: string, body: Uint8Array, options?: PutOptions): Promise<void>;
   /** Read the object under `key`; null when there is none. */
-  get(key: string, options?: GetOptions): Promise<Uint8Array | null>;
+  get(key: string, options?: GetOptions): Promise<StoredObject | null>;
   /** What is known about `key` without reading it; null when missing. */
   head(key: string): Promise<ObjectInfo | null>;
   /** Every object whose key starts with `prefix` (may be ""), in key order. */
@@ -113,8 +125,8 @@ export class BucketError extends StintError {
   }
 }
 
-/** The longest key S3 accepts, in UTF-8 bytes. */
-export const MAX_KEY_BYTES = 1024;
+/** The longest object key S3 accepts, in UTF-8 bytes. */
+export const MAX_OBJECT_KEY_BYTES = 1024;
 
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
@@ -130,8 +142,8 @@ export function keyProblem(key: string): string | null {
   if (key.startsWith("/")) return "it starts with /";
   if (key.includes("\\")) return "it contains a backslash";
   const bytes = new TextEncoder().encode(key).length;
-  if (bytes > MAX_KEY_BYTES) {
-    return `it is ${bytes} bytes long (the limit is ${MAX_KEY_BYTES})`;
+  if (bytes > MAX_OBJECT_KEY_BYTES) {
+    return `it is ${bytes} bytes long (the limit is ${MAX_OBJECT_KEY_BYTES})`;
   }
   for (const segment of key.split("/")) {
     if (segment === "..") return "it has a .. segment";
@@ -143,7 +155,7 @@ export function keyProblem(key: string): string | null {
 }
 
 /** Throw a `BucketError` of kind `invalid-key` unless `key` is safe. */
-export function validateKey(key: string): void {
+export function validateObjectKey(key: string): void {
   const problem = keyProblem(key);
   if (problem !== null) {
     throw new BucketError(

@@ -306,3 +306,17 @@ function show(value: string): string {
   const cut = value.length > 60 ? `${value.slice(0, 60)}...` : value;
   return JSON.stringify(cut);
 }
+
+/** An endpoint as safe to print: no user info, query or fragment. */
+export function displayEndpoint(endpoint: string): string {
+  try {
+    const url = new URL(endpoint);
+    url.username = "";
+    url.password = "";
+    url.search = "";
+    url.hash = "";
+    return url.toString().replace(/\/$/, "");
+  } catch {
+    return "(an invalid endpoint)";
+  }
+}

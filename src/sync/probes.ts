@@ -16,9 +16,10 @@ import { BUSY_TIMEOUT_MS, withStore } from "../store/open.ts";
 import { SCHEMA_VERSION, schemaVersion } from "../store/schema.ts";
 import { type Database, openSqlite } from "../store/sqlite.ts";
 import { BucketError } from "./bucket.ts";
-import { lastPush, unpushedCount } from "./changelog.ts";
-import { loadSyncConfig, type SyncConfig } from "./config.ts";
-import { displayEndpoint, loadS3Sdk, openS3Bucket } from "./s3_bucket.ts";
+import { displayEndpoint, loadSyncConfig, type SyncConfig } from "./config.ts";
+import { openBucket } from "./open.ts";
+import { loadS3Sdk } from "./s3/sdk.ts";
+import { SyncMeta } from "./state.ts";
 
 /** Something that reads environment variables (`Deno.env` by default). */
 export interface EnvLike {
@@ -305,13 +306,14 @@ function readFacts(db: Database): StoreFacts {
       `The store has schema version ${f.schemaVersion}, newer than this stint understands (${SCHEMA_VERSION}); upgrade stint`,
     );
   }
+  const meta = new SyncMeta();
   try {
-    f.lastPush = lastPush(db);
+    f.lastPush = meta.lastPush(db);
   } catch (err) {
     f.lastPushError = firstLine(err);
   }
   try {
-    f.unpushed = unpushedCount(db);
+    f.unpushed = meta.unpushedCount(db);
   } catch (err) {
     f.unpushedError = firstLine(err);
   }
@@ -620,7 +622,7 @@ async function probeBucket(
       skipped("hosts", "not attempted: the bucket could not be probed"),
     ];
   }
-  const bucket = openS3Bucket(config, {
+  const bucket = openBucket(config, {
     requestTimeoutMs: timeoutMs,
     totalTimeoutMs: timeoutMs,
     maxAttempts: 1,

@@ -6,10 +6,9 @@
  * @module
  */
 import { withStore } from "../store/open.ts";
-import { hostId, setMeta } from "../store/meta.ts";
-import { SYNC_META } from "./changelog.ts";
+import { hostId } from "../store/meta.ts";
 import type { Bucket } from "./bucket.ts";
-import type { SyncConfig } from "./config.ts";
+import { displayEndpoint, type SyncConfig } from "./config.ts";
 import { SyncEngine } from "./engine.ts";
 import {
   errorKind,
@@ -18,7 +17,8 @@ import {
   type StartInfo,
   type SyncReporter,
 } from "./reporter.ts";
-import { displayEndpoint, openS3Bucket } from "./s3_bucket.ts";
+import { openBucket } from "./open.ts";
+import { SyncMeta } from "./state.ts";
 
 /** What the lifecycle needs to know about the command. */
 export interface SessionContext {
@@ -60,7 +60,11 @@ export interface SyncSession {
  * Also keep the last error in the store (`sync status` shows it), so a
  * failure is not lost when the reporter is silent (cron, CI, --quiet).
  */
-function recordingErrors(dbPath: string, inner: SyncReporter): SyncReporter {
+function recordingErrors(
+  dbPath: string,
+  meta: SyncMeta,
+  inner: SyncReporter,
+): SyncReporter {
   return {
     start: (i) => inner.start(i),
     flush: (i) => inner.flush(i),
@@ -72,15 +76,11 @@ function recordingErrors(dbPath: string, inner: SyncReporter): SyncReporter {
       if (!fileExists(dbPath)) return;
       try {
         withStore(dbPath, (db) =>
-          setMeta(
-            db,
-            SYNC_META.lastError,
-            JSON.stringify({
-              at: Date.now(),
-              kind: errorKind(err),
-              message: errorMessage(err),
-            }),
-          ));
+          meta.recordError(db, {
+            at: Date.now(),
+            kind: errorKind(err),
+            message: errorMessage(err),
+          }));
       } catch {
         // The store itself may be the problem; the reporter has it.
       }
@@ -102,19 +102,21 @@ export async function startSyncSession(
   ctx: SessionContext,
   options: SessionOptions,
 ): Promise<SyncSession> {
+  const meta = new SyncMeta();
   const reporter = recordingErrors(
     ctx.dbPath,
+    meta,
     options.reporter ??
       makeReporter({ quiet: ctx.quiet, stderrIsTty: ctx.stderrIsTty }),
   );
   for (const w of options.warnings ?? []) reporter.warn(w);
   const config = options.config;
   const ownBucket = options.bucket === undefined;
-  const bucket = options.bucket ?? openS3Bucket(config, {
+  const bucket = options.bucket ?? openBucket(config, {
     requestTimeoutMs: 10_000,
     totalTimeoutMs: 15_000,
   });
-  const engine = new SyncEngine(ctx.dbPath, { bucket, reporter });
+  const engine = new SyncEngine(ctx.dbPath, { bucket, reporter, meta });
   const info: StartInfo = {
     endpoint: config.endpoint ? displayEndpoint(config.endpoint) : undefined,
     bucket: config.bucket,

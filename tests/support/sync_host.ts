@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { stint, type TempState, tempState } from "./cli.ts";
 import type { S3Endpoint } from "./s3.ts";
-import { S3Bucket } from "../../src/sync/s3_bucket.ts";
+import type { Bucket } from "../../src/sync/bucket.ts";
+import { openBucket } from "../../src/sync/open.ts";
 
 /** A host: its own state dir (its own store and host id), syncing to `bucket`. */
 export function syncHost(
@@ -41,8 +42,8 @@ export function bucketAt(
   s3: S3Endpoint,
   bucket: string,
   options: { prefix?: string } = {},
-): S3Bucket {
-  return new S3Bucket({
+): Bucket {
+  return openBucket({
     bucket,
     endpoint: s3.endpoint,
     region: s3.region,
