@@ -5,8 +5,6 @@
  * @module
  */
 import { StintError, UsageError } from "../errors.ts";
-import { withStore } from "../store/open.ts";
-import { currentSeq, hostId } from "../store/meta.ts";
 import type { SyncConfig, SyncFlags } from "../sync/config.ts";
 import { boolFlag, type FlagSpec, parseFlags, stringFlag } from "./args.ts";
 import type { Context } from "./context.ts";
@@ -280,26 +278,25 @@ async function restore(args: string[], ctx: Context): Promise<number> {
 async function status(args: string[], ctx: Context): Promise<number> {
   const p = parseFlags(args, COMMON, { command: "sync status", max: 0 });
   const config = await loadConfig(flagsOf(p), { required: false });
-  const spec = "../sync/state.ts";
-  const { SyncMeta } = await import(spec) as typeof import("../sync/state.ts");
-  const meta = new SyncMeta();
-  let exists = true;
-  try {
-    Deno.statSync(ctx.dbPath);
-  } catch {
-    exists = false;
-  }
-  const local = exists
-    ? withStore(ctx.dbPath, (db) => ({
-      host: hostId(db),
-      seq: currentSeq(db),
-      lastPush: meta.lastPush(db),
-      unpushed: meta.unpushedCount(db),
-      cursors: meta.remoteCursors(db),
-      lastPullAt: meta.lastPullAt(db),
-      restoredAt: meta.restoredAt(db),
-      lastError: meta.lastError(db),
-    }))
+  const spec = "../sync/facts.ts";
+  const { gatherSyncFacts } = await import(
+    spec
+  ) as typeof import("../sync/facts.ts");
+  const gathered = gatherSyncFacts(ctx.dbPath);
+  if (gathered.error) throw new StintError(gathered.error);
+  const exists = gathered.exists;
+  const f = gathered.facts;
+  const local = f && f.hostId
+    ? {
+      host: f.hostId,
+      seq: f.seq,
+      lastPush: f.lastPush,
+      unpushed: f.unpushed ?? 0,
+      cursors: f.cursors,
+      lastPullAt: f.lastPullAt,
+      restoredAt: f.restoredAt,
+      lastError: f.lastError,
+    }
     : null;
   if (boolFlag(p, "json")) {
     const iso = (ms: number | string | undefined | null) =>

@@ -6,6 +6,7 @@
  * {@link BucketError}, whose messages are scrubbed where they are made.
  * @module
  */
+import { formatBytes } from "../format.ts";
 
 /** What `start` reports: the connection and what the start step did. */
 export interface StartInfo {
@@ -255,17 +256,4 @@ export function makeReporter(
 ): SyncReporter {
   if (options.quiet || !options.stderrIsTty) return new SilentReporter();
   return new RichReporter({ color: options.color ?? false, live: true });
-}
-
-/** `1.2 KiB` style sizes. */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }

@@ -29,6 +29,7 @@ import {
 } from "../bucket.ts";
 import { displayEndpoint } from "../config.ts";
 import { classifyS3Error, httpStatus, isMissingObject } from "./errors.ts";
+import { checkMetadata, makeS3Client, unquote } from "./client.ts";
 import { putMultipart } from "./multipart.ts";
 import { type Attempt, type RetryPolicy, withRetry } from "./retry.ts";
 import { loadS3Sdk } from "./sdk.ts";
@@ -345,50 +346,18 @@ export class S3Bucket implements Bucket {
       );
     }
     if (this.#client === null) {
-      this.#client = loadS3Sdk().then((sdk) => this.#makeClient(sdk));
+      this.#client = loadS3Sdk().then((sdk) =>
+        makeS3Client(sdk, {
+          region: this.region,
+          endpoint: this.endpoint,
+          onRequest: () => this.#requests++,
+        })
+      );
       this.#client.catch(() => {
         this.#client = null;
       });
     }
     return this.#client;
-  }
-
-  #makeClient(sdk: Awaited<ReturnType<typeof loadS3Sdk>>): S3.S3Client {
-    const client = new sdk.S3Client({
-      region: this.region,
-      ...(this.endpoint
-        ? { endpoint: this.endpoint, forcePathStyle: true }
-        : {}),
-      maxAttempts: 1,
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-    });
-    // Count every request that goes on the wire (per attempt, per part).
-    client.middlewareStack.add(
-      (next) => (args) => {
-        this.#requests++;
-        return next(args);
-      },
-      { step: "deserialize", name: "stintRequestCounter", priority: "low" },
-    );
-    // Content-MD5 on multi-object delete, which older servers require.
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        const req = args.request as {
-          body?: unknown;
-          headers?: Record<string, string>;
-        };
-        if (
-          context.commandName === "DeleteObjectsCommand" && req.headers &&
-          (typeof req.body === "string" || req.body instanceof Uint8Array)
-        ) {
-          req.headers["content-md5"] = await md5Base64(req.body);
-        }
-        return next(args);
-      },
-      { step: "build", name: "stintContentMd5", priority: "low" },
-    );
-    return client;
   }
 
   #retry<T>(
@@ -407,43 +376,4 @@ export class S3Bucket implements Bucket {
         endpoint: this.endpoint,
       }));
   }
-}
-
-function checkMetadata(
-  metadata: Record<string, string>,
-  key: string,
-): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(metadata)) {
-    const lower = name.toLowerCase();
-    if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(lower)) {
-      throw new BucketError(
-        "other",
-        `Invalid metadata name ${quoteForMessage(name)} for ${
-          quoteForMessage(key)
-        }: use letters, digits and -`,
-        { operation: "put", key },
-      );
-    }
-    if (typeof value !== "string" || !/^[\x20-\x7e]*$/.test(value)) {
-      throw new BucketError(
-        "other",
-        `Invalid metadata value for ${quoteForMessage(name)} on ${
-          quoteForMessage(key)
-        }: use printable ASCII`,
-        { operation: "put", key },
-      );
-    }
-    out[lower] = value;
-  }
-  return out;
-}
-
-function unquote(etag: string): string {
-  return etag.replace(/^"|"$/g, "");
-}
-
-async function md5Base64(body: string | Uint8Array): Promise<string> {
-  const { createHash } = await import("node:crypto");
-  return createHash("md5").update(body).digest("base64");
 }
