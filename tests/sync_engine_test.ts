@@ -12,6 +12,8 @@ import {
   setVar,
   withStore,
 } from "../src/store/mod.ts";
+import { SyncEngine } from "../src/sync/engine.ts";
+import { SyncMeta } from "../src/sync/state.ts";
 import { dumpReplicated, memorySync } from "./support/memory_sync.ts";
 
 const enc = new TextEncoder();
@@ -85,4 +87,28 @@ Deno.test("engine: a segment whose bytes no longer match its checksum is corrupt
   const r = await b.engine.pull();
   assert.deepEqual(r.corrupt, [seg]);
   assert.equal(dumpReplicated(b.db), before);
+});
+
+Deno.test("engine: cursors written before they were kept per location are adopted by the first location used", async () => {
+  const m = memorySync();
+  // An upgraded store: its cursors were written under the legacy keys.
+  const old = m.host("a");
+  withStore(old.db, (db) => setVar(db, "k", "v"));
+  assert.ok((await old.engine.push()).pushed);
+  const loc = SyncMeta.of({ bucket: "b", prefix: "stint/" });
+  const upgraded = new SyncEngine(old.db, { bucket: m.bucket, meta: loc });
+  const requests = m.raw.requestCount;
+  assert.equal((await upgraded.push()).pushed, false, "pushed again");
+  assert.equal(m.raw.requestCount, requests);
+  withStore(old.db, (db) => {
+    assert.equal(loc.pushedSeq(db), 1);
+    assert.equal(
+      new SyncMeta().lastPush(db),
+      null,
+      "the legacy keys were moved",
+    );
+  });
+  // Another location starts from nothing.
+  const other = SyncMeta.of({ bucket: "b", prefix: "other/" });
+  withStore(old.db, (db) => assert.equal(other.unpushedCount(db), 1));
 });

@@ -291,7 +291,13 @@ Deno.test({
       const dir = tempDir();
       const db = join(dir, "state", "stint.db");
       withStore(db, (c) => setVar(c, "k0", "v0"));
-      const engine = new SyncEngine(db, { bucket, compactSegments: 2 });
+      // The location the session below derives from its configuration.
+      const loc = SyncMeta.of({ bucket: bucketName, prefix: "unit/" });
+      const engine = new SyncEngine(db, {
+        bucket,
+        compactSegments: 2,
+        meta: loc,
+      });
       const first = await engine.push();
       assert.ok(first.pushed);
       const after = bucket.requestCount;
@@ -327,10 +333,11 @@ Deno.test({
       );
       // A change is picked up by the loop without waiting for stop.
       withStore(db, (c) => setVar(c, "k-loop", "v"));
-      for (let i = 0; i < 100 && withStore(db, isDirty); i++) {
+      const dirty = (c: Database) => loc.isDirty(c);
+      for (let i = 0; i < 100 && withStore(db, dirty); i++) {
         await new Promise((r) => setTimeout(r, 50));
       }
-      assert.equal(withStore(db, isDirty), false, "the flush loop pushed");
+      assert.equal(withStore(db, dirty), false, "the flush loop pushed");
       await session.stop();
       await session.stop(); // idempotent
       assert.deepEqual([...reporter.errors.keys()], []);
@@ -362,7 +369,7 @@ Deno.test({
       withStore(db, (c) => setVar(c, "k-after-snap", "late"));
       await engine.push();
       const wiped = join(tempDir(), "state", "stint.db");
-      const fresh = new SyncEngine(wiped, { bucket });
+      const fresh = new SyncEngine(wiped, { bucket, meta: loc });
       const r = await fresh.restore();
       assert.ok(r.restored);
       assert.deepEqual(r.corrupt, []);
@@ -373,7 +380,7 @@ Deno.test({
           assert.ok(getVar(c, k), `restored ${k}`);
         }
         // The restored file is a new host; the history is not its to push.
-        assert.equal(unpushedCount(c), 0);
+        assert.equal(loc.unpushedCount(c), 0);
       });
       const again = await fresh.pull();
       assert.equal(
@@ -392,7 +399,7 @@ Deno.test({
 
       // Compactions racing with writes and with other pushes of the same
       // host lose nothing: every write made meanwhile is restored.
-      const other = new SyncEngine(db, { bucket });
+      const other = new SyncEngine(db, { bucket, meta: loc });
       let stop = false;
       let written = 0;
       const writer = (async () => {
@@ -414,7 +421,7 @@ Deno.test({
       await other.push();
       assert.ok(written > 10, `only ${written} writes raced`);
       const raced = join(tempDir(), "state", "stint.db");
-      const r2 = await new SyncEngine(raced, { bucket }).restore();
+      const r2 = await new SyncEngine(raced, { bucket, meta: loc }).restore();
       assert.deepEqual(r2.corrupt, []);
       withStore(raced, (c) => {
         for (let i = 0; i < written; i++) {

@@ -121,11 +121,13 @@ async function openEngine(ctx: Context, config: SyncConfig) {
   const engineSpec = "../sync/engine.ts";
   const reporterSpec = "../sync/reporter.ts";
   const openSpec = "../sync/open.ts";
-  const [{ SyncEngine }, { makeReporter }, { openBucket }] = await Promise
-    .all([
+  const stateSpec = "../sync/state.ts";
+  const [{ SyncEngine }, { makeReporter }, { openBucket }, { SyncMeta }] =
+    await Promise.all([
       import(engineSpec) as Promise<typeof import("../sync/engine.ts")>,
       import(reporterSpec) as Promise<typeof import("../sync/reporter.ts")>,
       import(openSpec) as Promise<typeof import("../sync/open.ts")>,
+      import(stateSpec) as Promise<typeof import("../sync/state.ts")>,
     ]);
   const bucket = openBucket(config);
   const reporter = makeReporter({
@@ -133,7 +135,11 @@ async function openEngine(ctx: Context, config: SyncConfig) {
     stderrIsTty: ctx.stderrIsTty,
     color: ctx.stderrIsTty && !Deno.env.get("NO_COLOR"),
   });
-  return { engine: new SyncEngine(ctx.dbPath, { bucket, reporter }), bucket };
+  const meta = SyncMeta.of(config);
+  return {
+    engine: new SyncEngine(ctx.dbPath, { bucket, reporter, meta }),
+    bucket,
+  };
 }
 
 function where(config: SyncConfig): string {
@@ -282,7 +288,7 @@ async function status(args: string[], ctx: Context): Promise<number> {
   const { gatherSyncFacts } = await import(
     spec
   ) as typeof import("../sync/facts.ts");
-  const gathered = gatherSyncFacts(ctx.dbPath);
+  const gathered = gatherSyncFacts(ctx.dbPath, { location: config });
   if (gathered.error) throw new StintError(gathered.error);
   const exists = gathered.exists;
   const f = gathered.facts;

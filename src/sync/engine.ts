@@ -4,8 +4,14 @@
  * (the bucket, the reporter, the location's state, session totals).
  * @module
  */
+import { withStore } from "../store/open.ts";
 import type { Bucket } from "./bucket.ts";
-import type { CompactionPolicy, SyncContext, SyncTotals } from "./context.ts";
+import {
+  type CompactionPolicy,
+  fileExists,
+  type SyncContext,
+  type SyncTotals,
+} from "./context.ts";
 import { type HostListing, listHosts } from "./layout.ts";
 import { fetchLog } from "./logs.ts";
 import { pull, type PullResult } from "./pull.ts";
@@ -37,6 +43,7 @@ export class SyncEngine {
   /** Totals for the session summary. */
   readonly totals: SyncTotals = { pushes: 0, bytes: 0, records: 0, errors: 0 };
   #ctx: SyncContext;
+  #adopted = false;
 
   /** Bind a store file to a bucket. */
   constructor(dbPath: string, options: SyncEngineOptions) {
@@ -64,12 +71,21 @@ export class SyncEngine {
 
   /** Push this host's changes if there are any (no request when nothing changed). */
   push(options?: { compact?: boolean }): Promise<PushResult> {
+    this.#adoptLegacy();
     return push(this.#ctx, options);
   }
 
   /** Apply other hosts' new snapshots and segments. */
   pull(): Promise<PullResult> {
+    this.#adoptLegacy();
     return pull(this.#ctx);
+  }
+
+  /** Move cursors written before they were kept per location (once). */
+  #adoptLegacy(): void {
+    if (this.#adopted || !fileExists(this.dbPath)) return;
+    withStore(this.dbPath, (db) => this.#ctx.meta.adoptLegacy(db));
+    this.#adopted = true;
   }
 
   /** Build the local file from the bucket (an existing one needs `force`). */

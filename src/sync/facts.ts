@@ -12,7 +12,7 @@ import { BUSY_TIMEOUT_MS, withStore } from "../store/open.ts";
 import { SCHEMA_VERSION, schemaVersion } from "../store/schema.ts";
 import { type Database, openSqlite } from "../store/sqlite.ts";
 import { fileExists } from "./context.ts";
-import { type SyncErrorRecord, SyncMeta } from "./state.ts";
+import { type LocationParts, type SyncErrorRecord, SyncMeta } from "./state.ts";
 
 /** What the store says about sync. */
 export interface SyncFacts {
@@ -54,12 +54,15 @@ export interface GatheredFacts {
   unreadWalBytes: number;
 }
 
-/** Read the sync facts of `dbPath` without writing anything. */
+/**
+ * Read the sync facts of `dbPath` about bucket `location` (none when sync is
+ * not configured: then only the store's own facts) without writing anything.
+ */
 export function gatherSyncFacts(
   dbPath: string,
-  options: { meta?: SyncMeta } = {},
+  options: { location?: LocationParts | null } = {},
 ): GatheredFacts {
-  const meta = options.meta ?? new SyncMeta();
+  const meta = options.location ? SyncMeta.of(options.location) : null;
   const out: GatheredFacts = {
     path: dbPath,
     exists: fileExists(dbPath),
@@ -84,7 +87,7 @@ export function gatherSyncFacts(
   return out;
 }
 
-function readFacts(db: Database, meta: SyncMeta): SyncFacts {
+function readFacts(db: Database, location: SyncMeta | null): SyncFacts {
   const version = schemaVersion(db);
   if (version > SCHEMA_VERSION) {
     throw new StintError(
@@ -105,6 +108,8 @@ function readFacts(db: Database, meta: SyncMeta): SyncFacts {
   if (version === 0) return f;
   f.hostId = getMeta(db, "host_id") ?? null;
   f.seq = currentSeq(db);
+  if (location === null) return f;
+  const meta = location.readable(db);
   f.lastPush = meta.lastPush(db);
   f.cursors = meta.remoteCursors(db);
   f.lastPullAt = meta.lastPullAt(db);
@@ -122,7 +127,7 @@ function readFacts(db: Database, meta: SyncMeta): SyncFacts {
  * Read a store whose directory cannot be written: SQLite cannot create the
  * WAL index (-shm) a reader needs, so open it as immutable instead.
  */
-function readImmutable(dbPath: string, meta: SyncMeta): SyncFacts {
+function readImmutable(dbPath: string, meta: SyncMeta | null): SyncFacts {
   const url = new URL("file:///");
   url.pathname = dbPath;
   const db = openSqlite(`${url.href}?immutable=1`, {

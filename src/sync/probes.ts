@@ -100,11 +100,11 @@ export async function runProbes(
   const finish = () => report(results, warnings, timeoutMs, checkedAt);
 
   // Local probes first: they are quick and decide what the network probes may try.
-  const local = timed(() => gatherSyncFacts(dbPath));
-  set(storeProbe(local.value, local.ms));
   const cfg = timed(() => loadSyncConfig({ env }));
   warnings.push(...cfg.value.warnings);
   const config = cfg.value.config;
+  const local = timed(() => gatherSyncFacts(dbPath, { location: config }));
+  set(storeProbe(local.value, local.ms));
   set(syncProbe(config, cfg.value.warnings.length > 0, cfg.ms));
   if (config === null) {
     for (const name of PROBE_NAMES.slice(2)) set(skipped(name, "no-sync"));

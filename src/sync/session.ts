@@ -102,7 +102,7 @@ export async function startSyncSession(
   ctx: SessionContext,
   options: SessionOptions,
 ): Promise<SyncSession> {
-  const meta = new SyncMeta();
+  const meta = SyncMeta.of(options.config);
   const reporter = recordingErrors(
     ctx.dbPath,
     meta,

@@ -1,10 +1,14 @@
 /**
  * What sync remembers in the store's `meta` table: the push cursor, the
  * cursors of other hosts, snapshot etags, compaction counters, the last
- * errors. All of it is about one bucket location, so every key lives under
- * that location's prefix ({@linkcode SyncMeta}).
+ * errors. All of it is about one bucket location (endpoint + bucket +
+ * prefix), so every key lives under that location's prefix
+ * (`sync.<location id>.`, see {@linkcode SyncMeta}): pointing a store at
+ * another bucket or prefix starts from nothing there, and coming back finds
+ * the old cursors.
  * @module
  */
+import { createHash } from "node:crypto";
 import { getMeta, setMeta } from "../store/meta.ts";
 import { transaction } from "../store/open.ts";
 import type { Database } from "../store/sqlite.ts";
@@ -23,14 +27,82 @@ export interface SyncErrorRecord {
   message: string;
 }
 
+/** Where a bucket location is: what names it. */
+export interface LocationParts {
+  /** The bucket. */
+  bucket: string;
+  /** A custom endpoint; unset means AWS. */
+  endpoint?: string;
+  /** The root prefix. */
+  prefix: string;
+}
+
+/** The prefix of the keys written before cursors were kept per location. */
+export const LEGACY_PREFIX = "sync.";
+
+/** A short stable id of a location (12 hex digits). */
+export function locationId(loc: LocationParts): string {
+  return createHash("sha256")
+    .update(JSON.stringify([loc.endpoint ?? "aws", loc.bucket, loc.prefix]))
+    .digest("hex").slice(0, 12);
+}
+
 /** The meta rows of one bucket location. */
 export class SyncMeta {
-  /** The prefix of every key (`sync.`). */
+  /** The prefix of every key (`sync.<location id>.`). */
   readonly prefix: string;
 
-  /** Keys under `prefix`. */
-  constructor(prefix = "sync.") {
+  /** Keys under `prefix` (the legacy prefix by default, for tests). */
+  constructor(prefix = LEGACY_PREFIX) {
     this.prefix = prefix;
+  }
+
+  /** The meta rows of `loc`. */
+  static of(loc: LocationParts): SyncMeta {
+    return new SyncMeta(`sync.${locationId(loc)}.`);
+  }
+
+  /** Whether any key of this location exists. */
+  hasAny(db: Database): boolean {
+    return db.prepare(
+      "SELECT 1 AS x FROM meta WHERE key > ? AND key < ? LIMIT 1",
+    )
+      .get(this.prefix, this.prefix + "\uffff") !== undefined;
+  }
+
+  /**
+   * The location's rows, or the legacy ones when this location has none yet
+   * (a store last synced before cursors were kept per location): for
+   * read-only callers, which cannot {@linkcode adoptLegacy}.
+   */
+  readable(db: Database): SyncMeta {
+    if (this.prefix === LEGACY_PREFIX || this.hasAny(db)) return this;
+    const legacy = new SyncMeta(LEGACY_PREFIX);
+    return getMeta(db, legacy.key("pushed_seq")) !== undefined ||
+        getMeta(db, legacy.key("last_pull_at")) !== undefined
+      ? legacy
+      : this;
+  }
+
+  /**
+   * Move the keys a stint from before per-location cursors wrote (all about
+   * the one bucket it knew) to this location, once: the first location used
+   * after the upgrade is taken to be that bucket.
+   */
+  adoptLegacy(db: Database): void {
+    if (this.prefix === LEGACY_PREFIX) return;
+    transaction(db, () => {
+      if (this.hasAny(db)) return;
+      const legacy = db.prepare(
+        `SELECT key, value FROM meta WHERE key > 'sync.' AND key < 'sync.\uffff'
+           AND key NOT GLOB 'sync.[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f].*'`,
+      ).all();
+      for (const row of legacy) {
+        const name = String(row.key).slice(LEGACY_PREFIX.length);
+        setMeta(db, this.key(name), String(row.value));
+        db.prepare("DELETE FROM meta WHERE key = ?").run(row.key);
+      }
+    });
   }
 
   /** The full meta key of `name`. */
