@@ -14,6 +14,7 @@ import {
   pruneExpiredEntries,
 } from "../store/cache.ts";
 import { withStore } from "../store/open.ts";
+import { bucketNow } from "../store/replication/clock.ts";
 import {
   MAX_CACHE_BYTES,
   validateKey,
@@ -199,9 +200,11 @@ async function list(args: string[], ctx: Context): Promise<number> {
     command: "cache list",
     names: [],
   });
-  const now = Date.now();
+  // Expiry is in bucket time (the store knows this host's offset from it).
+  let now = Date.now();
   const entries = storeExists(ctx.dbPath)
     ? withStore(ctx.dbPath, (db) => {
+      now = bucketNow(db);
       pruneExpiredEntries(db, { now });
       return cacheList(db, { now });
     })

@@ -155,17 +155,17 @@ export function listBackgroundRuns(
 /** Delete a background run record (leaves a tombstone so the delete syncs). */
 export function deleteBackgroundRun(db: Database, id: string): boolean {
   return transaction(db, () => {
-    const changed =
-      db.prepare("DELETE FROM background_runs WHERE id = ?").run(id).changes;
-    if (Number(changed) > 0) {
+    const gone = db.prepare(
+      "DELETE FROM background_runs WHERE id = ? RETURNING updated_at",
+    ).get(id);
+    if (gone) {
       writeTombstone(db, {
         kind: "background",
         key: id,
-        host: hostId(db),
-        now: Date.now(),
+        previous: gone.updated_at,
       });
     }
-    return Number(changed) > 0;
+    return gone !== undefined;
   });
 }
 

@@ -253,13 +253,16 @@ export function deleteHistory(
 ): { deleted: number; logIds: string[] } {
   return transaction(db, () => {
     const rows = db.prepare(
-      "SELECT id, log_id FROM executions WHERE ref = ? AND status != 'running'",
+      "SELECT id, log_id, updated_at FROM executions WHERE ref = ? AND status != 'running'",
     ).all(ref);
-    const host = hostId(db);
-    const now = Date.now();
     for (const row of rows) {
       db.prepare("DELETE FROM executions WHERE id = ?").run(row.id);
-      writeTombstone(db, { kind: "execution", key: String(row.id), host, now });
+      // Stamped after the row it deletes, whatever this host's clock says.
+      writeTombstone(db, {
+        kind: "execution",
+        key: String(row.id),
+        previous: row.updated_at,
+      });
     }
     return {
       deleted: rows.length,

@@ -11,6 +11,7 @@
  * @module
  */
 import { StintError } from "../errors.ts";
+import type { OffsetBounds } from "./clock.ts";
 
 /** What the store knows about one object. */
 export interface ObjectInfo {
@@ -66,6 +67,8 @@ export interface Bucket {
   readonly requestCount: number;
   /** One line naming the bucket, endpoint and prefix (never a credential). */
   readonly description: string;
+  /** What the server's responses said about its clock so far, or null. */
+  clock(): OffsetBounds | null;
   /** Release connections. The bucket must not be used afterwards. */
   close(): Promise<void>;
 }

@@ -15,6 +15,7 @@ import {
   quoteForMessage,
   type StoredObject,
 } from "./bucket.ts";
+import type { OffsetBounds } from "./clock.ts";
 
 /** The metadata name under which every object's SHA-256 (hex) is kept. */
 export const CHECKSUM_METADATA = "stint-sha256";
@@ -42,6 +43,10 @@ class ChecksumBucket implements Bucket {
 
   get description(): string {
     return this.#inner.description;
+  }
+
+  clock(): OffsetBounds | null {
+    return this.#inner.clock();
   }
 
   put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<void> {

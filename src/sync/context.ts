@@ -17,6 +17,8 @@ export interface SyncTotals {
   bytes: number;
   /** Records pushed. */
   records: number;
+  /** Var and cache writes (and deletes) pushed: what the clock orders. */
+  globalWrites: number;
   /** Errors reported. */
   errors: number;
 }

@@ -4,7 +4,8 @@
  * (the bucket, the reporter, the location's state, session totals).
  * @module
  */
-import { withStore } from "../store/open.ts";
+import { transaction, withStore } from "../store/open.ts";
+import { recordClockBounds } from "../store/replication/clock.ts";
 import type { Bucket } from "./bucket.ts";
 import {
   type CompactionPolicy,
@@ -41,7 +42,13 @@ export class SyncEngine {
   /** The reporter. */
   readonly reporter: SyncReporter;
   /** Totals for the session summary. */
-  readonly totals: SyncTotals = { pushes: 0, bytes: 0, records: 0, errors: 0 };
+  readonly totals: SyncTotals = {
+    pushes: 0,
+    bytes: 0,
+    records: 0,
+    globalWrites: 0,
+    errors: 0,
+  };
   #ctx: SyncContext;
   #adopted = false;
 
@@ -70,15 +77,40 @@ export class SyncEngine {
   }
 
   /** Push this host's changes if there are any (no request when nothing changed). */
-  push(options?: { compact?: boolean }): Promise<PushResult> {
+  async push(options?: { compact?: boolean }): Promise<PushResult> {
     this.#adoptLegacy();
-    return push(this.#ctx, options);
+    try {
+      return await push(this.#ctx, options);
+    } finally {
+      this.saveClock();
+    }
   }
 
   /** Apply other hosts' new snapshots and segments. */
-  pull(): Promise<PullResult> {
+  async pull(): Promise<PullResult> {
     this.#adoptLegacy();
-    return pull(this.#ctx);
+    try {
+      return await pull(this.#ctx);
+    } finally {
+      this.saveClock();
+    }
+  }
+
+  /**
+   * Keep what the bucket's answers said about its clock in the store, so
+   * this and later processes stamp writes in bucket time. Never throws.
+   */
+  saveClock(): void {
+    const bounds = this.bucket.clock();
+    if (bounds === null || !fileExists(this.dbPath)) return;
+    try {
+      withStore(
+        this.dbPath,
+        (db) => transaction(db, () => recordClockBounds(db, bounds)),
+      );
+    } catch {
+      // The store itself may be the problem; stamps fall back to what it has.
+    }
   }
 
   /** Move cursors written before they were kept per location (once). */
@@ -89,8 +121,10 @@ export class SyncEngine {
   }
 
   /** Build the local file from the bucket (an existing one needs `force`). */
-  restore(options?: { force?: boolean }): Promise<RestoreResult> {
-    return restore(this.#ctx, options);
+  async restore(options?: { force?: boolean }): Promise<RestoreResult> {
+    const r = await restore(this.#ctx, options);
+    if (r.restored) this.saveClock();
+    return r;
   }
 
   /** Every host's segments and snapshot, from one listing. */

@@ -13,6 +13,7 @@ import {
   validateObjectKey,
   validatePrefix,
 } from "./bucket.ts";
+import type { OffsetBounds } from "./clock.ts";
 
 interface Entry {
   body: Uint8Array;
@@ -25,13 +26,23 @@ interface Entry {
 export class MemoryBucket implements Bucket {
   /** The objects, by key (tests may read or change them directly). */
   readonly objects: Map<string, Entry> = new Map();
+  /** How far the "server's" clock is ahead of this process's, in ms. */
+  clockOffsetMs: number;
   #requests = 0;
   #name: string;
   #version = 0;
 
   /** An empty bucket called `name` (only for its description). */
-  constructor(name = "memory") {
+  constructor(name = "memory", options: { clockOffsetMs?: number } = {}) {
     this.#name = name;
+    this.clockOffsetMs = options.clockOffsetMs ?? 0;
+  }
+
+  /** The server's clock is known exactly: it is this process's plus the offset. */
+  clock(): OffsetBounds | null {
+    return this.#requests > 0
+      ? { lo: this.clockOffsetMs, hi: this.clockOffsetMs }
+      : null;
   }
 
   /** Requests made (one per call, like S3 without retries). */
@@ -56,7 +67,7 @@ export class MemoryBucket implements Bucket {
       body: body.slice(),
       metadata,
       etag: `m${++this.#version}`,
-      lastModified: new Date(),
+      lastModified: new Date(Date.now() + this.clockOffsetMs),
     });
     return Promise.resolve();
   }

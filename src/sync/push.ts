@@ -24,6 +24,8 @@ export interface PushResult {
   pushed: boolean;
   /** Records uploaded. */
   records: number;
+  /** Of those, var and cache writes and deletes (what the clock orders). */
+  globalRecords: number;
   /** Bytes uploaded (segments, logs, snapshot). */
   bytes: number;
   /** Log blobs uploaded. */
@@ -47,6 +49,7 @@ export async function push(
   const result: PushResult = {
     pushed: false,
     records: 0,
+    globalRecords: 0,
     bytes: 0,
     logs: 0,
     snapshot: false,
@@ -59,6 +62,7 @@ export async function push(
       ctx.totals.pushes++;
       ctx.totals.bytes += result.bytes;
       ctx.totals.records += result.records;
+      ctx.totals.globalWrites += result.globalRecords;
       ctx.reporter.flush(result);
     }
     return result;
@@ -128,6 +132,10 @@ async function pushSegment(
     pushed: true,
     key,
     records: changes.records.length,
+    globalRecords: changes.records.filter((r) =>
+      r.k === "var" || r.k === "cache" ||
+      (r.k === "tombstone" && (r.kind === "var" || r.kind === "cache"))
+    ).length,
     seq: changes.to,
   });
   result.bytes += body.byteLength;

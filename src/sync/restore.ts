@@ -14,6 +14,7 @@ import { ensurePrivateDir, stateDir } from "../store/paths.ts";
 import {
   countReplicatedRows,
   dropIndexesSql,
+  observeSnapshotStamps,
   sanitizeSnapshot,
 } from "../store/replication/snapshot.ts";
 import { MIGRATIONS } from "../store/schema.ts";
@@ -198,6 +199,7 @@ async function restoreBase(
         ).run(self, String(Date.now()));
         ctx.meta.advanceRemoteCursor(db, host, seq);
         if (snapshot?.etag) ctx.meta.setSnapshotEtag(db, host, snapshot.etag);
+        observeSnapshotStamps(db);
         return countReplicatedRows(db);
       }));
     result.snapshots++;

@@ -7,6 +7,7 @@
  */
 import { withStore } from "../store/open.ts";
 import { hostId } from "../store/meta.ts";
+import { clockOffset } from "../store/replication/clock.ts";
 import type { Bucket } from "./bucket.ts";
 import { displayEndpoint, type SyncConfig } from "./config.ts";
 import { SyncEngine } from "./engine.ts";
@@ -86,6 +87,29 @@ function recordingErrors(
       }
     },
   };
+}
+
+/** A clock off by more than this gets a word when it writes global values. */
+export const SKEW_WARN_MS = 60_000;
+
+/**
+ * Why this machine's clock deserves a word, when the command wrote global
+ * vars or cache entries and the measured offset is beyond {@linkcode SKEW_WARN_MS}.
+ * Their stamps are in bucket time anyway; other tools on the machine are not.
+ */
+function skewWarning(dbPath: string, globalWrites: number): string | null {
+  if (globalWrites === 0) return null;
+  let offset: number;
+  try {
+    offset = withStore(dbPath, clockOffset, { readOnly: true });
+  } catch {
+    return null;
+  }
+  if (Math.abs(offset) <= SKEW_WARN_MS) return null;
+  const minutes = Math.round(Math.abs(offset) / 60_000);
+  return `This machine's clock is ${minutes}m ${
+    offset > 0 ? "behind" : "ahead of"
+  } the bucket's; stint stamps vars and cache entries in bucket time, so they still order correctly, but fix the clock (NTP)`;
 }
 
 function fileExists(path: string): boolean {
@@ -185,6 +209,8 @@ export async function startSyncSession(
       if (timer !== undefined) clearInterval(timer);
       if (inflight) await inflight;
       await flush();
+      const skew = skewWarning(ctx.dbPath, engine.totals.globalWrites);
+      if (skew) reporter.warn(skew);
       reporter.stop({ ...engine.totals });
       // An injected bucket belongs to the caller.
       if (ownBucket) await bucket.close().catch(() => {});

@@ -9,13 +9,21 @@ import type { S3Endpoint } from "./s3.ts";
 import type { Bucket } from "../../src/sync/bucket.ts";
 import { openBucket } from "../../src/sync/open.ts";
 
+/** A host: a temp state dir, and optionally a command it runs under (faketime). */
+export interface SyncHost extends TempState {
+  /** Run this host's stint processes under this command. */
+  wrap?: string[];
+}
+
 /** A host: its own state dir (its own store and host id), syncing to `bucket`. */
 export function syncHost(
   s3: S3Endpoint,
   bucket: string,
   extra: Record<string, string> = {},
-): TempState {
-  const st = tempState("stint-sync-");
+  options: { wrap?: string[] } = {},
+): SyncHost {
+  const st: SyncHost = tempState("stint-sync-");
+  st.wrap = options.wrap;
   st.env = {
     ...st.env,
     ...s3.env,
@@ -27,8 +35,8 @@ export function syncHost(
 }
 
 /** Run stint on `st`, assert it exited 0, and return its stdout. */
-export async function okStint(st: TempState, args: string[]): Promise<string> {
-  const r = await stint(args, { env: st.env });
+export async function okStint(st: SyncHost, args: string[]): Promise<string> {
+  const r = await stint(args, { env: st.env, wrap: st.wrap });
   assert.equal(
     r.code,
     0,

@@ -16,6 +16,7 @@ import { isValidLogId } from "../paths.ts";
 import { validateKey } from "../validate.ts";
 import type { Database, SqlValue } from "../sqlite.ts";
 import type { ChangeRecord } from "./changelog.ts";
+import { observeStamp } from "./clock.ts";
 import { recordLogBlob, SHA256_HEX } from "./log_blobs.ts";
 import { columnsOf, keyWhere, tableOf, type TableSpec } from "./tables.ts";
 
@@ -57,7 +58,9 @@ export function applyRecordsInTransaction(
 ): ApplyResult {
   const result: ApplyResult = { applied: 0, skipped: 0, invalid: 0 };
   const self = hostId(db);
+  let newest = -Infinity;
   for (const rec of records) {
+    newest = Math.max(newest, clockStamp(rec));
     let outcome: boolean | null;
     try {
       outcome = rec.k === "tombstone"
@@ -70,7 +73,20 @@ export function applyRecordsInTransaction(
     else if (outcome) result.applied++;
     else result.skipped++;
   }
+  // The next local write is stamped after everything seen here.
+  if (Number.isFinite(newest)) observeStamp(db, newest);
   return result;
+}
+
+/**
+ * The stamp a record contributes to this host's clock: var and cache writes
+ * and their tombstones (runs are stamped by their recorder's clock alone).
+ */
+function clockStamp(rec: ChangeRecord): number {
+  const spec = tableOf(rec.k === "tombstone" ? rec.kind : rec.k);
+  if (!spec || spec.ownedByRecorder) return -Infinity;
+  const ts = rec.k === "tombstone" ? rec.deleted_at : rec[spec.ts];
+  return typeof ts === "number" ? ts : -Infinity;
 }
 
 /**

@@ -11,6 +11,7 @@ import { MIGRATIONS, SCHEMA_VERSION } from "../schema.ts";
 import { type Database, openSqlite } from "../sqlite.ts";
 import { MAX_KEY_BYTES } from "../validate.ts";
 import { applyRecordsInTransaction } from "./apply.ts";
+import { observeStamp } from "./clock.ts";
 import type { ChangeRecord } from "./changelog.ts";
 import { columnsOf, REPLICATED, type TableSpec } from "./tables.ts";
 
@@ -198,6 +199,24 @@ export function sanitizeSnapshot(
   ).run();
 }
 
+/**
+ * Raise this host's clock to the newest var, cache or tombstone stamp in
+ * `db`'s `schema` (a snapshot being merged, or a restored file). Call inside
+ * a write transaction.
+ */
+export function observeSnapshotStamps(db: Database, schema = "main"): void {
+  const row = db.prepare(
+    `SELECT max(
+       (SELECT max(updated_at) FROM ${schema}.vars),
+       (SELECT max(updated_at) FROM ${schema}.cache),
+       (SELECT max(deleted_at) FROM ${schema}.tombstones WHERE kind IN ('var', 'cache'))
+     ) AS newest`,
+  ).get();
+  if (row?.newest !== null && row?.newest !== undefined) {
+    observeStamp(db, Number(row.newest));
+  }
+}
+
 /** Rows in the replicated tables of `db`'s `schema`. */
 export function countReplicatedRows(db: Database, schema = "main"): number {
   let n = 0;
@@ -220,6 +239,7 @@ export function mergeSnapshot(
   self: string,
 ): number {
   let changed = 0;
+  observeSnapshotStamps(db, "snap");
   for (const spec of REPLICATED) changed += mergeTable(db, spec, host, self);
   const tombs = db.prepare(
     "SELECT kind, key, deleted_at, origin, seq FROM snap.tombstones WHERE origin = ?",

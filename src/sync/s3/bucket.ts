@@ -27,6 +27,7 @@ import {
   validateObjectKey,
   validatePrefix,
 } from "../bucket.ts";
+import { ClockSampler, type OffsetBounds } from "../clock.ts";
 import { displayEndpoint } from "../config.ts";
 import { classifyS3Error, httpStatus, isMissingObject } from "./errors.ts";
 import { checkMetadata, makeS3Client, unquote } from "./client.ts";
@@ -84,6 +85,7 @@ export class S3Bucket implements Bucket {
   #client: Promise<S3.S3Client> | null = null;
   #requests = 0;
   #closed = false;
+  #clock = new ClockSampler();
 
   /** Describe a bucket; no SDK is loaded and no request is made until used. */
   constructor(options: S3BucketOptions) {
@@ -134,6 +136,11 @@ export class S3Bucket implements Bucket {
       ? `at ${displayEndpoint(this.endpoint)}`
       : `(AWS S3, ${this.region})`;
     return `s3://${this.bucket}/${this.prefix} ${where}`;
+  }
+
+  /** {@inheritDoc Bucket.clock} */
+  clock(): OffsetBounds | null {
+    return this.#clock.bounds();
   }
 
   /** {@inheritDoc Bucket.put} */
@@ -351,6 +358,8 @@ export class S3Bucket implements Bucket {
           region: this.region,
           endpoint: this.endpoint,
           onRequest: () => this.#requests++,
+          onDate: (date, sent, received) =>
+            this.#clock.add(date, sent, received),
         })
       );
       this.#client.catch(() => {

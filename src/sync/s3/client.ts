@@ -15,6 +15,8 @@ export interface ClientOptions {
   endpoint?: string;
   /** Called once per request on the wire (per attempt, per part). */
   onRequest(): void;
+  /** Called with each response's `Date` header and the request's send and receive times. */
+  onDate(date: string | undefined, sentAt: number, receivedAt: number): void;
 }
 
 /**
@@ -32,10 +34,24 @@ export function makeS3Client(sdk: S3Sdk, options: ClientOptions): S3.S3Client {
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
   });
+  // Count every request on the wire, and read the server's clock off its
+  // answer (error answers too: they carry a Date header as well).
   client.middlewareStack.add(
-    (next) => (args) => {
+    (next) => async (args) => {
       options.onRequest();
-      return next(args);
+      const sent = Date.now();
+      try {
+        const out = await next(args);
+        options.onDate(dateOf(out.response), sent, Date.now());
+        return out;
+      } catch (err) {
+        options.onDate(
+          dateOf((err as { $response?: unknown } | null)?.$response),
+          sent,
+          Date.now(),
+        );
+        throw err;
+      }
     },
     { step: "deserialize", name: "stintRequestCounter", priority: "low" },
   );
@@ -87,6 +103,13 @@ export function checkMetadata(
     out[lower] = value;
   }
   return out;
+}
+
+function dateOf(response: unknown): string | undefined {
+  const headers = (response as { headers?: Record<string, unknown> } | null)
+    ?.headers;
+  const date = headers?.date ?? headers?.Date;
+  return typeof date === "string" ? date : undefined;
 }
 
 /** An etag without its quotes. */
