@@ -287,7 +287,8 @@ Deno.test("drill: endpoint down -> probes fail, runs still succeed, and the next
     assert.equal(status.code, 1);
     assert.equal(status.probes.endpoint.ok, false);
     assert.equal(status.probes.bucket.ok, false);
-    assert.equal(status.probes.unpushed.ok, false);
+    // Recent changes waiting for the endpoint are not a fault of their own.
+    assert.equal(status.probes.unpushed.ok, true);
     assert.ok(Number(status.probes.unpushed.count) >= 3);
     assert.match(String(status.probes.endpoint.detail), /ECONNREFUSED/);
 

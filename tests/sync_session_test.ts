@@ -17,6 +17,7 @@ const config: SyncConfig = {
   region: "us-east-1",
   prefix: "stint/",
   flushIntervalMs: 30_000,
+  deadlineMs: 3_000,
 };
 
 function store(): string {

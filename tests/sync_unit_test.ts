@@ -95,7 +95,25 @@ Deno.test("config: flags beat env beat the config file; defaults apply", () => {
     region: "us-east-1",
     prefix: "stint/",
     flushIntervalMs: 30_000,
+    deadlineMs: 3_000,
   });
+  const deadline = loadSyncConfig({
+    env: envOf({
+      HOME: tempDir(),
+      STINT_BUCKET: "b-1",
+      STINT_SYNC_DEADLINE: "0.5",
+    }),
+  });
+  assert.equal(deadline.config?.deadlineMs, 500);
+  const bad = loadSyncConfig({
+    env: envOf({
+      HOME: tempDir(),
+      STINT_BUCKET: "b-1",
+      STINT_SYNC_DEADLINE: "soon",
+    }),
+  });
+  assert.equal(bad.config?.deadlineMs, 3_000);
+  assert.match(bad.warnings.join(" "), /STINT_SYNC_DEADLINE="soon"/);
 });
 
 Deno.test("config: bad values give one warning each and the default, never a crash", () => {
@@ -319,6 +337,7 @@ Deno.test({
             region: s3.region,
             prefix: "unit/",
             flushIntervalMs: 50,
+            deadlineMs: 3_000,
           },
           bucket,
           reporter,
@@ -439,15 +458,64 @@ Deno.test({
   },
 });
 
-Deno.test("reporter: rich reports errors once per kind and a summary; silent says nothing", async () => {
+Deno.test("reporter: a routine success says nothing; errors once per kind; verbose adds the connection, pushes and a summary that counts what was shown", async () => {
   const { RichReporter, makeReporter } = await import(
     "../src/sync/reporter.ts"
   );
   const { BucketError } = await import("../src/sync/bucket.ts");
+  const session = (verbose: boolean, failing: boolean): string => {
+    const lines: string[] = [];
+    const r = new RichReporter({ write: (t) => lines.push(t), verbose });
+    r.start({
+      endpoint: "http://127.0.0.1:9",
+      bucket: "b-1",
+      prefix: "stint/",
+      hostId: "h-1",
+      action: "pulled",
+      records: 12,
+      hosts: 2,
+    });
+    r.flush({
+      bytes: 2048,
+      durationMs: 15,
+      records: 3,
+      logs: 1,
+      snapshot: false,
+    });
+    if (failing) {
+      const down = new BucketError(
+        "unreachable",
+        "Cannot reach the S3 endpoint (ECONNREFUSED)",
+      );
+      r.error(down);
+      r.error(down);
+      r.error(new BucketError("corrupt", "Segment x is corrupt"));
+      r.warn("a setting is off");
+      r.warn("a setting is off");
+    }
+    r.stop({ pushes: 1, bytes: 2048, records: 3, errors: 3 });
+    return lines.join("");
+  };
+  assert.equal(session(false, false), "", "a routine success printed");
+  const failed = session(false, true);
+  assert.equal(failed.match(/ECONNREFUSED/g)?.length, 1, "once per kind");
+  assert.equal(failed.match(/corrupt/g)?.length, 1);
+  assert.equal(failed.match(/a setting is off/g)?.length, 1, "warned twice");
+  assert.equal(failed.split("\n").filter((l) => l).length, 3, failed);
+  const verbose = session(true, true);
+  assert.match(
+    verbose,
+    /s3:\/\/b-1\/stint\/ at http:\/\/127\.0\.0\.1:9 as h-1; pulled 12 records from 2 host/,
+  );
+  assert.match(verbose, /pushed 3 change\(s\), 1 log\(s\), 2\.0 KiB in 15 ms/);
+  // Two kinds were shown, three errors happened: the summary says both.
+  assert.match(
+    verbose,
+    /1 push\(es\), 3 change\(s\), 2\.0 KiB, 2 errors shown above \(3 in all\)/,
+  );
+  // A restore is news on a new machine: one line even without --verbose.
   const lines: string[] = [];
-  const r = new RichReporter({ write: (t) => lines.push(t) });
-  r.start({
-    endpoint: "http://127.0.0.1:9",
+  new RichReporter({ write: (t) => lines.push(t) }).start({
     bucket: "b-1",
     prefix: "stint/",
     hostId: "h-1",
@@ -455,32 +523,7 @@ Deno.test("reporter: rich reports errors once per kind and a summary; silent say
     records: 12,
     hosts: 2,
   });
-  r.flush({
-    bytes: 2048,
-    durationMs: 15,
-    records: 3,
-    logs: 1,
-    snapshot: false,
-  });
-  r.flush({ bytes: 0, durationMs: 1, records: 0, logs: 0, snapshot: false });
-  const down = new BucketError(
-    "unreachable",
-    "Cannot reach the S3 endpoint (ECONNREFUSED)",
-  );
-  r.error(down);
-  r.error(down);
-  r.error(new BucketError("corrupt", "Segment x is corrupt"));
-  r.stop({ pushes: 1, bytes: 2048, records: 3, errors: 3 });
-  const text = lines.join("");
-  assert.match(
-    text,
-    /s3:\/\/b-1\/stint\/ at http:\/\/127\.0\.0\.1:9 as h-1; restored 12 records from 2 host/,
-  );
-  assert.match(text, /pushed 3 change\(s\), 1 log\(s\), 2\.0 KiB in 15 ms/);
-  assert.equal(text.match(/ECONNREFUSED/g)?.length, 1, "once per kind");
-  assert.equal(text.match(/corrupt/g)?.length, 1);
-  assert.match(text, /1 push\(es\), 3 change\(s\), 2\.0 KiB, 3 error\(s\)/);
-  assert.equal(text.split("\n").filter((l) => l).length, 5);
+  assert.match(lines.join(""), /^sync: restored 12 records from 2 host\(s\)/);
 
   // Quiet or not a terminal: the silent reporter.
   assert.equal(

@@ -9,6 +9,7 @@ import { resolveDbPath } from "../store/paths.ts";
 import type { CommandModule, Context } from "./context.ts";
 import { closeMatches } from "./suggest.ts";
 import { eprintln, println } from "./output.ts";
+import { restorePending } from "../sync/pending.ts";
 
 /** The version printed by `stint --version`. */
 export const VERSION = "0.1.0";
@@ -22,6 +23,11 @@ interface Entry {
    * run or write go through the sync session, which does this itself.
    */
   restores?: boolean;
+  /**
+   * Subcommands that write: their own sync session restores (or, when the
+   * bucket cannot be read, goes on and owes a restore) instead.
+   */
+  writes?: readonly string[];
 }
 
 const COMMANDS: Record<string, Entry> = {
@@ -42,6 +48,7 @@ const COMMANDS: Record<string, Entry> = {
     summary: "Show recorded runs (filters, refs, clear)",
     load: () => import("./history.ts"),
     restores: true,
+    writes: ["clear"],
   },
   logs: {
     summary: "Print or follow the log of a run",
@@ -57,16 +64,19 @@ const COMMANDS: Record<string, Entry> = {
     summary: "List, follow, kill and wait for background runs",
     load: () => import("./bg.ts"),
     restores: true,
+    writes: ["clean", "__supervise"],
   },
   vars: {
     summary: "Scoped variables (this run, its callers, then root)",
     load: () => import("./vars.ts"),
     restores: true,
+    writes: ["set", "unset"],
   },
   cache: {
     summary: "A key-value cache with optional expiry",
     load: () => import("./cache.ts"),
     restores: true,
+    writes: ["set", "delete", "clear"],
   },
   sync: {
     summary: "Push, pull or restore the store with the bucket",
@@ -93,6 +103,7 @@ Global options:
   --db <file>    Use this store file (default: $STINT_DB, else
                  $XDG_STATE_HOME/stint/stint.db, else ~/.local/state/stint/stint.db)
   -q, --quiet    No sync or progress messages on stderr (also STINT_QUIET=1)
+  --verbose      Also report routine sync successes (also STINT_VERBOSE=1)
   -h, --help     Show help (also: stint <command> --help)
   -V, --version  Show the version
 
@@ -109,7 +120,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function dispatch(argv: string[]): Promise<number> {
-  const { args, db, quiet, help, version } = extractGlobals(argv);
+  const { args, db, quiet, verbose, help, version } = extractGlobals(argv);
   if (version) {
     println(`stint ${VERSION}`);
     return 0;
@@ -144,8 +155,12 @@ async function dispatch(argv: string[]): Promise<number> {
     stdoutIsTty,
     stderrIsTty: Deno.stderr.isTerminal(),
     color: stdoutIsTty && !Deno.env.get("NO_COLOR"),
+    verbose: verbose || Deno.env.get("STINT_VERBOSE") === "1",
   };
-  if (entry.restores && needsRestore(ctx.dbPath)) {
+  if (
+    entry.restores && !entry.writes?.includes(rest[0]) &&
+    needsRestore(ctx.dbPath)
+  ) {
     const { restoreIfMissing } = await import("./sync_session.ts");
     await restoreIfMissing(ctx);
   }
@@ -154,16 +169,17 @@ async function dispatch(argv: string[]): Promise<number> {
 
 /**
  * Cheap gate before loading any sync code: not nested in a run (the
- * outermost stint owns the lifecycle) and no local file yet.
+ * outermost stint owns the lifecycle), and no local file yet or a restore
+ * still owed (`sync/pending.ts`, one more `stat`).
  */
 function needsRestore(dbPath: string): boolean {
   if (Deno.env.get("STINT_RUN_ID")) return false;
   try {
     Deno.statSync(dbPath);
-    return false;
   } catch {
     return true;
   }
+  return restorePending(dbPath);
 }
 
 /**
@@ -174,12 +190,14 @@ export function extractGlobals(argv: string[]): {
   args: string[];
   db?: string;
   quiet: boolean;
+  verbose: boolean;
   help: boolean;
   version: boolean;
 } {
   const args: string[] = [];
   let db: string | undefined;
   let quiet = false;
+  let verbose = false;
   let help = false;
   let version = false;
   for (let i = 0; i < argv.length; i++) {
@@ -197,12 +215,13 @@ export function extractGlobals(argv: string[]): {
       db = a.slice(5);
       if (db === "") throw new UsageError("Option --db needs a file path");
     } else if (a === "--quiet" || a === "-q") quiet = true;
+    else if (a === "--verbose") verbose = true;
     else if (a === "--help" || a === "-h") help = true;
     else if ((a === "--version" || a === "-V") && args.length === 0) {
       version = true;
     } else args.push(a);
   }
-  return { args, db, quiet, help, version };
+  return { args, db, quiet, verbose, help, version };
 }
 
 function topHelp(): string {

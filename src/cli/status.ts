@@ -15,14 +15,15 @@ export const help = `Usage: stint status [--json]
 Probe the store and the bucket. Nothing is restored, pulled, pushed or
 written, so it is safe from cron and works on a read-only store.
 
-Probes (each passes, fails, or is skipped when a prerequisite failed):
+Probes (each passes, fails, is skipped when a prerequisite is missing, or
+is "info" when there is nothing to judge yet: no store, no bucket, never pushed):
   store        the store file is readable; its schema version and host id
-  sync         a bucket is configured (STINT_BUCKET or the config file)
+  sync         the bucket configured (STINT_BUCKET or the config file), if any
   credentials  AWS credentials are present (key id shown as ****1234)
   endpoint     the S3 endpoint answers HTTP
-  bucket       the bucket exists and these credentials can list it
-  last push    when this host last pushed
-  unpushed     changes of this host not in the bucket yet
+  bucket       the bucket can be listed, and holds nothing corrupt, foreign or missing
+  last push    when this host last pushed, and whether its last push failed
+  unpushed     changes of this host not in the bucket yet (fails past an hour)
   hosts        hosts seen in the bucket and their last push
 
 The network probes run at the same time, each with a timeout
@@ -31,7 +32,8 @@ The network probes run at the same time, each with a timeout
 Options:
   --json       print the report as JSON
 
-Exit codes: 0 every attempted probe passed, 1 a probe failed, 2 usage error.
+Exit codes: 0 nothing is wrong (a local-only setup or a new one is fine),
+1 a probe failed, 2 usage error.
 
 Examples:
   stint status
@@ -87,6 +89,7 @@ export function statusToJson(report: StatusReport): Record<string, unknown> {
       detail: detail(r, report),
       duration_ms: r.durationMs,
       ...(r.skipped ? { skipped: r.skipped } : {}),
+      ...(r.info ? { info: true } : {}),
       ...r.data,
     })),
     warnings: report.warnings,
@@ -117,7 +120,7 @@ export function detail(r: ProbeResult, report: StatusReport): string {
     case "last_push":
       return lastPushDetail(d);
     case "unpushed":
-      return unpushedDetail(d);
+      return unpushedDetail(d, r.ok);
     case "hosts":
       return hostsDetail(d, report);
   }
@@ -134,7 +137,7 @@ const SKIPPED: Record<NonNullable<ProbeResult["skipped"]>, string> = {
 
 function storeDetail(d: Record<string, unknown>): string {
   if (!d.exists) {
-    return `No store at ${d.path} yet; it is created by the first command that writes (or restored from the bucket when sync is configured)`;
+    return `No store at ${d.path} yet: it is created by the first command that writes (or restored from the bucket when sync is configured)`;
   }
   if (d.error) return String(d.error);
   if (d.schema_version === 0) {
@@ -157,10 +160,16 @@ function syncDetail(d: Record<string, unknown>): string {
   if (!d.configured) {
     return d.bad_setting
       ? "Sync is off because of a bad setting (see the warning above)"
-      : 'No bucket configured: set STINT_BUCKET (or "bucket" in the config file) to sync; everything works locally without it';
+      : 'Off: no bucket configured (everything works locally; set STINT_BUCKET or "bucket" in the config file to sync)';
   }
   const where = d.endpoint ? `at ${d.endpoint}` : "on AWS S3";
-  return `s3://${d.bucket}/${d.prefix} ${where} (${d.region})`;
+  const offset = Number(d.clock_offset_ms ?? 0);
+  const clock = Math.abs(offset) > 60_000
+    ? `; this machine's clock is ${Math.round(Math.abs(offset) / 60_000)}m ${
+      offset > 0 ? "behind" : "ahead of"
+    } the bucket's (stamps use bucket time; fix the clock)`
+    : "";
+  return `s3://${d.bucket}/${d.prefix} ${where} (${d.region})${clock}`;
 }
 
 function credentialsDetail(d: Record<string, unknown>): string {
@@ -181,9 +190,25 @@ function credentialsDetail(d: Record<string, unknown>): string {
 function bucketDetail(r: ProbeResult, report: StatusReport): string {
   const d = r.data;
   const name = d.bucket;
-  if (r.ok) {
-    return `"${name}" exists and can be listed (${Math.round(r.durationMs)}ms)`;
+  if (d.exists === true) {
+    const listed = `"${name}" can be listed (${
+      Math.round(r.durationMs)
+    }ms, ${d.objects} object(s)${d.complete ? "" : " before the timeout"})`;
+    if (r.ok) return `${listed}; nothing corrupt, foreign or missing`;
+    const parts: string[] = [];
+    const add = (n: unknown, what: string, first: unknown) => {
+      if (Number(n) > 0) {
+        parts.push(`${n} ${what} (first: ${JSON.stringify(String(first))})`);
+      }
+    };
+    add(d.corrupt, "corrupt", d.first_corrupt);
+    add(d.foreign, "foreign", d.first_foreign);
+    add(d.missing, "missing", d.first_missing);
+    return `${listed}, but ${
+      parts.join(", ")
+    }; stint skips them, see stint sync status`;
   }
+
   const code = String(d.error ?? "UnknownError");
   const status = d.http_status ? `, HTTP ${d.http_status}` : "";
   switch (d.error_kind) {
@@ -198,6 +223,8 @@ function bucketDetail(r: ProbeResult, report: StatusReport): string {
     case "unreachable":
     case "timeout":
       return `Cannot reach bucket "${name}" (${code})`;
+    case "clock":
+      return `The server refused the request because this machine's clock is too far from its own (${code}${status}); fix the clock (NTP)`;
   }
   if (d.error === "Timeout") {
     return `Bucket "${name}" did not answer within ${
@@ -208,23 +235,33 @@ function bucketDetail(r: ProbeResult, report: StatusReport): string {
 }
 
 function lastPushDetail(d: Record<string, unknown>): string {
+  const e = d.last_error as { at: string; message: string } | undefined;
+  const failed = e
+    ? `; the last push failed ${ago(Date.parse(e.at))}: ${e.message}`
+    : "";
   if (d.at === null) {
-    return d.nothing_to_push
-      ? "never (nothing to push yet)"
-      : "never: this host has not pushed yet (run a task or stint sync push)";
+    return `never${
+      d.nothing_to_push ? ": nothing to push yet" : ": nothing pushed yet"
+    }${failed}`;
   }
   const at = Date.parse(String(d.at));
-  return `${ago(at)} (${d.at}, up to change ${d.seq})`;
+  return `${ago(at)} (${d.at}, up to change ${d.seq})${failed}`;
 }
 
-function unpushedDetail(d: Record<string, unknown>): string {
+function unpushedDetail(
+  d: Record<string, unknown>,
+  ok: boolean | null,
+): string {
   if (d.count === null) return `Cannot count unpushed changes: ${d.error}`;
   const n = Number(d.count);
-  return n === 0
-    ? "0 changes: the bucket has everything from this host"
-    : `${n} change${
-      n === 1 ? "" : "s"
-    } not in the bucket yet (the next run or stint sync push sends them)`;
+  const changes = `${n} change${n === 1 ? "" : "s"}`;
+  if (n === 0) return "0 changes: the bucket has everything from this host";
+  if (ok) {
+    return `${changes} not in the bucket yet (the next run or stint sync push sends them)`;
+  }
+  return `${changes} not in the bucket, the oldest for ${
+    Math.round(Number(d.oldest_age_ms) / 60_000)
+  }m: pushes are not getting through (see last push; try stint sync push)`;
 }
 
 function hostsDetail(d: Record<string, unknown>, report: StatusReport): string {
@@ -258,17 +295,24 @@ function endpointOf(report: StatusReport): string | null {
 function resultWord(r: ProbeResult, color: boolean): string {
   if (r.ok === true) return paint("ok", "green", color);
   if (r.ok === false) return paint("FAIL", "red", color);
-  return paint("skipped", "gray", color);
+  return paint(r.info ? "info" : "skipped", "gray", color);
 }
 
 function summary(report: StatusReport): string {
-  const failed = report.probes.filter((r) => r.ok === false).length;
-  const skipped = report.probes.filter((r) => r.ok === null).length;
-  const total = report.probes.length;
-  const tail = skipped ? `; ${skipped} not attempted` : "";
-  return failed === 0
-    ? `All ${total - skipped} attempted probes passed${tail}`
-    : `${failed} of ${total - skipped} attempted probes failed${tail}`;
+  const count = (f: (r: ProbeResult) => boolean) =>
+    report.probes.filter(f).length;
+  const failed = count((r) => r.ok === false);
+  const passed = count((r) => r.ok === true);
+  const info = count((r) => r.ok === null && !!r.info);
+  const skipped = count((r) => r.ok === null && !r.info);
+  const tail = [
+    info ? `${info} for information` : "",
+    skipped ? `${skipped} not attempted` : "",
+  ].filter(Boolean).join(", ");
+  const head = failed === 0
+    ? `Healthy: ${passed} probe${passed === 1 ? "" : "s"} passed`
+    : `${failed} of ${failed + passed} probes failed`;
+  return tail ? `${head}; ${tail}` : head;
 }
 
 function seconds(ms: number): string {

@@ -6,6 +6,8 @@
  */
 import { StintError, UsageError } from "../errors.ts";
 import type { SyncConfig, SyncFlags } from "../sync/config.ts";
+import { withStore } from "../store/open.ts";
+import { clockOffset } from "../store/replication/clock.ts";
 import { boolFlag, type FlagSpec, parseFlags, stringFlag } from "./args.ts";
 import type { Context } from "./context.ts";
 import {
@@ -14,7 +16,6 @@ import {
   formatDuration,
   printJson,
   println,
-  relativeTime,
 } from "./output.ts";
 
 /** Help for `stint sync`. */
@@ -129,7 +130,7 @@ async function openEngine(ctx: Context, config: SyncConfig) {
       import(openSpec) as Promise<typeof import("../sync/open.ts")>,
       import(stateSpec) as Promise<typeof import("../sync/state.ts")>,
     ]);
-  const bucket = openBucket(config);
+  const bucket = openBucket(config, { clockOffsetMs: storedOffset(ctx) });
   const reporter = makeReporter({
     quiet: ctx.quiet,
     stderrIsTty: ctx.stderrIsTty,
@@ -137,9 +138,34 @@ async function openEngine(ctx: Context, config: SyncConfig) {
   });
   const meta = SyncMeta.of(config);
   return {
-    engine: new SyncEngine(ctx.dbPath, { bucket, reporter, meta }),
+    engine: new SyncEngine(ctx.dbPath, {
+      bucket,
+      reporter,
+      meta,
+      staleAfterMs: 4 * config.flushIntervalMs,
+    }),
     bucket,
   };
+}
+
+/** The bucket offset this store measured before, to sign requests with. */
+function storedOffset(ctx: Context): number | undefined {
+  if (!storeExists(ctx.dbPath)) return undefined;
+  try {
+    return withStore(ctx.dbPath, clockOffset, { readOnly: true }) ||
+      undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function storeExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function where(config: SyncConfig): string {
@@ -192,12 +218,14 @@ async function push(args: string[], ctx: Context): Promise<number> {
 }
 
 function reportProblems(
-  r: { corrupt: string[]; problems: string[] },
+  r: { corrupt: string[]; reasons: Record<string, string>; problems: string[] },
   config: SyncConfig,
 ): void {
   for (const key of r.corrupt) {
     eprintln(
-      `Warning: skipped corrupt object ${config.prefix}${key} (checksum or format check failed)`,
+      `Warning: skipped corrupt object ${config.prefix}${key}: ${
+        r.reasons[key] ?? "checksum or format check failed"
+      }`,
     );
   }
   for (const line of r.problems) eprintln(`Warning: ${line}`);
@@ -206,6 +234,13 @@ function reportProblems(
 async function pull(args: string[], ctx: Context): Promise<number> {
   const p = parseFlags(args, COMMON, { command: "sync pull", max: 0 });
   const config = (await loadConfig(flagsOf(p)))!;
+  // No store yet: a pull of everything is a restore (which makes the file
+  // only if the bucket can be read).
+  if (!storeExists(ctx.dbPath)) {
+    return await restore(args, ctx, {
+      asPull: boolFlag(p, "json") ? "json" : "text",
+    });
+  }
   const { engine, bucket } = await openEngine(ctx, config);
   try {
     const r = await engine.pull();
@@ -233,9 +268,13 @@ async function pull(args: string[], ctx: Context): Promise<number> {
   }
 }
 
-async function restore(args: string[], ctx: Context): Promise<number> {
+async function restore(
+  args: string[],
+  ctx: Context,
+  options: { asPull?: "json" | "text" } = {},
+): Promise<number> {
   const p = parseFlags(args, { ...COMMON, force: { type: "boolean" } }, {
-    command: "sync restore",
+    command: options.asPull ? "sync pull" : "sync restore",
     max: 0,
   });
   const config = (await loadConfig(flagsOf(p)))!;
@@ -247,6 +286,23 @@ async function restore(args: string[], ctx: Context): Promise<number> {
       throw new StintError(
         `Another stint process created ${ctx.dbPath} while the restore ran; nothing was replaced (run stint sync pull to catch up)`,
       );
+    }
+    if (!r.restored && options.asPull) {
+      // A pull with no store and nothing in the bucket has nothing to do.
+      if (options.asPull === "json") {
+        printJson({
+          hosts: 0,
+          applied: 0,
+          segments: 0,
+          snapshots: 0,
+          corrupt: [],
+          problems: [],
+          duration_ms: r.durationMs,
+        });
+      } else {println(
+          `Nothing to pull: ${where(config)} holds no stint data yet`,
+        );}
+      return 0;
     }
     if (!r.restored) {
       throw new StintError(
@@ -284,109 +340,6 @@ async function restore(args: string[], ctx: Context): Promise<number> {
 async function status(args: string[], ctx: Context): Promise<number> {
   const p = parseFlags(args, COMMON, { command: "sync status", max: 0 });
   const config = await loadConfig(flagsOf(p), { required: false });
-  const spec = "../sync/facts.ts";
-  const { gatherSyncFacts } = await import(
-    spec
-  ) as typeof import("../sync/facts.ts");
-  const gathered = gatherSyncFacts(ctx.dbPath, { location: config });
-  if (gathered.error) throw new StintError(gathered.error);
-  const exists = gathered.exists;
-  const f = gathered.facts;
-  const local = f && f.hostId
-    ? {
-      host: f.hostId,
-      seq: f.seq,
-      lastPush: f.lastPush,
-      unpushed: f.unpushed ?? 0,
-      cursors: f.cursors,
-      lastPullAt: f.lastPullAt,
-      restoredAt: f.restoredAt,
-      lastError: f.lastError,
-    }
-    : null;
-  if (boolFlag(p, "json")) {
-    const iso = (ms: number | string | undefined | null) =>
-      ms === undefined || ms === null
-        ? null
-        : new Date(Number(ms)).toISOString();
-    printJson({
-      configured: config !== null,
-      bucket: config?.bucket ?? null,
-      endpoint: config?.endpoint ?? null,
-      region: config?.region ?? null,
-      prefix: config?.prefix ?? null,
-      flush_interval_s: config ? config.flushIntervalMs / 1000 : null,
-      store: ctx.dbPath,
-      store_exists: exists,
-      host_id: local?.host ?? null,
-      seq: local?.seq ?? null,
-      last_push_at: iso(local?.lastPush?.at),
-      pushed_seq: local?.lastPush?.seq ?? 0,
-      unpushed: local?.unpushed ?? 0,
-      last_pull_at: iso(local?.lastPullAt),
-      restored_at: iso(local?.restoredAt),
-      last_error: local?.lastError
-        ? {
-          at: iso(local.lastError.at),
-          kind: local.lastError.kind,
-          message: local.lastError.message,
-        }
-        : null,
-      cursors: Object.entries(local?.cursors ?? {}).map(([host, seq]) => ({
-        host,
-        seq,
-      })),
-    });
-    return 0;
-  }
-  println(
-    config
-      ? `Bucket:       ${where(config)}${
-        config.endpoint ? ` at ${config.endpoint}` : ` (AWS, ${config.region})`
-      }`
-      : "Bucket:       not configured (set STINT_BUCKET)",
-  );
-  if (config) {
-    println(`Flush every:  ${config.flushIntervalMs / 1000} s`);
-  }
-  println(
-    `Store:        ${ctx.dbPath}${exists ? "" : " (does not exist yet)"}`,
-  );
-  if (local) {
-    println(`Host id:      ${local.host}`);
-    println(
-      `Last push:    ${
-        local.lastPush
-          ? `${
-            relativeTime(local.lastPush.at)
-          } (up to change ${local.lastPush.seq} of ${local.seq})`
-          : "never"
-      }`,
-    );
-    println(`Unpushed:     ${local.unpushed} change(s)`);
-    println(
-      `Last pull:    ${
-        local.lastPullAt ? relativeTime(Number(local.lastPullAt)) : "never"
-      }`,
-    );
-    if (
-      local.lastError &&
-      (!local.lastPush || local.lastError.at > local.lastPush.at)
-    ) {
-      println(
-        `Last error:   ${
-          relativeTime(local.lastError.at)
-        }: ${local.lastError.message}`,
-      );
-    }
-    const cursors = Object.entries(local.cursors);
-    if (cursors.length === 0) println("Other hosts:  none seen yet");
-    else {
-      println("Other hosts:");
-      for (const [host, seq] of cursors) {
-        println(`  ${host}  up to change ${seq}`);
-      }
-    }
-  }
-  return 0;
+  const { syncStatus } = await import("./sync_status.ts");
+  return syncStatus(ctx, config, { json: boolFlag(p, "json") });
 }

@@ -5,6 +5,7 @@
 import { NotFoundError, StintError } from "../errors.ts";
 import { nullableNumber, nullableString } from "./executions.ts";
 import { writeTombstone } from "./replication/tombstones.ts";
+import { showSilentHostsLost } from "./replication/liveness.ts";
 import { hostId, nextSeq } from "./meta.ts";
 import { transaction } from "./open.ts";
 import { processGoneReason } from "./process.ts";
@@ -115,12 +116,14 @@ export function getBackgroundRun(
   idOrPrefix: string,
 ): BackgroundRun {
   const exact = getBackgroundRunExact(db, idOrPrefix);
-  if (exact) return exact;
+  if (exact) return showSilentHostsLost(db, [exact])[0];
   if (idOrPrefix.length >= 2 && /^[0-9a-z]+$/.test(idOrPrefix)) {
     const rows = db.prepare(
       "SELECT * FROM background_runs WHERE id >= ? AND id < ? ORDER BY id LIMIT 2",
     ).all(idOrPrefix, idOrPrefix + "\uffff");
-    if (rows.length === 1) return rowToBackgroundRun(rows[0]);
+    if (rows.length === 1) {
+      return showSilentHostsLost(db, [rowToBackgroundRun(rows[0])])[0];
+    }
     if (rows.length > 1) {
       throw new StintError(
         `Background run id "${idOrPrefix}" is ambiguous; give more characters`,
@@ -145,11 +148,15 @@ export function listBackgroundRuns(
     params.push(options.finishedBefore);
   }
   params.push(options?.limit ?? -1);
-  return db.prepare(
-    `SELECT * FROM background_runs${
-      where.length ? ` WHERE ${where.join(" AND ")}` : ""
-    } ORDER BY started_at DESC, id DESC LIMIT ?`,
-  ).all(...params).map(rowToBackgroundRun);
+  // Runs of hosts that went silent are shown lost (never written so here).
+  return showSilentHostsLost(
+    db,
+    db.prepare(
+      `SELECT * FROM background_runs${
+        where.length ? ` WHERE ${where.join(" AND ")}` : ""
+      } ORDER BY started_at DESC, id DESC LIMIT ?`,
+    ).all(...params).map(rowToBackgroundRun),
+  );
 }
 
 /** Delete a background run record (leaves a tombstone so the delete syncs). */

@@ -13,6 +13,7 @@ import {
 } from "./process.ts";
 import type { Database, Row, SqlValue } from "./sqlite.ts";
 import { writeTombstone } from "./replication/tombstones.ts";
+import { showSilentHostsLost } from "./replication/liveness.ts";
 
 /** Status of an execution. */
 export type ExecutionStatus =
@@ -172,12 +173,14 @@ export function getExecutionExact(
  */
 export function getExecution(db: Database, idOrPrefix: string): Execution {
   const exact = getExecutionExact(db, idOrPrefix);
-  if (exact) return exact;
+  if (exact) return showSilentHostsLost(db, [exact])[0];
   if (idOrPrefix.length >= 4 && /^[0-9a-f-]+$/i.test(idOrPrefix)) {
     const rows = db.prepare(
       "SELECT * FROM executions WHERE id >= ? AND id < ? ORDER BY id LIMIT 2",
     ).all(idOrPrefix.toLowerCase(), idOrPrefix.toLowerCase() + "\uffff");
-    if (rows.length === 1) return rowToExecution(rows[0]);
+    if (rows.length === 1) {
+      return showSilentHostsLost(db, [rowToExecution(rows[0])])[0];
+    }
     if (rows.length > 1) {
       throw new StintError(
         `Run id prefix "${idOrPrefix}" is ambiguous; give more characters`,
@@ -218,7 +221,11 @@ export function listExecutions(
     where.length ? ` WHERE ${where.join(" AND ")}` : ""
   } ORDER BY started_at DESC, id DESC LIMIT ?`;
   params.push(query.limit ?? -1);
-  return db.prepare(sql).all(...params).map(rowToExecution);
+  // Runs of hosts that went silent are shown lost (never written so here).
+  return showSilentHostsLost(
+    db,
+    db.prepare(sql).all(...params).map(rowToExecution),
+  );
 }
 
 /** A ref with its run count and latest run. */

@@ -27,8 +27,14 @@ export interface ObjectInfo {
   metadata?: Record<string, string>;
 }
 
+/** Options every request takes. */
+export interface RequestOptions {
+  /** Abort the request (and its retries) when this fires. */
+  signal?: AbortSignal;
+}
+
 /** Options for {@link Bucket.put}. */
-export interface PutOptions {
+export interface PutOptions extends RequestOptions {
   /** The object's content type (default `application/octet-stream`). */
   contentType?: string;
   /** User metadata; names are lower-cased `[a-z0-9-]` words. */
@@ -36,9 +42,11 @@ export interface PutOptions {
 }
 
 /** Options for {@link Bucket.get}. */
-export interface GetOptions {
+export interface GetOptions extends RequestOptions {
   /** Treat an object without a stored SHA-256 as corrupt (see `checksum.ts`). */
   requireChecksum?: boolean;
+  /** Refuse (kind `corrupt`, code `TooLarge`) an object bigger than this, unread. */
+  maxBytes?: number;
 }
 
 /** An object read back: its bytes and what the server keeps with them. */
@@ -58,11 +66,11 @@ export interface Bucket {
   /** Read the object under `key`; null when there is none. */
   get(key: string, options?: GetOptions): Promise<StoredObject | null>;
   /** What is known about `key` without reading it; null when missing. */
-  head(key: string): Promise<ObjectInfo | null>;
+  head(key: string, options?: RequestOptions): Promise<ObjectInfo | null>;
   /** Every object whose key starts with `prefix` (may be ""), in key order. */
-  list(prefix: string): AsyncIterable<ObjectInfo>;
+  list(prefix: string, options?: RequestOptions): AsyncIterable<ObjectInfo>;
   /** Delete `keys`; missing keys are not an error. */
-  delete(keys: string[]): Promise<void>;
+  delete(keys: string[], options?: RequestOptions): Promise<void>;
   /** How many HTTP requests this bucket has sent (retries included). */
   readonly requestCount: number;
   /** One line naming the bucket, endpoint and prefix (never a credential). */
@@ -80,7 +88,9 @@ export type BucketErrorKind =
   | "no-bucket"
   | "unreachable"
   | "timeout"
+  | "clock"
   | "corrupt"
+  | "missing"
   | "invalid-key"
   | "other";
 
@@ -126,6 +136,17 @@ export class BucketError extends StintError {
     this.operation = details.operation;
     this.key = details.key;
   }
+}
+
+/** The error for an object over a size cap (it is not read). */
+export function tooLarge(key: string, size: number, max: number): BucketError {
+  return new BucketError(
+    "corrupt",
+    `Object ${
+      quoteForMessage(key)
+    } is ${size} bytes, over the ${max}-byte cap for its kind; not read`,
+    { operation: "get", key, code: "TooLarge" },
+  );
 }
 
 /** The longest object key S3 accepts, in UTF-8 bytes. */

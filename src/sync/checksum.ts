@@ -13,6 +13,7 @@ import {
   type ObjectInfo,
   type PutOptions,
   quoteForMessage,
+  type RequestOptions,
   type StoredObject,
 } from "./bucket.ts";
 import type { OffsetBounds } from "./clock.ts";
@@ -82,16 +83,16 @@ class ChecksumBucket implements Bucket {
     return obj;
   }
 
-  head(key: string): Promise<ObjectInfo | null> {
-    return this.#inner.head(key);
+  head(key: string, options?: RequestOptions): Promise<ObjectInfo | null> {
+    return this.#inner.head(key, options);
   }
 
-  list(prefix: string): AsyncIterable<ObjectInfo> {
-    return this.#inner.list(prefix);
+  list(prefix: string, options?: RequestOptions): AsyncIterable<ObjectInfo> {
+    return this.#inner.list(prefix, options);
   }
 
-  delete(keys: string[]): Promise<void> {
-    return this.#inner.delete(keys);
+  delete(keys: string[], options?: RequestOptions): Promise<void> {
+    return this.#inner.delete(keys, options);
   }
 
   close(): Promise<void> {

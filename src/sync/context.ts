@@ -47,6 +47,16 @@ export interface SyncContext {
   policy: CompactionPolicy;
   /** Running totals. */
   totals: SyncTotals;
+  /** Other hosts' runs count as lost after this long without a write (ms). */
+  staleAfterMs: number;
+}
+
+/** Options of one pull or restore. */
+export interface ListingOptions {
+  /** Abort the operation's requests when this fires. */
+  signal?: AbortSignal;
+  /** Called once the bucket answered the listing (the endpoint is alive). */
+  onListed?: () => void;
 }
 
 /** Report an error that does not stop the operation (counted in totals). */

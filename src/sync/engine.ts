@@ -7,9 +7,11 @@
 import { transaction, withStore } from "../store/open.ts";
 import { recordClockBounds } from "../store/replication/clock.ts";
 import type { Bucket } from "./bucket.ts";
+import { abortable } from "./deadline.ts";
 import {
   type CompactionPolicy,
   fileExists,
+  type ListingOptions,
   type SyncContext,
   type SyncTotals,
 } from "./context.ts";
@@ -17,11 +19,35 @@ import { type HostListing, listHosts } from "./layout.ts";
 import { fetchLog } from "./logs.ts";
 import { pull, type PullResult } from "./pull.ts";
 import { push, type PushResult } from "./push.ts";
-import { SilentReporter, type SyncReporter } from "./reporter.ts";
+import {
+  errorKind,
+  errorMessage,
+  SilentReporter,
+  type SyncReporter,
+} from "./reporter.ts";
+import { BucketError } from "./bucket.ts";
 import { restore, type RestoreResult } from "./restore.ts";
-import { SyncMeta } from "./state.ts";
+import { SyncMeta, type SyncOperation } from "./state.ts";
 
 export type { PullResult, PushResult, RestoreResult };
+
+/** A pull that completed but refused objects or found a gap is still a failure to show. */
+function pullProblem(r: PullResult): BucketError | null {
+  if (r.corrupt.length > 0) {
+    const first = r.corrupt[0];
+    return new BucketError(
+      "corrupt",
+      `${r.corrupt.length} object(s) refused as corrupt; the rest was applied (${
+        r.reasons[first] ?? first
+      })`,
+      { operation: "pull", key: first },
+    );
+  }
+  if (r.problems.length > 0) {
+    return new BucketError("missing", r.problems[0], { operation: "pull" });
+  }
+  return null;
+}
 
 /** Tuning and collaborators for {@linkcode SyncEngine}. */
 export interface SyncEngineOptions extends Partial<CompactionPolicy> {
@@ -31,6 +57,8 @@ export interface SyncEngineOptions extends Partial<CompactionPolicy> {
   reporter?: SyncReporter;
   /** What sync remembers for this bucket location (default: the legacy keys). */
   meta?: SyncMeta;
+  /** Other hosts' runs count as lost after this long without a write (default 2 min). */
+  staleAfterMs?: number;
 }
 
 /** The sync operations for one store file and one bucket. */
@@ -68,7 +96,15 @@ export class SyncEngine {
         compactBytes: options.compactBytes ?? 16 * 1024 * 1024,
       },
       totals: this.totals,
+      staleAfterMs: options.staleAfterMs ?? 120_000,
     };
+  }
+
+  /** The context of one operation: its requests bound to `signal`, if given. */
+  #op(signal?: AbortSignal): SyncContext {
+    return signal
+      ? { ...this.#ctx, bucket: abortable(this.bucket, signal) }
+      : this.#ctx;
   }
 
   /** What sync remembers for this bucket location. */
@@ -77,22 +113,57 @@ export class SyncEngine {
   }
 
   /** Push this host's changes if there are any (no request when nothing changed). */
-  async push(options?: { compact?: boolean }): Promise<PushResult> {
+  async push(
+    options?: { compact?: boolean; signal?: AbortSignal },
+  ): Promise<PushResult> {
     this.#adoptLegacy();
     try {
-      return await push(this.#ctx, options);
+      const r = await push(this.#op(options?.signal), options);
+      if (r.pushed) this.#outcome("push", null);
+      return r;
+    } catch (err) {
+      this.#outcome("push", err);
+      throw err;
     } finally {
       this.saveClock();
     }
   }
 
   /** Apply other hosts' new snapshots and segments. */
-  async pull(): Promise<PullResult> {
+  async pull(options: ListingOptions = {}): Promise<PullResult> {
     this.#adoptLegacy();
     try {
-      return await pull(this.#ctx);
+      const r = await pull(this.#op(options.signal), options);
+      this.#outcome("pull", pullProblem(r));
+      return r;
+    } catch (err) {
+      this.#outcome("pull", err);
+      throw err;
     } finally {
       this.saveClock();
+    }
+  }
+
+  /**
+   * Keep `op`'s failure in the store until a later success of the same kind
+   * (null: it succeeded), for `stint status` and `stint sync status`.
+   */
+  #outcome(op: SyncOperation, err: unknown): void {
+    if (!fileExists(this.dbPath)) return;
+    try {
+      withStore(this.dbPath, (db) => {
+        if (err === null) {
+          if (this.meta.failures(db)[op]) this.meta.clearFailure(db, op);
+        } else {
+          this.meta.recordFailure(db, op, {
+            at: Date.now(),
+            kind: errorKind(err),
+            message: errorMessage(err),
+          });
+        }
+      });
+    } catch {
+      // The store itself may be the problem; the reporter has the error.
     }
   }
 
@@ -121,8 +192,10 @@ export class SyncEngine {
   }
 
   /** Build the local file from the bucket (an existing one needs `force`). */
-  async restore(options?: { force?: boolean }): Promise<RestoreResult> {
-    const r = await restore(this.#ctx, options);
+  async restore(
+    options: { force?: boolean } & ListingOptions = {},
+  ): Promise<RestoreResult> {
+    const r = await restore(this.#op(options.signal), options);
     if (r.restored) this.saveClock();
     return r;
   }

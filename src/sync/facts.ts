@@ -12,7 +12,15 @@ import { BUSY_TIMEOUT_MS, withStore } from "../store/open.ts";
 import { SCHEMA_VERSION, schemaVersion } from "../store/schema.ts";
 import { type Database, openSqlite } from "../store/sqlite.ts";
 import { fileExists } from "./context.ts";
-import { type LocationParts, type SyncErrorRecord, SyncMeta } from "./state.ts";
+import {
+  type LocationParts,
+  type RejectedObject,
+  type SyncErrorRecord,
+  SyncMeta,
+  type SyncOperation,
+} from "./state.ts";
+import { clockOffset, storedBounds } from "../store/replication/clock.ts";
+import { oldestChangeAfter } from "../store/replication/changelog.ts";
 
 /** What the store says about sync. */
 export interface SyncFacts {
@@ -34,8 +42,18 @@ export interface SyncFacts {
   lastPullAt: number | null;
   /** When the file was built by a restore. */
   restoredAt: number | null;
-  /** The last error recorded by a session. */
+  /** The most recent failure not followed by a success of its kind. */
   lastError: SyncErrorRecord | null;
+  /** Each operation's failure not followed by a success of its kind. */
+  failures: Partial<Record<SyncOperation, SyncErrorRecord>>;
+  /** Objects pulls refused and remember. */
+  rejected: RejectedObject[];
+  /** Seq ranges of other hosts known to be missing from the bucket. */
+  gaps: { host: string; from: number; to: number }[];
+  /** The stamp of the oldest change not in the bucket yet, if any. */
+  oldestUnpushedAt: number | null;
+  /** Bucket time minus local time as measured, or null before any measurement. */
+  clockOffsetMs: number | null;
 }
 
 /** The facts, or why there are none. */
@@ -104,6 +122,11 @@ function readFacts(db: Database, location: SyncMeta | null): SyncFacts {
     lastPullAt: null,
     restoredAt: null,
     lastError: null,
+    failures: {},
+    rejected: [],
+    gaps: [],
+    oldestUnpushedAt: null,
+    clockOffsetMs: storedBounds(db) ? clockOffset(db) : null,
   };
   if (version === 0) return f;
   f.hostId = getMeta(db, "host_id") ?? null;
@@ -115,8 +138,19 @@ function readFacts(db: Database, location: SyncMeta | null): SyncFacts {
   f.lastPullAt = meta.lastPullAt(db);
   f.restoredAt = meta.restoredAt(db);
   f.lastError = meta.lastError(db);
+  f.failures = meta.failures(db);
+  f.rejected = [...meta.rejected(db).values()];
+  for (const [host, cursor] of Object.entries(f.cursors)) {
+    const ahead = meta.appliedAhead(db, host);
+    if (ahead.length) {
+      f.gaps.push({ host, from: cursor + 1, to: ahead[0][0] - 1 });
+    }
+  }
   try {
     f.unpushed = f.hostId === null ? 0 : meta.unpushedCount(db);
+    if (f.unpushed) {
+      f.oldestUnpushedAt = oldestChangeAfter(db, meta.pushedSeq(db));
+    }
   } catch (err) {
     f.unpushedError = firstLine(err);
   }

@@ -5,6 +5,9 @@
  *   host's own changes with `from <= seq <= to` (seqs zero-padded, so keys
  *   sort in seq order).
  * - `hosts/<host>/snap.db`: a compaction of every row the host owns.
+ * - `hosts/<host>/heartbeat.json`: rewritten by a push that has nothing
+ *   else to send while the host has running runs (other hosts judge those
+ *   runs by how fresh the host's newest object is).
  * - `logs/<sha256>.gz`: log files, content-addressed.
  *
  * Each host writes only under its own `hosts/<host>/`, so writers never
@@ -19,6 +22,7 @@ export const HOST_ID = /^[a-z0-9][a-z0-9-]{0,79}$/;
 const SEQ_WIDTH = 12;
 const SEGMENT_KEY = /^hosts\/([^/]+)\/seg\/(\d{1,20})-(\d{1,20})\.ndjson\.gz$/;
 const SNAPSHOT_KEY = /^hosts\/([^/]+)\/snap\.db$/;
+const HEARTBEAT_KEY = /^hosts\/([^/]+)\/heartbeat\.json$/;
 
 /** The folder that holds every host's objects. */
 export const HOSTS_PREFIX = "hosts/";
@@ -40,6 +44,11 @@ export function segmentsPrefix(host: string): string {
 /** The key of a host's snapshot. */
 export function snapshotKey(host: string): string {
   return `hosts/${host}/snap.db`;
+}
+
+/** The key of a host's heartbeat. */
+export function heartbeatKey(host: string): string {
+  return `hosts/${host}/heartbeat.json`;
 }
 
 /** The key of a log blob. */
@@ -69,6 +78,10 @@ export interface HostListing {
   segments: SegmentInfo[];
   /** Its snapshot, if any. */
   snapshot?: ObjectInfo;
+  /** Its heartbeat, if any. */
+  heartbeat?: ObjectInfo;
+  /** Its newest object's last-modified time (server time, ms), if known. */
+  lastWrite?: number;
 }
 
 /** A segment key's host and range, or null when `key` is not one. */
@@ -87,7 +100,28 @@ export function parseSnapshotKey(key: string): string | null {
   return m && HOST_ID.test(m[1]) ? m[1] : null;
 }
 
-/** Every host's segments and snapshot, from one listing of `hosts/`. */
+/** A heartbeat key's host, or null when `key` is not one. */
+export function parseHeartbeatKey(key: string): string | null {
+  const m = key.match(HEARTBEAT_KEY);
+  return m && HOST_ID.test(m[1]) ? m[1] : null;
+}
+
+/** What a key is in the layout, or null for an object outside it. */
+export function classifyKey(
+  key: string,
+): { kind: "segment" | "snapshot" | "heartbeat"; host: string } | {
+  kind: "log";
+} | null {
+  const seg = parseSegmentKey(key);
+  if (seg) return { kind: "segment", host: seg.host };
+  const snap = parseSnapshotKey(key);
+  if (snap) return { kind: "snapshot", host: snap };
+  const beat = parseHeartbeatKey(key);
+  if (beat) return { kind: "heartbeat", host: beat };
+  return /^logs\/[0-9a-f]{64}\.gz$/.test(key) ? { kind: "log" } : null;
+}
+
+/** Every host's segments, snapshot and heartbeat, from one listing of `hosts/`. */
 export async function listHosts(
   bucket: Bucket,
 ): Promise<Map<string, HostListing>> {
@@ -102,6 +136,12 @@ export async function listHosts(
   };
   for await (const obj of bucket.list(HOSTS_PREFIX)) {
     const seg = parseSegmentKey(obj.key);
+    const host = seg?.host ?? parseSnapshotKey(obj.key) ??
+      parseHeartbeatKey(obj.key);
+    if (host === null) continue; // Not stint's: ignored.
+    const e = entry(host);
+    const t = obj.lastModified?.getTime();
+    if (t !== undefined && t > (e.lastWrite ?? -Infinity)) e.lastWrite = t;
     if (seg) {
       entry(seg.host).segments.push({
         key: obj.key,
@@ -112,8 +152,8 @@ export async function listHosts(
       });
       continue;
     }
-    const snap = parseSnapshotKey(obj.key);
-    if (snap) entry(snap).snapshot = obj;
+    if (parseSnapshotKey(obj.key)) e.snapshot = obj;
+    else e.heartbeat = obj;
   }
   for (const e of hosts.values()) {
     e.segments.sort((a, b) => a.from - b.from || a.to - b.to);

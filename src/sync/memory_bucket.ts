@@ -7,9 +7,11 @@
  */
 import {
   type Bucket,
+  type GetOptions,
   type ObjectInfo,
   type PutOptions,
   type StoredObject,
+  tooLarge,
   validateObjectKey,
   validatePrefix,
 } from "./bucket.ts";
@@ -73,10 +75,14 @@ export class MemoryBucket implements Bucket {
   }
 
   /** {@inheritDoc Bucket.get} */
-  get(key: string): Promise<StoredObject | null> {
+  get(key: string, options?: GetOptions): Promise<StoredObject | null> {
     validateObjectKey(key);
     this.#requests++;
     const e = this.objects.get(key);
+    const max = options?.maxBytes;
+    if (e && max !== undefined && e.body.byteLength > max) {
+      return Promise.reject(tooLarge(key, e.body.byteLength, max));
+    }
     return Promise.resolve(
       e
         ? { body: e.body.slice(), metadata: { ...e.metadata }, etag: e.etag }

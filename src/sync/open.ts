@@ -19,7 +19,11 @@ export type BucketLocation = Pick<SyncConfig, "bucket" | "endpoint"> & {
 /** Open the bucket of `config`; no request is made until it is used. */
 export function openBucket(
   config: BucketLocation,
-  options: Partial<RetryPolicy> & { listPageSize?: number } = {},
+  options: Partial<RetryPolicy> & {
+    listPageSize?: number;
+    /** Sign requests in bucket time: the offset this host measured before. */
+    clockOffsetMs?: number;
+  } = {},
 ): Bucket {
   return withChecksums(
     new S3Bucket({

@@ -31,8 +31,13 @@ export type SkipReason =
 export interface ProbeResult {
   /** Which probe. */
   name: ProbeName;
-  /** Passed, failed, or null when not attempted (a prerequisite failed). */
+  /**
+   * Passed, failed, or null: not attempted (a prerequisite is missing) or
+   * nothing to judge yet (`info`: no store yet, sync off, never pushed).
+   */
   ok: boolean | null;
+  /** `ok` is null because there is nothing to judge: a fact, not a failure. */
+  info?: boolean;
   /** Why it was not attempted, when `ok` is null. */
   skipped?: SkipReason;
   /** How long the probe took (0 when not attempted). */

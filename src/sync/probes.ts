@@ -16,7 +16,11 @@ import {
   type EnvLike,
   findCredentials,
 } from "./credentials.ts";
-import { type GatheredFacts, gatherSyncFacts } from "./facts.ts";
+import {
+  type GatheredFacts,
+  gatherSyncFacts,
+  type SyncFacts,
+} from "./facts.ts";
 import { SCHEMA_VERSION } from "../store/schema.ts";
 import {
   elapsed,
@@ -42,6 +46,12 @@ export interface StatusReport {
   /** When the probes started (ms since the epoch). */
   checkedAt: number;
 }
+
+/**
+ * Unpushed changes older than this mean pushes are not getting through
+ * (a change normally goes up with the command that made it, or the next run).
+ */
+export const UNPUSHED_MAX_AGE_MS = 3_600_000;
 
 /** Options for {@link runProbes}. */
 export interface ProbeOptions {
@@ -106,6 +116,10 @@ export async function runProbes(
   const local = timed(() => gatherSyncFacts(dbPath, { location: config }));
   set(storeProbe(local.value, local.ms));
   set(syncProbe(config, cfg.value.warnings.length > 0, cfg.ms));
+  const offset = local.value.facts?.clockOffsetMs;
+  if (config !== null && offset !== null && offset !== undefined) {
+    results.get("sync")!.data.clock_offset_ms = offset;
+  }
   if (config === null) {
     for (const name of PROBE_NAMES.slice(2)) set(skipped(name, "no-sync"));
     return finish();
@@ -117,8 +131,8 @@ export async function runProbes(
     set(skipped("last_push", "no-store"));
     set(skipped("unpushed", "no-store"));
   } else {
-    set(lastPushProbe(facts.lastPush, facts.unpushed));
-    set(unpushedProbe(facts.unpushed, facts.unpushedError));
+    set(lastPushProbe(facts));
+    set(unpushedProbe(facts));
   }
   const endpointUrl = config.endpoint ??
     `https://s3.${config.region}.amazonaws.com`;
@@ -128,7 +142,7 @@ export async function runProbes(
         skipped("bucket", "no-credentials"),
         skipped("hosts", "no-credentials"),
       ])
-      : probeBucket(config, { timeoutMs, selfHost: facts?.hostId ?? null });
+      : probeBucket(config, { timeoutMs, facts });
   const [endpoint, [bucket, hosts]] = await Promise.all([
     probeEndpoint(endpointUrl, timeoutMs),
     bucketProbes,
@@ -150,6 +164,10 @@ function storeProbe(g: GatheredFacts, ms: number): ProbeResult {
     unread_wal_bytes: g.unreadWalBytes,
   };
   if (g.error) data.error = g.error;
+  // No store yet is a fresh setup, not a fault.
+  if (!g.exists) {
+    return { name: "store", ok: null, info: true, durationMs: ms, data };
+  }
   const ok = g.facts !== null && g.facts.schemaVersion > 0;
   return { name: "store", ok, durationMs: ms, data };
 }
@@ -160,9 +178,11 @@ function syncProbe(
   ms: number,
 ): ProbeResult {
   if (config === null) {
+    // Local-only use is a choice; a setting that turned sync off is a fault.
     return {
       name: "sync",
-      ok: false,
+      ok: badSetting ? false : null,
+      ...(badSetting ? {} : { info: true }),
       durationMs: ms,
       data: { configured: false, bad_setting: badSetting },
     };
@@ -206,39 +226,62 @@ function credentialsProbe(
   return { name: "credentials", ok: !info.problem, durationMs: ms, data };
 }
 
-function lastPushProbe(
-  last: { at: number; seq: number } | null,
-  unpushed: number | null,
-): ProbeResult {
-  if (last === null) {
+function lastPushProbe(f: SyncFacts): ProbeResult {
+  const failed = f.failures.push ?? null;
+  const failure = failed && (!f.lastPush || failed.at > f.lastPush.at)
+    ? {
+      last_error: {
+        at: new Date(failed.at).toISOString(),
+        kind: failed.kind,
+        message: failed.message,
+      },
+    }
+    : {};
+  if (f.lastPush === null) {
     return {
       name: "last_push",
-      ok: unpushed === 0,
+      ok: failed ? false : null,
+      ...(failed ? {} : { info: true }),
       durationMs: 0,
       data: {
         at: null,
         seq: null,
         age_ms: null,
-        nothing_to_push: unpushed === 0,
+        nothing_to_push: f.unpushed === 0,
+        ...failure,
       },
     };
   }
   return {
     name: "last_push",
-    ok: true,
+    ok: "last_error" in failure ? false : true,
     durationMs: 0,
     data: {
-      at: new Date(last.at).toISOString(),
-      seq: last.seq,
-      age_ms: Math.max(0, Date.now() - last.at),
+      at: new Date(f.lastPush.at).toISOString(),
+      seq: f.lastPush.seq,
+      age_ms: Math.max(0, Date.now() - f.lastPush.at),
+      ...failure,
     },
   };
 }
 
-function unpushedProbe(count: number | null, error?: string): ProbeResult {
-  const data: Record<string, unknown> = { count };
-  if (count === null) data.error = error ?? "unknown";
-  return { name: "unpushed", ok: count === 0, durationMs: 0, data };
+function unpushedProbe(f: SyncFacts): ProbeResult {
+  const data: Record<string, unknown> = {
+    count: f.unpushed,
+    max_age_ms: UNPUSHED_MAX_AGE_MS,
+  };
+  if (f.unpushed === null) {
+    data.error = f.unpushedError ?? "unknown";
+    return { name: "unpushed", ok: false, durationMs: 0, data };
+  }
+  const now = Date.now() + (f.clockOffsetMs ?? 0);
+  const age = f.oldestUnpushedAt === null
+    ? null
+    : Math.max(0, now - f.oldestUnpushedAt);
+  data.oldest_age_ms = age;
+  // Waiting for the next push is normal; waiting for an hour is not.
+  const ok = age === null || age < UNPUSHED_MAX_AGE_MS;
+  return { name: "unpushed", ok, durationMs: 0, data };
 }
 
 async function probeEndpoint(

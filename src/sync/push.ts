@@ -14,7 +14,8 @@ import {
 import { SCHEMA_VERSION } from "../store/schema.ts";
 import { compact } from "./compact.ts";
 import { reportError, type SyncContext } from "./context.ts";
-import { segmentKey } from "./layout.ts";
+import { heartbeatKey, segmentKey } from "./layout.ts";
+import type { Database } from "../store/sqlite.ts";
 import { uploadLog } from "./logs.ts";
 import { encodeSegment } from "./segment.ts";
 
@@ -36,6 +37,8 @@ export interface PushResult {
   seq: number;
   /** The segment written, if any. */
   key?: string;
+  /** Whether only a heartbeat went up (nothing changed, runs are running). */
+  heartbeat: boolean;
   /** Wall time in ms. */
   durationMs: number;
 }
@@ -53,6 +56,7 @@ export async function push(
     bytes: 0,
     logs: 0,
     snapshot: false,
+    heartbeat: false,
     seq: 0,
     durationMs: 0,
   };
@@ -67,13 +71,21 @@ export async function push(
     }
     return result;
   };
-  const pending = withStore(ctx.dbPath, (db) => ({
-    dirty: ctx.meta.isDirty(db),
-    host: hostId(db),
-    after: ctx.meta.pushedSeq(db),
-  }));
+  const pending = withStore(ctx.dbPath, (db) => {
+    const dirty = ctx.meta.isDirty(db);
+    return {
+      dirty,
+      host: hostId(db),
+      after: ctx.meta.pushedSeq(db),
+      // Only asked when there is nothing else to send (one indexed read).
+      running: dirty ? false : hasRunningRuns(db, hostId(db)),
+    };
+  });
   result.seq = pending.after;
-  if (!pending.dirty && !options?.compact) return finish();
+  if (!pending.dirty && !options?.compact) {
+    if (pending.running) await putHeartbeat(ctx, pending.host, result);
+    return finish();
+  }
   // Count first (indexed): a large backlog goes straight into a snapshot
   // without materialising every row as a record.
   const count = withStore(ctx.dbPath, (db) => ctx.meta.unpushedCount(db));
@@ -97,6 +109,35 @@ export async function push(
   }
   await pushSegment(ctx, result);
   return finish();
+}
+
+/** Whether `host` has runs recorded as running. */
+function hasRunningRuns(db: Database, host: string): boolean {
+  return db.prepare(
+    `SELECT 1 AS x FROM executions WHERE status = 'running' AND host_id = ?
+     UNION ALL SELECT 1 FROM background_runs WHERE status = 'running' AND host_id = ?
+     LIMIT 1`,
+  ).get(host, host) !== undefined;
+}
+
+/**
+ * Tell other hosts this host is alive while it has running runs and nothing
+ * else to send: they judge its runs by how fresh its newest object is.
+ */
+async function putHeartbeat(
+  ctx: SyncContext,
+  host: string,
+  result: PushResult,
+): Promise<void> {
+  const body = new TextEncoder().encode(
+    JSON.stringify({ stint: "heartbeat", host, at: Date.now() }),
+  );
+  await ctx.bucket.put(heartbeatKey(host), body, {
+    contentType: "application/json",
+    metadata: { "stint-host": host },
+  });
+  result.heartbeat = true;
+  result.bytes += body.byteLength;
 }
 
 /** Upload the segment of changes after the push cursor, then compact if due. */

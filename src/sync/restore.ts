@@ -21,18 +21,22 @@ import { MIGRATIONS } from "../store/schema.ts";
 import { BucketError } from "./bucket.ts";
 import {
   fileExists,
+  type ListingOptions,
   removeDatabaseFiles,
   removeQuietly,
   reportError,
   type SyncContext,
 } from "./context.ts";
-import { type HostListing, listHosts, snapshotKey } from "./layout.ts";
+import { type HostListing, listHosts } from "./layout.ts";
 import {
   downloadSnapshot,
   emptyPull,
+  noteHostsSeen,
   pullHosts,
   type PullResult,
+  snapshotSeq,
 } from "./pull.ts";
+import type { RejectedObject } from "./state.ts";
 
 /** What a restore did. */
 export interface RestoreResult extends PullResult {
@@ -47,7 +51,7 @@ export interface RestoreResult extends PullResult {
 /** Restore the store; an existing file needs `force`. */
 export async function restore(
   ctx: SyncContext,
-  options?: { force?: boolean },
+  options: { force?: boolean } & ListingOptions = {},
 ): Promise<RestoreResult> {
   const started = Date.now();
   const exists = fileExists(ctx.dbPath);
@@ -58,6 +62,7 @@ export async function restore(
   }
   const carried = exists ? carriedIdentity(ctx.dbPath) : null;
   const hosts = await listHosts(ctx.bucket);
+  options.onListed?.();
   const result: RestoreResult = {
     ...emptyPull(),
     restored: false,
@@ -70,15 +75,22 @@ export async function restore(
   ensurePrivateDir(stateDir(ctx.dbPath));
   const tmp = `${ctx.dbPath}.restore-${crypto.randomUUID().slice(0, 8)}`;
   try {
-    await restoreBase(ctx, tmp, hosts, result, carried?.host);
+    const refused = await restoreBase(ctx, tmp, hosts, result, carried?.host);
     result.hostId = withStore(tmp, (db) => {
-      if (carried) transaction(db, () => setMeta(db, "host_id", carried.host));
+      transaction(db, () => {
+        if (carried) setMeta(db, "host_id", carried.host);
+        for (const r of refused) ctx.meta.reject(db, r);
+      });
       // Secondary indexes are rebuilt after the bulk load: much faster.
       db.exec(dropIndexesSql(db));
       return hostId(db);
     });
-    await pullHosts(ctx, tmp, [...hosts.values()], result, "restore");
-    result.corrupt = [...new Set(result.corrupt)];
+    await pullHosts(ctx, tmp, hosts, [...hosts.values()], result, "restore");
+    noteHostsSeen(
+      ctx,
+      tmp,
+      [...hosts.values()].filter((h) => h.host !== result.hostId),
+    );
     finishFile(ctx, tmp, result.hostId, carried?.seq ?? 0);
     if (result.corrupt.length > 0 && exists) {
       throw new StintError(
@@ -169,8 +181,10 @@ function placeFile(dbPath: string, tmp: string, replace: boolean): boolean {
 }
 
 /**
- * Start from the biggest snapshot: the downloaded file becomes the new store.
- * Leaves no file when there is no usable snapshot.
+ * Start from the biggest usable snapshot: the downloaded file becomes the
+ * new store. Candidates that are not stint snapshots (a HEAD says so) or
+ * that fail verification are refused; the next biggest is tried. Leaves no
+ * file when there is no usable snapshot. Returns the objects refused.
  */
 async function restoreBase(
   ctx: SyncContext,
@@ -178,38 +192,60 @@ async function restoreBase(
   hosts: Map<string, HostListing>,
   result: PullResult,
   keepHost: string | undefined,
-): Promise<void> {
-  let base: HostListing | undefined;
-  for (const h of hosts.values()) {
-    if (h.snapshot && h.snapshot.size > (base?.snapshot?.size ?? -1)) base = h;
-  }
-  if (!base) return;
-  const { host, snapshot } = base;
-  try {
-    const seq = await downloadSnapshot(ctx, host, tmp);
-    if (seq === null) return;
-    const self = keepHost ?? newHostId();
-    result.applied += withStore(tmp, (db) =>
-      transaction(db, () => {
-        // The file becomes the store: only the base host's own rows stay.
-        sanitizeSnapshot(db, "main", host, self);
-        db.exec("DELETE FROM meta");
-        db.prepare(
-          "INSERT INTO meta (key, value) VALUES ('host_id', ?), ('seq', '0'), ('created_at', ?)",
-        ).run(self, String(Date.now()));
-        ctx.meta.advanceRemoteCursor(db, host, seq);
-        if (snapshot?.etag) ctx.meta.setSnapshotEtag(db, host, snapshot.etag);
-        observeSnapshotStamps(db);
-        return countReplicatedRows(db);
-      }));
-    result.snapshots++;
-  } catch (err) {
-    removeDatabaseFiles(tmp);
-    if (err instanceof BucketError && err.kind === "corrupt") {
-      result.corrupt.push(snapshotKey(host));
+): Promise<RejectedObject[]> {
+  const refused: RejectedObject[] = [];
+  const candidates = [...hosts.values()].filter((h) => h.snapshot)
+    .sort((a, b) => b.snapshot!.size - a.snapshot!.size);
+  for (const h of candidates) {
+    const snap = h.snapshot!;
+    try {
+      const info = await ctx.bucket.head(snap.key);
+      if (info === null) continue;
+      snapshotSeq(h.host, info);
+      if (await adoptBase(ctx, tmp, h, result, keepHost)) break;
+    } catch (err) {
+      removeDatabaseFiles(tmp);
+      if (!(err instanceof BucketError && err.kind === "corrupt")) throw err;
+      result.corrupt.push(snap.key);
+      result.reasons[snap.key] = err.message;
+      result.newlyCorrupt++;
       reportError(ctx, err);
-      return;
+      refused.push({
+        key: snap.key,
+        etag: snap.etag ?? `size:${snap.size}`,
+        reason: err.message,
+        at: Date.now(),
+      });
     }
-    throw err;
   }
+  return refused;
+}
+
+/** Download `h`'s snapshot as the new store; false when it is gone. */
+async function adoptBase(
+  ctx: SyncContext,
+  tmp: string,
+  h: HostListing,
+  result: PullResult,
+  keepHost: string | undefined,
+): Promise<boolean> {
+  const { host, snapshot } = h;
+  const seq = await downloadSnapshot(ctx, host, tmp);
+  if (seq === null) return false;
+  const self = keepHost ?? newHostId();
+  result.applied += withStore(tmp, (db) =>
+    transaction(db, () => {
+      // The file becomes the store: only the base host's own rows stay.
+      sanitizeSnapshot(db, "main", host, self);
+      db.exec("DELETE FROM meta");
+      db.prepare(
+        "INSERT INTO meta (key, value) VALUES ('host_id', ?), ('seq', '0'), ('created_at', ?)",
+      ).run(self, String(Date.now()));
+      ctx.meta.markApplied(db, host, [1, seq]);
+      if (snapshot?.etag) ctx.meta.setSnapshotEtag(db, host, snapshot.etag);
+      observeSnapshotStamps(db);
+      return countReplicatedRows(db);
+    }));
+  result.snapshots++;
+  return true;
 }

@@ -37,6 +37,21 @@ export interface LocationParts {
   prefix: string;
 }
 
+/** An object pull refused, remembered so it is not fetched again. */
+export interface RejectedObject {
+  /** Its key. */
+  key: string;
+  /** Its etag (or `size:<n>` when the server sent none): a changed object is tried again. */
+  etag: string;
+  /** Why, one line. */
+  reason: string;
+  /** When it was refused. */
+  at: number;
+}
+
+/** A seq range `[from, to]`. */
+export type SeqRange = [number, number];
+
 /** The prefix of the keys written before cursors were kept per location. */
 export const LEGACY_PREFIX = "sync.";
 
@@ -181,6 +196,99 @@ export class SyncMeta {
     return out;
   }
 
+  /**
+   * The ranges of `host`'s seqs above its cursor that were applied already
+   * (segments after a missing one), so they are not fetched again.
+   */
+  appliedAhead(db: Database, host: string): SeqRange[] {
+    const raw = getMeta(db, this.key(`ahead.${host}`));
+    if (raw === undefined) return [];
+    try {
+      const v = JSON.parse(raw);
+      return Array.isArray(v)
+        ? v.filter((r) =>
+          Array.isArray(r) && Number.isSafeInteger(r[0]) &&
+          Number.isSafeInteger(r[1])
+        )
+        : [];
+    } catch {
+      return [];
+    }
+  }
+
+  /**
+   * Note that `range` of `host` was applied: the cursor moves over every
+   * range that now joins it, the rest is kept as applied-ahead. Returns the
+   * new cursor. Inside a write transaction.
+   */
+  markApplied(db: Database, host: string, range: SeqRange): number {
+    let cursor = this.remoteCursor(db, host);
+    const ranges = [...this.appliedAhead(db, host), range]
+      .sort((a, b) => a[0] - b[0]);
+    const ahead: SeqRange[] = [];
+    for (const [from, to] of ranges) {
+      if (to <= cursor) continue;
+      if (from <= cursor + 1) cursor = to;
+      else if (ahead.length && from <= ahead[ahead.length - 1][1] + 1) {
+        ahead[ahead.length - 1][1] = Math.max(ahead[ahead.length - 1][1], to);
+      } else ahead.push([from, to]);
+    }
+    // A cursor that caught up may now join ranges kept before it.
+    while (ahead.length && ahead[0][0] <= cursor + 1) {
+      cursor = Math.max(cursor, ahead.shift()![1]);
+    }
+    this.advanceRemoteCursor(db, host, cursor);
+    if (ahead.length) {
+      setMeta(db, this.key(`ahead.${host}`), JSON.stringify(ahead));
+    } else {
+      db.prepare("DELETE FROM meta WHERE key = ?").run(
+        this.key(`ahead.${host}`),
+      );
+    }
+    return cursor;
+  }
+
+  /** Objects pull refused and still remembers, by key. */
+  rejected(db: Database): Map<string, RejectedObject> {
+    const p = this.key("rejected.");
+    const out = new Map<string, RejectedObject>();
+    for (
+      const row of db.prepare(
+        "SELECT key, value FROM meta WHERE key > ? AND key < ?",
+      ).all(p, p + "\uffff")
+    ) {
+      try {
+        const v = JSON.parse(String(row.value));
+        const key = String(row.key).slice(p.length);
+        out.set(key, {
+          key,
+          etag: String(v.etag),
+          reason: String(v.reason),
+          at: Number(v.at),
+        });
+      } catch {
+        // A damaged row: forget it, the object is simply tried again.
+      }
+    }
+    return out;
+  }
+
+  /** Remember that the object `key` (as `etag`) was refused. */
+  reject(db: Database, r: RejectedObject): void {
+    setMeta(
+      db,
+      this.key(`rejected.${r.key}`),
+      JSON.stringify({ etag: r.etag, reason: r.reason, at: r.at }),
+    );
+  }
+
+  /** Forget a refused object (it changed or went away). */
+  forgetRejected(db: Database, key: string): void {
+    db.prepare("DELETE FROM meta WHERE key = ?").run(
+      this.key(`rejected.${key}`),
+    );
+  }
+
   /** The etag of `host`'s snapshot last applied (or found to hold nothing new). */
   snapshotEtag(db: Database, host: string): string | undefined {
     return getMeta(db, this.key(`snap_etag.${host}`));
@@ -257,22 +365,53 @@ export class SyncMeta {
     setMeta(db, this.key("last_pull_at"), String(at));
   }
 
-  /** The last sync error recorded, if any. */
-  lastError(db: Database): SyncErrorRecord | null {
-    const raw = getMeta(db, this.key("last_error"));
-    if (raw === undefined) return null;
-    try {
-      const v = JSON.parse(raw);
-      return typeof v?.at === "number" && typeof v?.message === "string"
-        ? { at: v.at, kind: String(v.kind ?? "other"), message: v.message }
-        : null;
-    } catch {
-      return null;
+  /**
+   * The last failure of each operation that has not succeeded since: kept
+   * until a later success of the same kind, so a failed pull stays visible
+   * after pushes succeed.
+   */
+  failures(db: Database): Partial<Record<SyncOperation, SyncErrorRecord>> {
+    const out: Partial<Record<SyncOperation, SyncErrorRecord>> = {};
+    for (const op of SYNC_OPERATIONS) {
+      const e = parseError(getMeta(db, this.key(`last_error.${op}`)));
+      if (e) out[op] = e;
     }
+    return out;
   }
 
-  /** Record a sync error. */
-  recordError(db: Database, e: SyncErrorRecord): void {
-    setMeta(db, this.key("last_error"), JSON.stringify(e));
+  /** The most recent of {@linkcode failures}, if any. */
+  lastError(db: Database): SyncErrorRecord | null {
+    const all = Object.values(this.failures(db));
+    return all.length ? all.reduce((a, b) => (b.at > a.at ? b : a)) : null;
+  }
+
+  /** Record that `op` failed. */
+  recordFailure(db: Database, op: SyncOperation, e: SyncErrorRecord): void {
+    setMeta(db, this.key(`last_error.${op}`), JSON.stringify(e));
+  }
+
+  /** `op` succeeded: forget its last failure. */
+  clearFailure(db: Database, op: SyncOperation): void {
+    db.prepare("DELETE FROM meta WHERE key = ?").run(
+      this.key(`last_error.${op}`),
+    );
+  }
+}
+
+/** The sync operations whose failures are kept. */
+export const SYNC_OPERATIONS = ["push", "pull", "restore"] as const;
+
+/** One of {@linkcode SYNC_OPERATIONS}. */
+export type SyncOperation = typeof SYNC_OPERATIONS[number];
+
+function parseError(raw: string | undefined): SyncErrorRecord | null {
+  if (raw === undefined) return null;
+  try {
+    const v = JSON.parse(raw);
+    return typeof v?.at === "number" && typeof v?.message === "string"
+      ? { at: v.at, kind: String(v.kind ?? "other"), message: v.message }
+      : null;
+  } catch {
+    return null;
   }
 }

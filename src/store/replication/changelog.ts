@@ -59,6 +59,30 @@ export function countChangesAfter(db: Database, after: number): number {
 }
 
 /**
+ * The stamp of this host's oldest change after seq `after` (its first seq
+ * there, by index), or null when there is none.
+ */
+export function oldestChangeAfter(db: Database, after: number): number | null {
+  const host = hostId(db);
+  let first: { seq: number; at: number } | null = null;
+  const sources = [
+    ...REPLICATED.map((s) => ({ table: s.table, ts: s.ts, filter: s.filter })),
+    { table: "tombstones", ts: "deleted_at", filter: undefined },
+  ];
+  for (const s of sources) {
+    const row = db.prepare(
+      `SELECT seq, ${s.ts} AS at FROM ${s.table} WHERE origin = ? AND seq > ?${
+        s.filter ? ` AND ${s.filter}` : ""
+      } ORDER BY seq LIMIT 1`,
+    ).get(host, after);
+    if (row && (first === null || Number(row.seq) < first.seq)) {
+      first = { seq: Number(row.seq), at: Number(row.at) };
+    }
+  }
+  return first?.at ?? null;
+}
+
+/**
  * This host's rows and tombstones with `after < seq <= to`, read in one
  * snapshot (a read transaction), where `to` is the change counter in that
  * snapshot. Writes take their seq inside their own transaction, so nothing

@@ -20,10 +20,13 @@ import type * as S3 from "@aws-sdk/client-s3";
 import {
   type Bucket,
   BucketError,
+  type GetOptions,
   type ObjectInfo,
   type PutOptions,
   quoteForMessage,
+  type RequestOptions,
   type StoredObject,
+  tooLarge,
   validateObjectKey,
   validatePrefix,
 } from "../bucket.ts";
@@ -53,6 +56,8 @@ export interface S3BucketOptions extends Partial<RetryPolicy> {
   partSize?: number;
   /** Parts uploaded at once (default 4). */
   partConcurrency?: number;
+  /** Bucket time minus local time, to sign requests with (default 0). */
+  clockOffsetMs?: number;
 }
 
 const MiB = 1024 * 1024;
@@ -86,6 +91,7 @@ export class S3Bucket implements Bucket {
   #requests = 0;
   #closed = false;
   #clock = new ClockSampler();
+  #clockOffsetMs: number;
 
   /** Describe a bucket; no SDK is loaded and no request is made until used. */
   constructor(options: S3BucketOptions) {
@@ -106,6 +112,9 @@ export class S3Bucket implements Bucket {
     this.endpoint = options.endpoint || undefined;
     this.region = options.region || DEFAULTS.region;
     this.prefix = prefix;
+    this.#clockOffsetMs = Number.isFinite(options.clockOffsetMs)
+      ? options.clockOffsetMs!
+      : 0;
     const pick = (k: keyof Tuning): number => {
       const v = options[k];
       return typeof v === "number" && Number.isFinite(v) && v > 0
@@ -167,7 +176,7 @@ export class S3Bucket implements Bucket {
         partSize: this.#opts.partSize,
         partConcurrency: this.#opts.partConcurrency,
         requestTimeoutMs: this.#opts.requestTimeoutMs,
-        retry: (fn) => this.#retry("put", key, fn),
+        retry: (fn) => this.#retry("put", key, fn, options.signal),
       }, body);
       return;
     }
@@ -182,11 +191,11 @@ export class S3Bucket implements Bucket {
           Metadata: metadata,
         }),
         { abortSignal: a.signal },
-      ));
+      ), options.signal);
   }
 
   /** {@inheritDoc Bucket.get} */
-  async get(key: string): Promise<StoredObject | null> {
+  async get(key: string, options?: GetOptions): Promise<StoredObject | null> {
     validateObjectKey(key);
     const sdk = await loadS3Sdk();
     const client = await this.#getClient();
@@ -199,9 +208,17 @@ export class S3Bucket implements Bucket {
           }),
           { abortSignal: a.signal },
         );
+        const max = options?.maxBytes;
+        if (max !== undefined && (out.ContentLength ?? 0) > max) {
+          await out.Body?.transformToWebStream().cancel().catch(() => {});
+          throw tooLarge(key, out.ContentLength ?? 0, max);
+        }
         const body = out.Body
           ? await out.Body.transformToByteArray()
           : new Uint8Array();
+        if (max !== undefined && body.byteLength > max) {
+          throw tooLarge(key, body.byteLength, max);
+        }
         const obj: StoredObject = { body, metadata: out.Metadata ?? {} };
         if (out.ETag) obj.etag = unquote(out.ETag);
         return obj;
@@ -209,11 +226,14 @@ export class S3Bucket implements Bucket {
         if (isMissingObject(err)) return null;
         throw err;
       }
-    });
+    }, options?.signal);
   }
 
   /** {@inheritDoc Bucket.head} A missing bucket also reads as null here (HEAD has no error body). */
-  async head(key: string): Promise<ObjectInfo | null> {
+  async head(
+    key: string,
+    options?: RequestOptions,
+  ): Promise<ObjectInfo | null> {
     validateObjectKey(key);
     const sdk = await loadS3Sdk();
     const client = await this.#getClient();
@@ -238,11 +258,14 @@ export class S3Bucket implements Bucket {
         if (isMissingObject(err) || httpStatus(err) === 404) return null;
         throw err;
       }
-    });
+    }, options?.signal);
   }
 
   /** {@inheritDoc Bucket.list} */
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  async *list(
+    prefix: string,
+    options?: RequestOptions,
+  ): AsyncIterable<ObjectInfo> {
     validatePrefix(prefix);
     const sdk = await loadS3Sdk();
     const client = await this.#getClient();
@@ -261,6 +284,7 @@ export class S3Bucket implements Bucket {
             }),
             { abortSignal: a.signal },
           ),
+        options?.signal,
       );
       for (const obj of page.Contents ?? []) {
         if (!obj.Key || !obj.Key.startsWith(this.prefix)) continue;
@@ -277,15 +301,15 @@ export class S3Bucket implements Bucket {
   }
 
   /** {@inheritDoc Bucket.delete} */
-  async delete(keys: string[]): Promise<void> {
+  async delete(keys: string[], options?: RequestOptions): Promise<void> {
     for (const key of keys) validateObjectKey(key);
     const unique = [...new Set(keys)];
     for (let i = 0; i < unique.length; i += 1000) {
-      await this.#deleteBatch(unique.slice(i, i + 1000));
+      await this.#deleteBatch(unique.slice(i, i + 1000), options?.signal);
     }
   }
 
-  async #deleteBatch(batch: string[]): Promise<void> {
+  async #deleteBatch(batch: string[], signal?: AbortSignal): Promise<void> {
     const sdk = await loadS3Sdk();
     const client = await this.#getClient();
     let out: S3.DeleteObjectsCommandOutput;
@@ -300,7 +324,7 @@ export class S3Bucket implements Bucket {
             },
           }),
           { abortSignal: a.signal },
-        ));
+        ), signal);
     } catch (err) {
       if (!(err instanceof BucketError && err.code === "NotImplemented")) {
         throw err;
@@ -314,7 +338,7 @@ export class S3Bucket implements Bucket {
               Key: this.prefix + k,
             }),
             { abortSignal: a.signal },
-          ));
+          ), signal);
       }
       return;
     }
@@ -357,6 +381,7 @@ export class S3Bucket implements Bucket {
         makeS3Client(sdk, {
           region: this.region,
           endpoint: this.endpoint,
+          clockOffsetMs: this.#clockOffsetMs,
           onRequest: () => this.#requests++,
           onDate: (date, sent, received) =>
             this.#clock.add(date, sent, received),
@@ -373,6 +398,7 @@ export class S3Bucket implements Bucket {
     operation: string,
     key: string | undefined,
     fn: (attempt: Attempt) => Promise<T>,
+    signal?: AbortSignal,
   ): Promise<T> {
     return withRetry(this.#opts, fn, (err, a) =>
       classifyS3Error(err, {
@@ -383,6 +409,6 @@ export class S3Bucket implements Bucket {
         description: this.description,
         bucket: this.bucket,
         endpoint: this.endpoint,
-      }));
+      }), signal);
   }
 }

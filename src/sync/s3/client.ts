@@ -13,6 +13,8 @@ export interface ClientOptions {
   region: string;
   /** A custom endpoint (path-style requests), or AWS when unset. */
   endpoint?: string;
+  /** Server time minus local time, for signing (the SDK corrects it on a skew error). */
+  clockOffsetMs: number;
   /** Called once per request on the wire (per attempt, per part). */
   onRequest(): void;
   /** Called with each response's `Date` header and the request's send and receive times. */
@@ -31,6 +33,7 @@ export function makeS3Client(sdk: S3Sdk, options: ClientOptions): S3.S3Client {
       ? { endpoint: options.endpoint, forcePathStyle: true }
       : {}),
     maxAttempts: 1,
+    systemClockOffset: options.clockOffsetMs,
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
   });

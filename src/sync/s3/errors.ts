@@ -276,6 +276,16 @@ function classifyCode(
       retryable: false,
     };
   }
+  if (code === "RequestTimeTooSkewed") {
+    // The SDK corrects its clock from the error's Date header, so one more
+    // attempt is signed in the server's time.
+    return {
+      kind: "clock",
+      message:
+        `The S3 server refused ${what} on ${where} because this machine's clock is too far from the server's (${codeText}); fix the clock (NTP)`,
+      retryable: true,
+    };
+  }
   if (CREDENTIAL_CODES.has(code)) {
     return {
       kind: "credentials",

@@ -42,9 +42,11 @@ export async function withRetry<T>(
     err: unknown,
     attempt: Attempt & { timedOut: boolean },
   ) => Classified,
+  external?: AbortSignal,
 ): Promise<T> {
   const started = Date.now();
   for (let n = 1;; n++) {
+    if (external?.aborted) throw external.reason;
     const remaining = policy.totalTimeoutMs - (Date.now() - started);
     const timeoutMs = Math.max(
       1,
@@ -52,10 +54,14 @@ export async function withRetry<T>(
     );
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
+    const stop = () => controller.abort();
+    external?.addEventListener("abort", stop, { once: true });
     const attempt = { signal: controller.signal, timeoutMs };
     try {
       return await fn(attempt);
     } catch (err) {
+      // The caller gave up (a deadline): its reason, not a timeout of ours.
+      if (external?.aborted) throw external.reason;
       const { error, retryable } = classify(err, {
         ...attempt,
         timedOut: controller.signal.aborted,
@@ -72,6 +78,7 @@ export async function withRetry<T>(
       await new Promise((r) => setTimeout(r, delay));
     } finally {
       clearTimeout(timer);
+      external?.removeEventListener("abort", stop);
     }
   }
 }
