@@ -16,6 +16,7 @@ import {
   waitFor,
 } from "./support/cli.ts";
 import { makeReadOnly } from "./support/readonly.ts";
+import { closedPort } from "./support/relay.ts";
 import { type S3Endpoint, sdkClient, startS3 } from "./support/s3.ts";
 
 const SWIFT = Deno.env.get("STINT_TEST_SWIFT") === "1";
@@ -173,13 +174,6 @@ function project(base: string): string {
     hello: "echo hello from a drill",
     fail3: "echo failing on purpose && exit 3",
   });
-}
-
-function closedPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 // ---------------------------------------------------------------------------

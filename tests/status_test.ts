@@ -10,7 +10,7 @@ import { migrate, SCHEMA_VERSION } from "../src/store/schema.ts";
 import { stint, tempState } from "./support/cli.ts";
 import { makeReadOnly } from "./support/readonly.ts";
 import { HAS_FAKETIME, skewedBy } from "./support/faketime.ts";
-import { Relay } from "./support/relay.ts";
+import { closedPort, Relay, silentServer } from "./support/relay.ts";
 import { type S3Endpoint, sdkClient, startS3 } from "./support/s3.ts";
 
 const SWIFT = Deno.env.get("STINT_TEST_SWIFT") === "1";
@@ -112,41 +112,6 @@ async function withS3(fn: (s3: S3Endpoint) => Promise<void>): Promise<void> {
   } finally {
     await s3.stop();
   }
-}
-
-/** A free 127.0.0.1 port with nothing listening on it. */
-function closedPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** A server that accepts TCP connections and never answers. */
-function silentServer(): { url: string; close(): Promise<void> } {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns: Deno.Conn[] = [];
-  const loop = (async () => {
-    try {
-      for await (const c of l) conns.push(c);
-    } catch {
-      // closed
-    }
-  })();
-  return {
-    url: `http://127.0.0.1:${(l.addr as Deno.NetAddr).port}`,
-    async close() {
-      l.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch {
-          // already closed by the peer
-        }
-      }
-      await loop;
-    },
-  };
 }
 
 Deno.test("status: a fresh setup (no store, no bucket) is healthy: exit 0, the facts as information", async () => {

@@ -9,9 +9,11 @@ import {
   cacheSet,
   deleteVar,
   getVar,
+  hostId,
   setVar,
   withStore,
 } from "../src/store/mod.ts";
+import { absorbRange } from "../src/sync/seq_ranges.ts";
 import { SyncEngine } from "../src/sync/engine.ts";
 import { SyncMeta } from "../src/sync/state.ts";
 import { dumpReplicated, memorySync } from "./support/memory_sync.ts";
@@ -111,4 +113,50 @@ Deno.test("engine: cursors written before they were kept per location are adopte
   // Another location starts from nothing.
   const other = SyncMeta.of({ bucket: "b", prefix: "other/" });
   withStore(old.db, (db) => assert.equal(other.unpushedCount(db), 1));
+});
+
+Deno.test("seq ranges: applied-ahead ranges merge, and the cursor moves over what joins it", () => {
+  assert.deepEqual(absorbRange(3, [], [4, 6]), { cursor: 6, ahead: [] });
+  assert.deepEqual(absorbRange(3, [], [8, 9]), { cursor: 3, ahead: [[8, 9]] });
+  assert.deepEqual(absorbRange(3, [[8, 9]], [10, 12]), {
+    cursor: 3,
+    ahead: [[8, 12]],
+  });
+  // The hole filled (a snapshot up to 7): everything joins.
+  assert.deepEqual(absorbRange(3, [[8, 12]], [1, 7]), {
+    cursor: 12,
+    ahead: [],
+  });
+  assert.deepEqual(absorbRange(5, [[8, 9]], [2, 4]), {
+    cursor: 5,
+    ahead: [[8, 9]],
+  });
+});
+
+Deno.test("engine: after a missing segment, later ones are applied once, not fetched on every pull", async () => {
+  const m = memorySync();
+  const a = m.host("a"), b = m.host("b");
+  withStore(b.db, (db) => setVar(db, "seed", "1"));
+  await b.engine.push();
+  for (const k of ["k1", "k2", "k3", "k4"]) {
+    withStore(a.db, (db) => setVar(db, k, "v"));
+    await a.engine.push();
+  }
+  const aHost = withStore(a.db, hostId);
+  const segs = [...m.raw.objects.keys()].filter((k) =>
+    k.startsWith(`hosts/${aHost}/seg/`)
+  ).sort();
+  m.raw.objects.delete(segs[1]);
+  const first = await b.engine.pull();
+  assert.equal(first.segments, 3);
+  assert.match(first.problems.join(" "), /Changes 2-2 of host .* are missing/);
+  withStore(b.db, (db) => assert.equal(getVar(db, "k4")?.value, "v"));
+  const requests = m.raw.requestCount;
+  const again = await b.engine.pull();
+  assert.equal(again.segments, 0, "applied segments were fetched again");
+  assert.equal(m.raw.requestCount - requests, 1, "only the listing");
+  await a.engine.push({ compact: true });
+  await b.engine.pull();
+  withStore(b.db, (db) => assert.equal(getVar(db, "k2")?.value, "v"));
+  assert.deepEqual((await b.engine.pull()).problems, []);
 });

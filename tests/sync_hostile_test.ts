@@ -9,12 +9,13 @@ import assert from "node:assert/strict";
 import { stint } from "./support/cli.ts";
 import { HAS_FAKETIME, skewedBy } from "./support/faketime.ts";
 import { Relay } from "./support/relay.ts";
-import { type S3Endpoint, sdkClient, startS3 } from "./support/s3.ts";
+import { type S3Endpoint, sdkClient } from "./support/s3.ts";
 import {
-  bucketAt,
+  listKeys,
   okStint as ok,
   type SyncHost,
   syncHost as host,
+  withSyncS3,
 } from "./support/sync_host.ts";
 
 const SLOW = { sanitizeOps: false, sanitizeResources: false };
@@ -55,17 +56,6 @@ async function remove(s3: S3Endpoint, bucket: string, key: string) {
   }
 }
 
-async function keys(s3: S3Endpoint, bucket: string): Promise<string[]> {
-  const b = bucketAt(s3, bucket);
-  try {
-    const out: string[] = [];
-    for await (const o of b.list("")) out.push(o.key);
-    return out;
-  } finally {
-    await b.close();
-  }
-}
-
 function noise(n: number): Uint8Array {
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i += 65536) {
@@ -87,11 +77,8 @@ async function statusProbe(st: SyncHost, name: string) {
 Deno.test({
   name: "sync: a bucket that cannot hurt us",
   ...SLOW,
-  fn: async (t) => {
-    const s3 = await startS3();
-    Deno.env.set("AWS_ACCESS_KEY_ID", s3.accessKeyId);
-    Deno.env.set("AWS_SECRET_ACCESS_KEY", s3.secretAccessKey);
-    try {
+  fn: (t) =>
+    withSyncS3(async (s3) => {
       await t.step(
         "a garbage snapshot is not downloaded by every pull (refused objects are remembered by key and etag)",
         async () => {
@@ -158,7 +145,7 @@ Deno.test({
           const bucket = await s3.newBucket();
           const a = host(s3, bucket), b = host(s3, bucket);
           await ok(b, ["vars", "set", "seed", "1", "--global"]);
-          const seeded = new Set(await keys(s3, bucket));
+          const seeded = new Set(await listKeys(s3, bucket));
           for (const k of ["k1", "k2", "k3"]) {
             await ok(a, ["vars", "set", k, "v", "--global"]);
           }
@@ -172,7 +159,7 @@ Deno.test({
             noise(10),
           );
           await plant(s3, bucket, "stint/notes.txt", noise(10));
-          const bad = (await keys(s3, bucket)).filter((k) =>
+          const bad = (await listKeys(s3, bucket)).filter((k) =>
             k.includes("/seg/") && !seeded.has(k)
           ).sort().at(-1)!;
           await plant(s3, bucket, bad, noise(200), {
@@ -227,11 +214,13 @@ Deno.test({
           const bucket = await s3.newBucket();
           const a = host(s3, bucket), b = host(s3, bucket);
           await ok(b, ["vars", "set", "seed", "1", "--global"]);
-          const before = new Set(await keys(s3, bucket));
+          const before = new Set(await listKeys(s3, bucket));
           for (const k of ["k1", "k2", "k3"]) {
             await ok(a, ["vars", "set", k, "v", "--global"]);
           }
-          const aSegs = (await keys(s3, bucket)).filter((k) => !before.has(k))
+          const aSegs = (await listKeys(s3, bucket)).filter((k) =>
+            !before.has(k)
+          )
             .sort();
           assert.equal(aSegs.length, 3, aSegs.join(","));
           await remove(s3, bucket, aSegs[1]);
@@ -277,8 +266,5 @@ Deno.test({
           assert.equal(await ok(b, ["vars", "get", "k"]), "v\n");
         },
       });
-    } finally {
-      await s3.stop();
-    }
-  },
+    }),
 });

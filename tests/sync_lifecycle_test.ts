@@ -8,11 +8,11 @@
 import assert from "node:assert/strict";
 import { spawnStint, stint, waitFor } from "./support/cli.ts";
 import { Relay, silentServer } from "./support/relay.ts";
-import { startS3 } from "./support/s3.ts";
 import {
   okStint as ok,
   type SyncHost,
   syncHost as host,
+  withSyncS3,
 } from "./support/sync_host.ts";
 
 const SLOW = { sanitizeOps: false, sanitizeResources: false };
@@ -36,11 +36,8 @@ async function history(st: SyncHost): Promise<Run[]> {
 Deno.test({
   name: "sync lifecycle",
   ...SLOW,
-  fn: async (t) => {
-    const s3 = await startS3();
-    Deno.env.set("AWS_ACCESS_KEY_ID", s3.accessKeyId);
-    Deno.env.set("AWS_SECRET_ACCESS_KEY", s3.secretAccessKey);
-    try {
+  fn: (t) =>
+    withSyncS3(async (s3) => {
       await t.step(
         "a new bucket or prefix gets everything, not only later changes (push cursors per location)",
         async () => {
@@ -239,8 +236,5 @@ Deno.test({
           assert.equal(end?.status, "killed");
         },
       );
-    } finally {
-      await s3.stop();
-    }
-  },
+    }),
 });

@@ -8,12 +8,12 @@ import assert from "node:assert/strict";
 import { stint } from "./support/cli.ts";
 import { HAS_FAKETIME, skewedBy } from "./support/faketime.ts";
 import { dumpReplicated } from "./support/memory_sync.ts";
-import { startS3 } from "./support/s3.ts";
 import { openSqlite } from "../src/store/sqlite.ts";
 import {
   okStint as ok,
   type SyncHost,
   syncHost as host,
+  withSyncS3,
 } from "./support/sync_host.ts";
 
 const SLOW = { sanitizeOps: false, sanitizeResources: false };
@@ -49,11 +49,8 @@ async function cacheGet(st: SyncHost, key: string) {
 Deno.test({
   name: "sync: last writer wins by real order",
   ...SLOW,
-  fn: async (t) => {
-    const s3 = await startS3();
-    Deno.env.set("AWS_ACCESS_KEY_ID", s3.accessKeyId);
-    Deno.env.set("AWS_SECRET_ACCESS_KEY", s3.secretAccessKey);
-    try {
+  fn: (t) =>
+    withSyncS3(async (s3) => {
       await t.step(
         "an overwritten cache value does not come back after the newer one expires and is pruned",
         async () => {
@@ -132,8 +129,5 @@ Deno.test({
           }
         },
       });
-    } finally {
-      await s3.stop();
-    }
-  },
+    }),
 });

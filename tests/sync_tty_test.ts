@@ -5,27 +5,17 @@
  * story, and `stint sync push` its result once.
  */
 import assert from "node:assert/strict";
+import { HAS_SCRIPT } from "./support/script.ts";
 import { MAIN } from "./support/cli.ts";
 import { closedPort } from "./support/relay.ts";
-import { startS3 } from "./support/s3.ts";
 import {
   okStint as ok,
   type SyncHost,
   syncHost as host,
+  withSyncS3,
 } from "./support/sync_host.ts";
 
 const SLOW = { sanitizeOps: false, sanitizeResources: false };
-
-/** Whether script(1) (util-linux) is there to give a child a pty. */
-const HAS_SCRIPT = (() => {
-  try {
-    new Deno.Command("script", { args: ["--version"], stdout: "null" })
-      .outputSync();
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 /** Run stint on a pty; the lines it printed (stdout and stderr together). */
 async function onTty(
@@ -61,11 +51,8 @@ Deno.test({
     : "sync speaks once on a terminal (needs script(1) for a pty; not installed)",
   ignore: !HAS_SCRIPT,
   ...SLOW,
-  fn: async (t) => {
-    const s3 = await startS3();
-    Deno.env.set("AWS_ACCESS_KEY_ID", s3.accessKeyId);
-    Deno.env.set("AWS_SECRET_ACCESS_KEY", s3.secretAccessKey);
-    try {
+  fn: (t) =>
+    withSyncS3(async (s3) => {
       const bucket = await s3.newBucket();
       const a = host(s3, bucket);
       await ok(a, ["vars", "set", "seed", "1", "--global"]);
@@ -124,8 +111,5 @@ Deno.test({
         assert.equal(r.lines.length, 1, r.lines.join("\n"));
         assert.match(r.lines[0], /^Pushed 1 change/);
       });
-    } finally {
-      await s3.stop();
-    }
-  },
+    }),
 });

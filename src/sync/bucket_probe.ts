@@ -15,7 +15,7 @@ import type { SyncFacts } from "./facts.ts";
 import { classifyKey, HOSTS_PREFIX, parseSegmentKey } from "./layout.ts";
 import { openBucket } from "./open.ts";
 import { elapsed, type ProbeResult, skipped } from "./probe_result.ts";
-import { MAX_SNAPSHOT_BYTES } from "./pull.ts";
+import { MAX_SNAPSHOT_BYTES } from "./snapshots.ts";
 import { loadS3Sdk } from "./s3/sdk.ts";
 import { MAX_SEGMENT_BYTES } from "./segment.ts";
 

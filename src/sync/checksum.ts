@@ -10,13 +10,11 @@ import {
   type Bucket,
   BucketError,
   type GetOptions,
-  type ObjectInfo,
   type PutOptions,
   quoteForMessage,
-  type RequestOptions,
   type StoredObject,
 } from "./bucket.ts";
-import type { OffsetBounds } from "./clock.ts";
+import { WrappedBucket } from "./wrapped_bucket.ts";
 
 /** The metadata name under which every object's SHA-256 (hex) is kept. */
 export const CHECKSUM_METADATA = "stint-sha256";
@@ -31,34 +29,23 @@ export function withChecksums(inner: Bucket): Bucket {
   return new ChecksumBucket(inner);
 }
 
-class ChecksumBucket implements Bucket {
-  #inner: Bucket;
-
-  constructor(inner: Bucket) {
-    this.#inner = inner;
-  }
-
-  get requestCount(): number {
-    return this.#inner.requestCount;
-  }
-
-  get description(): string {
-    return this.#inner.description;
-  }
-
-  clock(): OffsetBounds | null {
-    return this.#inner.clock();
-  }
-
-  put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<void> {
-    return this.#inner.put(key, body, {
+class ChecksumBucket extends WrappedBucket {
+  override put(
+    key: string,
+    body: Uint8Array,
+    options: PutOptions = {},
+  ): Promise<void> {
+    return this.inner.put(key, body, {
       ...options,
       metadata: { ...options.metadata, [CHECKSUM_METADATA]: sha256Hex(body) },
     });
   }
 
-  async get(key: string, options?: GetOptions): Promise<StoredObject | null> {
-    const obj = await this.#inner.get(key, options);
+  override async get(
+    key: string,
+    options?: GetOptions,
+  ): Promise<StoredObject | null> {
+    const obj = await this.inner.get(key, options);
     if (obj === null) return null;
     const want = obj.metadata[CHECKSUM_METADATA];
     if (want === undefined) {
@@ -81,21 +68,5 @@ class ChecksumBucket implements Bucket {
       );
     }
     return obj;
-  }
-
-  head(key: string, options?: RequestOptions): Promise<ObjectInfo | null> {
-    return this.#inner.head(key, options);
-  }
-
-  list(prefix: string, options?: RequestOptions): AsyncIterable<ObjectInfo> {
-    return this.#inner.list(prefix, options);
-  }
-
-  delete(keys: string[], options?: RequestOptions): Promise<void> {
-    return this.#inner.delete(keys, options);
-  }
-
-  close(): Promise<void> {
-    return this.#inner.close();
   }
 }

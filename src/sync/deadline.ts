@@ -14,7 +14,7 @@ import {
   type PutOptions,
   type StoredObject,
 } from "./bucket.ts";
-import type { OffsetBounds } from "./clock.ts";
+import { WrappedBucket } from "./wrapped_bucket.ts";
 
 /** The error a passed deadline aborts with. */
 export function deadlineError(
@@ -62,61 +62,49 @@ export function abortable(inner: Bucket, signal: AbortSignal): Bucket {
   return new AbortableBucket(inner, signal);
 }
 
-class AbortableBucket implements Bucket {
-  #inner: Bucket;
+class AbortableBucket extends WrappedBucket {
   #signal: AbortSignal;
 
   constructor(inner: Bucket, signal: AbortSignal) {
-    this.#inner = inner;
+    super(inner);
     this.#signal = signal;
   }
 
-  get requestCount(): number {
-    return this.#inner.requestCount;
-  }
-
-  get description(): string {
-    return this.#inner.description;
-  }
-
-  clock(): OffsetBounds | null {
-    return this.#inner.clock();
-  }
-
-  put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<void> {
+  override put(
+    key: string,
+    body: Uint8Array,
+    options: PutOptions = {},
+  ): Promise<void> {
     return this.#bound(() =>
-      this.#inner.put(key, body, { ...options, signal: this.#signal })
+      this.inner.put(key, body, { ...options, signal: this.#signal })
     );
   }
 
-  get(key: string, options: GetOptions = {}): Promise<StoredObject | null> {
+  override get(
+    key: string,
+    options: GetOptions = {},
+  ): Promise<StoredObject | null> {
     return this.#bound(() =>
-      this.#inner.get(key, { ...options, signal: this.#signal })
+      this.inner.get(key, { ...options, signal: this.#signal })
     );
   }
 
-  head(key: string): Promise<ObjectInfo | null> {
-    return this.#bound(() => this.#inner.head(key, { signal: this.#signal }));
+  override head(key: string): Promise<ObjectInfo | null> {
+    return this.#bound(() => this.inner.head(key, { signal: this.#signal }));
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  override async *list(prefix: string): AsyncIterable<ObjectInfo> {
     this.#check();
     for await (
-      const obj of this.#inner.list(prefix, { signal: this.#signal })
+      const obj of this.inner.list(prefix, { signal: this.#signal })
     ) {
       this.#check();
       yield obj;
     }
   }
 
-  delete(keys: string[]): Promise<void> {
-    return this.#bound(() =>
-      this.#inner.delete(keys, { signal: this.#signal })
-    );
-  }
-
-  close(): Promise<void> {
-    return this.#inner.close();
+  override delete(keys: string[]): Promise<void> {
+    return this.#bound(() => this.inner.delete(keys, { signal: this.#signal }));
   }
 
   #check(): void {

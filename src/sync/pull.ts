@@ -11,39 +11,24 @@
  * filled from the host's snapshot when it compacts).
  * @module
  */
-import { join } from "node:path";
 import { hostId } from "../store/meta.ts";
 import { transaction, withStore } from "../store/open.ts";
-import { stateDir } from "../store/paths.ts";
 import {
   applyRecordsInTransaction,
   type ChangeRecord,
 } from "../store/replication/mod.ts";
-import {
-  inspectSnapshot,
-  mergeSnapshot,
-  sanitizeSnapshot,
-} from "../store/replication/snapshot.ts";
 import { BucketError, type ObjectInfo, tooLarge } from "./bucket.ts";
 import {
   type ListingOptions,
-  removeQuietly,
   reportError,
   type SyncContext,
 } from "./context.ts";
 import { bucketNow } from "../store/replication/clock.ts";
 import { recordHostsSeen } from "../store/replication/liveness.ts";
-import {
-  type HostListing,
-  listHosts,
-  type SegmentInfo,
-  snapshotKey,
-} from "./layout.ts";
+import { type HostListing, listHosts, type SegmentInfo } from "./layout.ts";
+import { listedIdentities, Refusals } from "./refusals.ts";
 import { decodeSegment, MAX_SEGMENT_BYTES } from "./segment.ts";
-import type { RejectedObject } from "./state.ts";
-
-/** The largest snapshot a pull or restore downloads. */
-export const MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
+import { applySnapshot, snapshotSeq } from "./snapshots.ts";
 
 /** What a pull (or restore) did. */
 export interface PullResult {
@@ -125,76 +110,6 @@ export function noteHostsSeen(
       })));
 }
 
-/** One pull's view of the objects refused before, against `target`. */
-class Refusals {
-  #known: Map<string, RejectedObject>;
-  #ctx: SyncContext;
-  #target: string;
-
-  constructor(ctx: SyncContext, target: string, listed: Map<string, string>) {
-    this.#ctx = ctx;
-    this.#target = target;
-    this.#known = withStore(target, (db) => ctx.meta.rejected(db));
-    // An object that changed or went away is tried again.
-    const stale = [...this.#known.values()].filter((r) =>
-      listed.get(r.key) !== r.etag
-    );
-    if (stale.length > 0) {
-      withStore(target, (db) =>
-        transaction(db, () => {
-          for (const r of stale) {
-            ctx.meta.forgetRejected(db, r.key);
-            this.#known.delete(r.key);
-          }
-        }));
-    }
-  }
-
-  /** Whether `obj` was refused before, as it is now (noted in `result` if so). */
-  known(obj: ObjectInfo | SegmentInfo, result: PullResult): boolean {
-    const r = this.#known.get(obj.key);
-    if (r?.etag !== identity(obj)) return false;
-    result.corrupt.push(obj.key);
-    result.reasons[obj.key] = r.reason;
-    return true;
-  }
-
-  /** Refuse `obj` for `err` and remember it. */
-  refuse(
-    obj: ObjectInfo | SegmentInfo,
-    err: unknown,
-    result: PullResult,
-  ): void {
-    const r: RejectedObject = {
-      key: obj.key,
-      etag: identity(obj),
-      reason: (err instanceof Error ? err.message : String(err)).split("\n")[0],
-      at: Date.now(),
-    };
-    withStore(this.#target, (db) => this.#ctx.meta.reject(db, r));
-    this.#known.set(r.key, r);
-    result.corrupt.push(obj.key);
-    result.reasons[obj.key] = r.reason;
-    result.newlyCorrupt++;
-    reportError(this.#ctx, err);
-  }
-}
-
-/** What names one version of an object: its etag, else its size. */
-function identity(obj: { etag?: string; size: number }): string {
-  return obj.etag ?? `size:${obj.size}`;
-}
-
-/** Every `hosts/` key of a listing with its identity. */
-function listedIdentities(all: Map<string, HostListing>): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const h of all.values()) {
-    for (const s of h.segments) out.set(s.key, identity(s));
-    if (h.snapshot) out.set(h.snapshot.key, identity(h.snapshot));
-  }
-  return out;
-}
-
 /**
  * Apply `hosts`' objects to the store at `target` (the store, or a restore's
  * temp file). `all` is the whole listing they come from.
@@ -273,26 +188,6 @@ async function pullSnapshot(
   }
 }
 
-/** The seq a snapshot's metadata says it covers; a `corrupt` error when it is not stint's. */
-export function snapshotSeq(host: string, info: ObjectInfo): number {
-  const m = info.metadata ?? {};
-  const seq = Number(m["stint-seq"]);
-  if (
-    m["stint-host"] !== host || !Number.isSafeInteger(seq) || seq < 0 ||
-    m["stint-sha256"] === undefined
-  ) {
-    throw new BucketError(
-      "corrupt",
-      `Snapshot ${info.key} is not a stint snapshot of ${host} (it lacks stint's metadata); not downloaded`,
-      { operation: "head", key: info.key, code: "NotStint" },
-    );
-  }
-  if (info.size > MAX_SNAPSHOT_BYTES) {
-    throw tooLarge(info.key, info.size, MAX_SNAPSHOT_BYTES);
-  }
-  return seq;
-}
-
 /**
  * `h`'s segments that are not applied yet, in order. A refused or missing
  * one is skipped and the later ones are still applied; the cursor stays
@@ -358,67 +253,5 @@ async function readSegment(
       return null;
     }
     throw err;
-  }
-}
-
-/**
- * Download `host`'s snapshot to `tmp` (0600) and check it is a stint
- * snapshot of that host. Returns the seq it covers, or null when the bucket
- * has none; a bad file is a `corrupt` BucketError.
- */
-export async function downloadSnapshot(
-  ctx: SyncContext,
-  host: string,
-  tmp: string,
-): Promise<number | null> {
-  const key = snapshotKey(host);
-  const obj = await ctx.bucket.get(key, {
-    requireChecksum: true,
-    maxBytes: MAX_SNAPSHOT_BYTES,
-  });
-  if (obj === null) return null;
-  Deno.writeFileSync(tmp, obj.body, { mode: 0o600 });
-  try {
-    return inspectSnapshot(tmp, host);
-  } catch (err) {
-    throw new BucketError(
-      "corrupt",
-      `Snapshot ${key} in ${ctx.bucket.description} is not a valid stint snapshot (${
-        err instanceof Error ? err.message.split("\n")[0] : String(err)
-      }); skipped`,
-      { operation: "get", key, code: "BadSnapshot" },
-    );
-  }
-}
-
-/** Download, verify and merge a host's snapshot; the rows changed, or null when there is none. */
-async function applySnapshot(
-  ctx: SyncContext,
-  target: string,
-  h: HostListing,
-  snap: ObjectInfo,
-): Promise<number | null> {
-  const tmp = join(stateDir(target), `.pull-${crypto.randomUUID()}.db`);
-  try {
-    const seq = await downloadSnapshot(ctx, h.host, tmp);
-    if (seq === null) return null;
-    return withStore(target, (db) => {
-      db.prepare("ATTACH DATABASE ? AS snap").run(tmp);
-      try {
-        return transaction(db, () => {
-          const self = hostId(db);
-          sanitizeSnapshot(db, "snap", h.host, self);
-          const n = mergeSnapshot(db, h.host, self);
-          ctx.meta.markApplied(db, h.host, [1, seq]);
-          if (snap.etag) ctx.meta.setSnapshotEtag(db, h.host, snap.etag);
-          return n;
-        });
-      } finally {
-        db.exec("DETACH DATABASE snap");
-      }
-    });
-  } finally {
-    removeQuietly(tmp);
-    removeQuietly(`${tmp}-journal`);
   }
 }

@@ -29,13 +29,12 @@ import {
 } from "./context.ts";
 import { type HostListing, listHosts } from "./layout.ts";
 import {
-  downloadSnapshot,
   emptyPull,
   noteHostsSeen,
   pullHosts,
   type PullResult,
-  snapshotSeq,
 } from "./pull.ts";
+import { downloadSnapshot, snapshotSeq } from "./snapshots.ts";
 import type { RejectedObject } from "./state.ts";
 
 /** What a restore did. */

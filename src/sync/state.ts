@@ -9,6 +9,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { absorbRange, parseRanges, type SeqRange } from "./seq_ranges.ts";
 import { getMeta, setMeta } from "../store/meta.ts";
 import { transaction } from "../store/open.ts";
 import type { Database } from "../store/sqlite.ts";
@@ -49,8 +50,7 @@ export interface RejectedObject {
   at: number;
 }
 
-/** A seq range `[from, to]`. */
-export type SeqRange = [number, number];
+export type { SeqRange };
 
 /** The prefix of the keys written before cursors were kept per location. */
 export const LEGACY_PREFIX = "sync.";
@@ -201,19 +201,7 @@ export class SyncMeta {
    * (segments after a missing one), so they are not fetched again.
    */
   appliedAhead(db: Database, host: string): SeqRange[] {
-    const raw = getMeta(db, this.key(`ahead.${host}`));
-    if (raw === undefined) return [];
-    try {
-      const v = JSON.parse(raw);
-      return Array.isArray(v)
-        ? v.filter((r) =>
-          Array.isArray(r) && Number.isSafeInteger(r[0]) &&
-          Number.isSafeInteger(r[1])
-        )
-        : [];
-    } catch {
-      return [];
-    }
+    return parseRanges(getMeta(db, this.key(`ahead.${host}`)));
   }
 
   /**
@@ -222,29 +210,15 @@ export class SyncMeta {
    * new cursor. Inside a write transaction.
    */
   markApplied(db: Database, host: string, range: SeqRange): number {
-    let cursor = this.remoteCursor(db, host);
-    const ranges = [...this.appliedAhead(db, host), range]
-      .sort((a, b) => a[0] - b[0]);
-    const ahead: SeqRange[] = [];
-    for (const [from, to] of ranges) {
-      if (to <= cursor) continue;
-      if (from <= cursor + 1) cursor = to;
-      else if (ahead.length && from <= ahead[ahead.length - 1][1] + 1) {
-        ahead[ahead.length - 1][1] = Math.max(ahead[ahead.length - 1][1], to);
-      } else ahead.push([from, to]);
-    }
-    // A cursor that caught up may now join ranges kept before it.
-    while (ahead.length && ahead[0][0] <= cursor + 1) {
-      cursor = Math.max(cursor, ahead.shift()![1]);
-    }
+    const { cursor, ahead } = absorbRange(
+      this.remoteCursor(db, host),
+      this.appliedAhead(db, host),
+      range,
+    );
     this.advanceRemoteCursor(db, host, cursor);
-    if (ahead.length) {
-      setMeta(db, this.key(`ahead.${host}`), JSON.stringify(ahead));
-    } else {
-      db.prepare("DELETE FROM meta WHERE key = ?").run(
-        this.key(`ahead.${host}`),
-      );
-    }
+    const key = this.key(`ahead.${host}`);
+    if (ahead.length) setMeta(db, key, JSON.stringify(ahead));
+    else db.prepare("DELETE FROM meta WHERE key = ?").run(key);
     return cursor;
   }
 

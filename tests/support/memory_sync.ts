@@ -9,7 +9,6 @@ import type { Bucket } from "../../src/sync/bucket.ts";
 import { withChecksums } from "../../src/sync/checksum.ts";
 import { SyncEngine, type SyncEngineOptions } from "../../src/sync/engine.ts";
 import { MemoryBucket } from "../../src/sync/memory_bucket.ts";
-import { openSqlite } from "../../src/store/sqlite.ts";
 
 /** A shared in-memory bucket and a way to add hosts to it. */
 export interface MemorySync {
@@ -47,21 +46,4 @@ export function memorySync(): MemorySync {
   };
 }
 
-/** The replicated tables of a store as one comparable string. */
-export function dumpReplicated(dbPath: string): string {
-  const db = openSqlite(dbPath, { timeoutMs: 5000, readOnly: true });
-  try {
-    const q = (sql: string) => db.prepare(sql).all();
-    return JSON.stringify({
-      executions: q("SELECT * FROM executions ORDER BY id"),
-      background: q("SELECT * FROM background_runs ORDER BY id"),
-      vars: q("SELECT * FROM vars WHERE scope_id = 'root' ORDER BY key"),
-      cache: q(
-        "SELECT key, hex(value) AS v, updated_at, expires_at, origin, seq FROM cache ORDER BY key",
-      ),
-      tombstones: q("SELECT * FROM tombstones ORDER BY kind, key"),
-    });
-  } finally {
-    db.close();
-  }
-}
+export { dumpReplicated } from "./sync_host.ts";

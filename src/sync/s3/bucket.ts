@@ -34,6 +34,7 @@ import { ClockSampler, type OffsetBounds } from "../clock.ts";
 import { displayEndpoint } from "../config.ts";
 import { classifyS3Error, httpStatus, isMissingObject } from "./errors.ts";
 import { checkMetadata, makeS3Client, unquote } from "./client.ts";
+import { deleteBatch } from "./delete.ts";
 import { putMultipart } from "./multipart.ts";
 import { type Attempt, type RetryPolicy, withRetry } from "./retry.ts";
 import { loadS3Sdk } from "./sdk.ts";
@@ -304,55 +305,18 @@ export class S3Bucket implements Bucket {
   async delete(keys: string[], options?: RequestOptions): Promise<void> {
     for (const key of keys) validateObjectKey(key);
     const unique = [...new Set(keys)];
-    for (let i = 0; i < unique.length; i += 1000) {
-      await this.#deleteBatch(unique.slice(i, i + 1000), options?.signal);
-    }
-  }
-
-  async #deleteBatch(batch: string[], signal?: AbortSignal): Promise<void> {
+    if (unique.length === 0) return;
     const sdk = await loadS3Sdk();
     const client = await this.#getClient();
-    let out: S3.DeleteObjectsCommandOutput;
-    try {
-      out = await this.#retry("delete", batch[0], (a) =>
-        client.send(
-          new sdk.DeleteObjectsCommand({
-            Bucket: this.bucket,
-            Delete: {
-              Objects: batch.map((k) => ({ Key: this.prefix + k })),
-              Quiet: true,
-            },
-          }),
-          { abortSignal: a.signal },
-        ), signal);
-    } catch (err) {
-      if (!(err instanceof BucketError && err.code === "NotImplemented")) {
-        throw err;
-      }
-      // Servers without multi-object delete (GCS's S3 API): one by one.
-      for (const k of batch) {
-        await this.#retry("delete", k, (a) =>
-          client.send(
-            new sdk.DeleteObjectCommand({
-              Bucket: this.bucket,
-              Key: this.prefix + k,
-            }),
-            { abortSignal: a.signal },
-          ), signal);
-      }
-      return;
-    }
-    const failed = (out.Errors ?? []).filter((e) => e.Code !== "NoSuchKey");
-    if (failed.length > 0) {
-      const key = (failed[0].Key ?? "").slice(this.prefix.length);
-      const code = failed[0].Code ?? "UnknownError";
-      throw new BucketError(
-        code === "AccessDenied" ? "access-denied" : "other",
-        `Could not delete ${failed.length} object(s) from ${this.description}: ${
-          quoteForMessage(key)
-        } failed with ${code}`,
-        { operation: "delete", key, code },
-      );
+    for (let i = 0; i < unique.length; i += 1000) {
+      await deleteBatch({
+        sdk,
+        client,
+        bucket: this.bucket,
+        prefix: this.prefix,
+        description: this.description,
+        retry: (key, fn) => this.#retry("delete", key, fn, options?.signal),
+      }, unique.slice(i, i + 1000));
     }
   }
 
