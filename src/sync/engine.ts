@@ -79,6 +79,7 @@ export class SyncEngine {
   };
   #ctx: SyncContext;
   #adopted = false;
+  #savedBounds: { lo: number; hi: number } | null = null;
 
   /** Bind a store file to a bucket. */
   constructor(dbPath: string, options: SyncEngineOptions) {
@@ -119,13 +120,12 @@ export class SyncEngine {
     this.#adoptLegacy();
     try {
       const r = await push(this.#op(options?.signal), options);
-      if (r.pushed) this.#outcome("push", null);
+      // An idle push touches nothing: no request, and no write here either.
+      this.#settle("push", r.pushed ? null : undefined);
       return r;
     } catch (err) {
-      this.#outcome("push", err);
+      this.#settle("push", err);
       throw err;
-    } finally {
-      this.saveClock();
     }
   }
 
@@ -134,53 +134,44 @@ export class SyncEngine {
     this.#adoptLegacy();
     try {
       const r = await pull(this.#op(options.signal), options);
-      this.#outcome("pull", pullProblem(r));
+      this.#settle("pull", pullProblem(r));
       return r;
     } catch (err) {
-      this.#outcome("pull", err);
+      this.#settle("pull", err);
       throw err;
-    } finally {
-      this.saveClock();
     }
   }
 
   /**
-   * Keep `op`'s failure in the store until a later success of the same kind
-   * (null: it succeeded), for `stint status` and `stint sync status`.
+   * After an operation, in one write to the store (none when there is
+   * nothing new): keep what the bucket's answers said about its clock, so
+   * this and later processes stamp writes in bucket time; and keep `op`'s
+   * failure until a later success of the same kind (`null`: it succeeded;
+   * `undefined`: nothing to say), for `stint status`. Never throws.
    */
-  #outcome(op: SyncOperation, err: unknown): void {
-    if (!fileExists(this.dbPath)) return;
+  #settle(op: SyncOperation, err: unknown): void {
+    const bounds = this.bucket.clock();
+    const clockNews = bounds !== null &&
+      (bounds.lo !== this.#savedBounds?.lo ||
+        bounds.hi !== this.#savedBounds?.hi);
+    if ((!clockNews && err === undefined) || !fileExists(this.dbPath)) return;
     try {
-      withStore(this.dbPath, (db) => {
-        if (err === null) {
-          if (this.meta.failures(db)[op]) this.meta.clearFailure(db, op);
-        } else {
-          this.meta.recordFailure(db, op, {
-            at: Date.now(),
-            kind: errorKind(err),
-            message: errorMessage(err),
-          });
-        }
-      });
+      withStore(this.dbPath, (db) =>
+        transaction(db, () => {
+          if (clockNews) recordClockBounds(db, bounds!);
+          if (err === null) {
+            if (this.meta.failures(db)[op]) this.meta.clearFailure(db, op);
+          } else if (err !== undefined) {
+            this.meta.recordFailure(db, op, {
+              at: Date.now(),
+              kind: errorKind(err),
+              message: errorMessage(err),
+            });
+          }
+        }));
+      if (clockNews) this.#savedBounds = bounds;
     } catch {
       // The store itself may be the problem; the reporter has the error.
-    }
-  }
-
-  /**
-   * Keep what the bucket's answers said about its clock in the store, so
-   * this and later processes stamp writes in bucket time. Never throws.
-   */
-  saveClock(): void {
-    const bounds = this.bucket.clock();
-    if (bounds === null || !fileExists(this.dbPath)) return;
-    try {
-      withStore(
-        this.dbPath,
-        (db) => transaction(db, () => recordClockBounds(db, bounds)),
-      );
-    } catch {
-      // The store itself may be the problem; stamps fall back to what it has.
     }
   }
 
@@ -196,7 +187,7 @@ export class SyncEngine {
     options: { force?: boolean } & ListingOptions = {},
   ): Promise<RestoreResult> {
     const r = await restore(this.#op(options.signal), options);
-    if (r.restored) this.saveClock();
+    if (r.restored) this.#settle("restore", undefined);
     return r;
   }
 

@@ -146,13 +146,18 @@ async function startStep(
   engine: SyncEngine,
   info: StartInfo,
 ): Promise<void> {
-  const { deadlineMs } = options.config;
+  // The deadline counts from the start of the process: loading this code
+  // and the SDK is part of how late the command's work begins.
+  const deadlineMs = Math.max(
+    options.config.deadlineMs / 10,
+    options.config.deadlineMs - performance.now(),
+  );
   const where = engine.bucket.description;
   if (!fileExists(ctx.dbPath)) {
     try {
       const r = await withDeadline(
         deadlineMs,
-        () => deadlineError(deadlineMs, "restore", where),
+        () => deadlineError(options.config.deadlineMs, "restore", where),
         (signal) => engine.restore({ signal }),
       );
       for (const p of r.problems) engine.reporter.warn(p);
@@ -180,7 +185,7 @@ async function startStep(
   const owed = restorePending(ctx.dbPath);
   const r = await withDeadline(
     deadlineMs,
-    () => deadlineError(deadlineMs, "pull", where),
+    () => deadlineError(options.config.deadlineMs, "pull", where),
     (signal) => engine.pull({ signal }),
   );
   if (owed) clearRestorePending(ctx.dbPath);
