@@ -28,10 +28,11 @@ on a new machine, pull before a run, push every interval and at the end.
 Subcommands:
   push [--compact]     Upload this host's changes (and new logs) since the last push;
                        --compact also writes hosts/<host>/snap.db and drops old segments
-  pull                 Apply other hosts' new changes
+  pull                 Apply other hosts' new changes (with no local store: a restore)
   restore [--force]    Build the local store from the bucket (only when it does not
                        exist, unless --force: rebuilds it, unpushed changes are lost)
-  status               Local view: configuration, last push, unpushed changes, cursors
+  status               Local view: configuration, last push and pull, unpushed changes,
+                       failures since the last success, refused objects, cursors
                        (no network; for a probe of the bucket use stint status)
 
 Options:
@@ -47,7 +48,10 @@ Configuration (flags > environment > $XDG_CONFIG_HOME/stint/config.json):
   STINT_S3_REGION         signing region (default AWS_REGION, else us-east-1)
   STINT_S3_PREFIX         key prefix inside the bucket (default stint/)
   STINT_FLUSH_INTERVAL    seconds between pushes while a task runs (default 30)
+  STINT_SYNC_DEADLINE     seconds the pull before a run and the final push may
+                          wait for the bucket (default 3; stint sync has none)
   STINT_QUIET=1           no sync messages on stderr
+  STINT_VERBOSE=1         also report routine successes (like --verbose)
   Credentials come only from the AWS chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
   AWS_PROFILE, ...); stint never stores or prints them.
 
