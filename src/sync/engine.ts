@@ -186,9 +186,16 @@ export class SyncEngine {
   async restore(
     options: { force?: boolean } & ListingOptions = {},
   ): Promise<RestoreResult> {
-    const r = await restore(this.#op(options.signal), options);
-    if (r.restored) this.#settle("restore", undefined);
-    return r;
+    try {
+      const r = await restore(this.#op(options.signal), options);
+      // A restore that failed left no file to keep its failure in, unless
+      // it was --force on an existing one.
+      if (r.restored) this.#settle("restore", null);
+      return r;
+    } catch (err) {
+      this.#settle("restore", err);
+      throw err;
+    }
   }
 
   /** Every host's segments and snapshot, from one listing. */
