@@ -103,8 +103,8 @@ export function noteHostsSeen(
   withStore(target, (db) =>
     transaction(db, () =>
       recordHostsSeen(db, seen, {
-        listed: bounds
-          ? Date.now() + Math.round((bounds.lo + bounds.hi) / 2)
+        listed: bounds && (bounds.lo > 0 || bounds.hi < 0)
+          ? Date.now() + (bounds.lo > 0 ? bounds.lo : bounds.hi)
           : bucketNow(db),
         staleAfter: ctx.staleAfterMs,
       })));

@@ -5,8 +5,9 @@
  * - **Bucket time.** Each host learns the offset between its clock and the
  *   bucket's from the `Date` headers of S3 responses (sync keeps it in
  *   `meta` as bounds, see {@linkcode recordClockBounds}), and stamps writes
- *   with `local now + offset`. Two hosts whose clocks disagree by an hour
- *   still stamp a write made a second later with a later stamp.
+ *   with `local now + offset`, the offset being the smallest correction the
+ *   bounds allow. Two hosts whose clocks disagree by an hour still stamp a
+ *   write made a second later with a later stamp.
  * - **Hybrid logical clock.** `clock.hlc` is the highest stamp this host has
  *   written or seen in a pulled var, cache entry or tombstone; a new stamp is
  *   always above it. A stamp is one integer of milliseconds: the logical part
@@ -90,7 +91,10 @@ export interface OffsetBounds {
 
 /**
  * Narrow the stored offset bounds with a new measurement and store the
- * estimate (their midpoint). Old bounds widen with their age (drift); bounds
+ * estimate: the smallest correction the bounds allow — 0 when they contain
+ * it (this clock agrees with the bucket's as far as can be told, so hosts
+ * kept on time by NTP order their writes by their own clocks, exactly),
+ * else the bound nearest 0. Old bounds widen with their age (drift); bounds
  * that no longer overlap the new ones (the local clock was set) are dropped.
  * Returns the estimate. Call inside a write transaction.
  */
@@ -109,7 +113,7 @@ export function recordClockBounds(
       hi = Math.min(hi, shi);
     }
   }
-  const offset = Math.round((lo + hi) / 2);
+  const offset = lo <= 0 && 0 <= hi ? 0 : Math.round(lo > 0 ? lo : hi);
   setMeta(db, CLOCK_META.bounds, `${lo},${hi},${now}`);
   setMeta(db, CLOCK_META.offset, String(offset));
   return offset;
