@@ -73,6 +73,7 @@ Deno.test("__complete: commands, subcommands, flags, values, tasks, refs and run
   assert.deepEqual(await values("--"), [
     "--db",
     "--quiet",
+    "--verbose",
     "--help",
     "--version",
   ]);
@@ -142,6 +143,7 @@ Deno.test("__complete: commands, subcommands, flags, values, tasks, refs and run
     "--db",
     "--quiet",
     "-q",
+    "--verbose",
     "--help",
     "-h",
   ]);

@@ -16,6 +16,7 @@ import {
   waitFor,
 } from "./support/cli.ts";
 import { makeReadOnly } from "./support/readonly.ts";
+import { closedPort } from "./support/relay.ts";
 import { type S3Endpoint, sdkClient, startS3 } from "./support/s3.ts";
 
 const SWIFT = Deno.env.get("STINT_TEST_SWIFT") === "1";
@@ -81,6 +82,12 @@ async function readAllObjects(
   }
 }
 
+/**
+ * What a failed sync command may still write: what the bucket's answers
+ * said about its clock, and the failure itself (kept for stint status).
+ */
+const LEARNED = /^clock\.|^sync\.[0-9a-f]{12}\.last_error/;
+
 /** Every table of a store, every row, as JSON (for "nothing changed"). */
 function dumpStore(db: string): Record<string, unknown[]> {
   const conn = new DatabaseSync(db, { readOnly: true });
@@ -90,7 +97,9 @@ function dumpStore(db: string): Record<string, unknown[]> {
     ).all().map((r) => String(r.name));
     const out: Record<string, unknown[]> = {};
     for (const t of tables) {
-      out[t] = conn.prepare(`SELECT * FROM "${t}" ORDER BY 1, 2`).all().map(
+      out[t] = conn.prepare(`SELECT * FROM "${t}" ORDER BY 1, 2`).all().filter(
+        (r) => t !== "meta" || !LEARNED.test(String(r.key)),
+      ).map(
         (r) =>
           JSON.parse(
             JSON.stringify(r, (_k, v) =>
@@ -165,13 +174,6 @@ function project(base: string): string {
     hello: "echo hello from a drill",
     fail3: "echo failing on purpose && exit 3",
   });
-}
-
-function closedPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 // ---------------------------------------------------------------------------
@@ -279,7 +281,8 @@ Deno.test("drill: endpoint down -> probes fail, runs still succeed, and the next
     assert.equal(status.code, 1);
     assert.equal(status.probes.endpoint.ok, false);
     assert.equal(status.probes.bucket.ok, false);
-    assert.equal(status.probes.unpushed.ok, false);
+    // Recent changes waiting for the endpoint are not a fault of their own.
+    assert.equal(status.probes.unpushed.ok, true);
     assert.ok(Number(status.probes.unpushed.count) >= 3);
     assert.match(String(status.probes.endpoint.detail), /ECONNREFUSED/);
 

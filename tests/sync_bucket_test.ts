@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { BucketError, keyProblem } from "../src/sync/bucket.ts";
-import { S3Bucket } from "../src/sync/s3_bucket.ts";
+import { withChecksums } from "../src/sync/checksum.ts";
+import { S3Bucket } from "../src/sync/s3/bucket.ts";
 import { startS3 } from "./support/s3.ts";
 
 const enc = new TextEncoder();
@@ -48,13 +49,15 @@ Deno.test({
     Deno.env.set("AWS_ACCESS_KEY_ID", s3.accessKeyId);
     Deno.env.set("AWS_SECRET_ACCESS_KEY", s3.secretAccessKey);
     const open = (bucket: string, extra: Record<string, unknown> = {}) =>
-      new S3Bucket({
-        bucket,
-        endpoint: s3.endpoint,
-        region: s3.region,
-        prefix: "t/",
-        ...extra,
-      });
+      withChecksums(
+        new S3Bucket({
+          bucket,
+          endpoint: s3.endpoint,
+          region: s3.region,
+          prefix: "t/",
+          ...extra,
+        }),
+      );
     try {
       await t.step("put, get, head, list (paged), delete", async () => {
         const b = open(await s3.newBucket(), { listPageSize: 2 });
@@ -66,7 +69,7 @@ Deno.test({
               metadata: { "stint-host": "h1" },
             });
           }
-          assert.equal(dec.decode((await b.get("d/3"))!), "body d/3");
+          assert.equal(dec.decode((await b.get("d/3"))!.body), "body d/3");
           const head = await b.head("d/3");
           assert.equal(head?.size, 8);
           assert.equal(head?.metadata?.["stint-host"], "h1");
@@ -98,8 +101,8 @@ Deno.test({
             // Create + 3 parts + complete: more than one request, each under the cap.
             assert.ok(b.requestCount - before >= 5);
             const back = await b.get("big.bin", { requireChecksum: true });
-            assert.equal(back?.length, big.length);
-            assert.deepEqual(back, big);
+            assert.equal(back?.body.length, big.length);
+            assert.deepEqual(back?.body, big);
           } finally {
             await b.close();
           }
@@ -144,7 +147,10 @@ Deno.test({
               () => b.get("obj"),
               (e) => e instanceof BucketError && e.kind === "corrupt",
             );
-            assert.equal(dec.decode((await b.get("plain"))!), "no checksum");
+            assert.equal(
+              dec.decode((await b.get("plain"))!.body),
+              "no checksum",
+            );
             await assert.rejects(
               () => b.get("plain", { requireChecksum: true }),
               (e) => e instanceof BucketError && e.kind === "corrupt",

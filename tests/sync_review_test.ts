@@ -5,12 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { createGzip, gzipSync } from "node:zlib";
+import { HAS_SCRIPT } from "./support/script.ts";
 import { MAIN, stint } from "./support/cli.ts";
-import { type S3Endpoint, sdkClient, startS3 } from "./support/s3.ts";
+import { type S3Endpoint, sdkClient } from "./support/s3.ts";
 import {
   bucketAt,
   okStint as ok,
   syncHost as host,
+  withSyncS3,
 } from "./support/sync_host.ts";
 import { openSqlite } from "../src/store/sqlite.ts";
 
@@ -58,25 +60,11 @@ async function putSegment(
 
 const SLOW = { sanitizeOps: false, sanitizeResources: false };
 
-/** Whether script(1) (util-linux) is there to give a child a pty. */
-const HAS_SCRIPT = (() => {
-  try {
-    new Deno.Command("script", { args: ["--version"], stdout: "null" })
-      .outputSync();
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
 Deno.test({
   name: "sync review: edge cases",
   ...SLOW,
-  fn: async (t) => {
-    const s3 = await startS3();
-    Deno.env.set("AWS_ACCESS_KEY_ID", s3.accessKeyId);
-    Deno.env.set("AWS_SECRET_ACCESS_KEY", s3.secretAccessKey);
-    try {
+  fn: (t) =>
+    withSyncS3(async (s3) => {
       await t.step(
         "a push whose changes were all overwritten by a pull leaves no gap for other hosts",
         async () => {
@@ -274,7 +262,7 @@ Deno.test({
           const file = `${e.dir}/evil-snap.db`;
           let meta: Record<string, string>;
           try {
-            Deno.writeFileSync(file, (await b.get(key))!);
+            Deno.writeFileSync(file, (await b.get(key))!.body);
             meta = (await b.head(key))!.metadata!;
           } finally {
             await b.close();
@@ -570,8 +558,5 @@ Deno.test({
           assert.equal(await ok(a, ["vars", "get", "fine"]), "ok\n");
         },
       );
-    } finally {
-      await s3.stop();
-    }
-  },
+    }),
 });

@@ -14,46 +14,20 @@ import {
   tempState,
   waitFor,
 } from "./support/cli.ts";
-import { type S3Endpoint, sdkClient, startS3 } from "./support/s3.ts";
+import { type S3Endpoint, sdkClient } from "./support/s3.ts";
 import {
   bucketAt as raw,
+  dumpReplicated,
+  listKeys,
   okStint as ok,
   syncHost as host,
+  withSyncS3,
 } from "./support/sync_host.ts";
+import { Relay } from "./support/relay.ts";
 import { openSqlite } from "../src/store/sqlite.ts";
 
 async function json<T>(st: TempState, args: string[]): Promise<T> {
   return JSON.parse(await ok(st, [...args, "--json"])) as T;
-}
-
-/** The synced tables of a store, for "nothing changed" comparisons. */
-function dump(dbPath: string): string {
-  const db = openSqlite(dbPath, { timeoutMs: 5000, readOnly: true });
-  try {
-    const q = (sql: string) => db.prepare(sql).all();
-    return JSON.stringify({
-      executions: q("SELECT * FROM executions ORDER BY id"),
-      background: q("SELECT * FROM background_runs ORDER BY id"),
-      vars: q("SELECT * FROM vars WHERE scope_id = 'root' ORDER BY key"),
-      cache: q(
-        "SELECT key, hex(value) AS v, updated_at, expires_at, origin, seq FROM cache ORDER BY key",
-      ),
-      tombstones: q("SELECT * FROM tombstones ORDER BY kind, key"),
-    });
-  } finally {
-    db.close();
-  }
-}
-
-async function keys(s3: S3Endpoint, bucket: string): Promise<string[]> {
-  const b = raw(s3, bucket);
-  try {
-    const out: string[] = [];
-    for await (const o of b.list("")) out.push(o.key);
-    return out;
-  } finally {
-    await b.close();
-  }
 }
 
 /**
@@ -70,7 +44,7 @@ async function tamper(
   let original: Uint8Array | null;
   let meta: Record<string, string>;
   try {
-    original = await b.get(key);
+    original = (await b.get(key))?.body ?? null;
     meta = (await b.head(key))?.metadata ?? {};
   } finally {
     await b.close();
@@ -105,81 +79,13 @@ interface VarRow {
   value: string;
 }
 
-/** A TCP proxy in front of the endpoint, to take "the server" away mid-run. */
-class Proxy {
-  #target: { hostname: string; port: number };
-  #listener: Deno.Listener | null = null;
-  #conns = new Set<Deno.Conn>();
-  port = 0;
-
-  constructor(endpoint: string) {
-    const u = new URL(endpoint);
-    this.#target = { hostname: u.hostname, port: Number(u.port || 80) };
-  }
-
-  start(port = 0): void {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port });
-    this.#listener = listener;
-    this.port = (listener.addr as Deno.NetAddr).port;
-    (async () => {
-      try {
-        for await (const conn of listener) this.#pipe(conn);
-      } catch {
-        // closed
-      }
-    })();
-  }
-
-  async #pipe(conn: Deno.Conn): Promise<void> {
-    this.#conns.add(conn);
-    let upstream: Deno.Conn | null = null;
-    try {
-      upstream = await Deno.connect(this.#target);
-      this.#conns.add(upstream);
-      await Promise.all([
-        conn.readable.pipeTo(upstream.writable),
-        upstream.readable.pipeTo(conn.writable),
-      ]);
-    } catch {
-      // a side closed
-    } finally {
-      for (const c of [conn, upstream]) {
-        if (!c) continue;
-        this.#conns.delete(c);
-        try {
-          c.close();
-        } catch {
-          // already closed
-        }
-      }
-    }
-  }
-
-  stop(): void {
-    this.#listener?.close();
-    this.#listener = null;
-    for (const c of this.#conns) {
-      try {
-        c.close();
-      } catch {
-        // already closed
-      }
-    }
-    this.#conns.clear();
-  }
-}
-
 const SLOW = { sanitizeOps: false, sanitizeResources: false };
 
 Deno.test({
   name: "sync against a real S3 endpoint",
   ...SLOW,
-  fn: async (t) => {
-    const s3 = await startS3();
-    // For the checks that read the bucket directly (the SDK's default chain).
-    Deno.env.set("AWS_ACCESS_KEY_ID", s3.accessKeyId);
-    Deno.env.set("AWS_SECRET_ACCESS_KEY", s3.secretAccessKey);
-    try {
+  fn: (t) =>
+    withSyncS3(async (s3) => {
       await t.step(
         "two hosts writing concurrently, then pulling, both hold the union; twice changes nothing",
         async () => {
@@ -221,7 +127,11 @@ Deno.test({
               ["sh -c 'echo run-on-a'", "sh -c 'echo run-on-b'"],
             );
           }
-          assert.equal(dump(a.db), dump(b.db), "both hold the same union");
+          assert.equal(
+            dumpReplicated(a.db),
+            dumpReplicated(b.db),
+            "both hold the same union",
+          );
 
           const status = await json<{
             unpushed: number;
@@ -233,16 +143,20 @@ Deno.test({
           assert.notEqual(status.cursors[0].host, status.host_id);
           assert.ok(status.cursors[0].seq > 0);
 
-          const before = dump(a.db);
+          const before = dumpReplicated(a.db);
           const again = await json<{ applied: number }>(a, ["sync", "pull"]);
           assert.equal(again.applied, 0);
-          assert.equal(dump(a.db), before, "applying twice changes nothing");
+          assert.equal(
+            dumpReplicated(a.db),
+            before,
+            "applying twice changes nothing",
+          );
 
           // Credentials never reach the bucket or the store.
           const rb = raw(s3, bucket);
           try {
             for await (const o of rb.list("")) {
-              let body = (await rb.get(o.key))!;
+              let body = (await rb.get(o.key))!.body;
               if (o.key.endsWith(".gz")) body = gunzipSync(body);
               const text = new TextDecoder().decode(body);
               assert.ok(!text.includes(s3.secretAccessKey), o.key);
@@ -416,7 +330,7 @@ Deno.test({
           const lone = await s3.newBucket();
           const n = host(s3, lone, { STINT_RUN_ID: "0000-outer" });
           await ok(n, ["vars", "set", "x", "y", "--global"]);
-          assert.deepEqual(await keys(s3, lone), []);
+          assert.deepEqual(await listKeys(s3, lone), []);
         },
       );
 
@@ -424,12 +338,10 @@ Deno.test({
         "the server going away mid-run leaves the exit code alone; the next run pushes everything",
         async () => {
           const bucket = await s3.newBucket();
-          const proxy = new Proxy(s3.endpoint);
-          proxy.start();
-          const port = proxy.port;
+          const proxy = new Relay(s3.endpoint).start();
           try {
             const a = host(s3, bucket, {
-              STINT_S3_ENDPOINT: `http://127.0.0.1:${port}`,
+              STINT_S3_ENDPOINT: proxy.url,
             });
             const child = spawnStint(
               ["exec", "--", "sh", "-c", "echo started; sleep 2; exit 3"],
@@ -451,11 +363,11 @@ Deno.test({
             assert.equal(status.code, 3, "the task's exit code");
             assert.doesNotMatch(err, /at .*\.ts:\d+/, "no stack trace");
             assert.deepEqual(
-              (await keys(s3, bucket)).filter((k) => k.includes("/seg/")),
+              (await listKeys(s3, bucket)).filter((k) => k.includes("/seg/")),
               [],
             );
 
-            proxy.start(port);
+            proxy.start();
             await ok(a, ["exec", "--", "true"]);
             const c = host(s3, bucket);
             await ok(c, ["sync", "restore"]);
@@ -478,7 +390,7 @@ Deno.test({
           await ok(a, ["vars", "set", "k1", "v1", "--global"]);
           await ok(b, ["sync", "pull"]);
           await ok(a, ["vars", "set", "k2", "v2", "--global"]);
-          const seg = (await keys(s3, bucket)).filter((k) =>
+          const seg = (await listKeys(s3, bucket)).filter((k) =>
             k.includes("/seg/")
           ).sort().at(-1)!;
           await tamper(s3, bucket, seg, (body) => {
@@ -486,12 +398,12 @@ Deno.test({
             copy[Math.floor(copy.length / 2)] ^= 0xff;
             return copy;
           });
-          const before = dump(b.db);
+          const before = dumpReplicated(b.db);
           const pull = await stint(["sync", "pull"], { env: b.env });
           assert.equal(pull.code, 1);
           assert.match(pull.stderr, /corrupt/i);
           assert.ok(pull.stderr.includes(seg), pull.stderr);
-          assert.equal(dump(b.db), before, "nothing applied from it");
+          assert.equal(dumpReplicated(b.db), before, "nothing applied from it");
           assert.equal(await ok(b, ["vars", "get", "k1"]), "v1\n");
 
           // --force restore with a corrupt object keeps the existing file.
@@ -500,7 +412,7 @@ Deno.test({
           });
           assert.equal(force.code, 1);
           assert.match(force.stderr, /left untouched/);
-          assert.equal(dump(b.db), before);
+          assert.equal(dumpReplicated(b.db), before);
 
           // Later segments still arrive; a compaction repairs the gap.
           await ok(a, ["vars", "set", "k3", "v3", "--global"]);
@@ -529,7 +441,7 @@ Deno.test({
             "--compact",
           ]);
           assert.equal(pushed.snapshot, true);
-          const all = await keys(s3, bucket);
+          const all = await listKeys(s3, bucket);
           const snapKey = all.find((k) => k.endsWith("/snap.db"))!;
           assert.ok(snapKey, all.join(","));
           const aPrefix = snapKey.replace(/snap\.db$/, "seg/");
@@ -537,7 +449,7 @@ Deno.test({
           const rb = raw(s3, bucket);
           const file = join(a.dir, "snap-copy.db");
           try {
-            Deno.writeFileSync(file, (await rb.get(snapKey))!);
+            Deno.writeFileSync(file, (await rb.get(snapKey))!.body);
           } finally {
             await rb.close();
           }
@@ -557,17 +469,21 @@ Deno.test({
             snapKey,
             (body) => body.slice(0, Math.floor(body.length / 2)),
           );
-          const before = dump(b.db);
+          const before = dumpReplicated(b.db);
           const force = await stint(["sync", "restore", "--force"], {
             env: b.env,
           });
           assert.equal(force.code, 1);
           assert.match(force.stderr, /snap\.db/);
-          assert.equal(dump(b.db), before, "the local file was not replaced");
+          assert.equal(
+            dumpReplicated(b.db),
+            before,
+            "the local file was not replaced",
+          );
           const pull = await stint(["sync", "pull"], { env: b.env });
           assert.equal(pull.code, 1);
           assert.match(pull.stderr, /corrupt/i);
-          assert.equal(dump(b.db), before);
+          assert.equal(dumpReplicated(b.db), before);
           assert.equal(await ok(b, ["vars", "get", "mine"]), "keep-me\n");
           // A new machine reports it too, and still gets what is intact.
           const c = host(s3, bucket);
@@ -614,8 +530,5 @@ Deno.test({
           assert.ok(!push.stderr.includes(s3.secretAccessKey));
         },
       );
-    } finally {
-      await s3.stop();
-    }
-  },
+    }),
 });

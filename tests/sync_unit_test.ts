@@ -9,11 +9,9 @@ import { loadSyncConfig } from "../src/sync/config.ts";
 import {
   applyRecords,
   type ChangeRecord,
-  isDirty,
-  lastPush,
   readChanges,
-  unpushedCount,
-} from "../src/sync/changelog.ts";
+} from "../src/store/replication/mod.ts";
+import { SyncMeta } from "../src/sync/state.ts";
 import {
   cacheGet,
   cacheSet,
@@ -27,12 +25,17 @@ import {
   setVar,
   withStore,
 } from "../src/store/mod.ts";
-import { openSqlite } from "../src/store/sqlite.ts";
+import { type Database, openSqlite } from "../src/store/sqlite.ts";
 import { SyncEngine } from "../src/sync/engine.ts";
-import { S3Bucket } from "../src/sync/s3_bucket.ts";
+import { openBucket } from "../src/sync/open.ts";
 import { startSyncSession } from "../src/sync/session.ts";
 import { SilentReporter } from "../src/sync/reporter.ts";
 import { startS3 } from "./support/s3.ts";
+
+const meta = new SyncMeta();
+const isDirty = (db: Database) => meta.isDirty(db);
+const lastPush = (db: Database) => meta.lastPush(db);
+const unpushedCount = (db: Database) => meta.unpushedCount(db);
 
 function envOf(vars: Record<string, string>) {
   return { get: (k: string) => vars[k] };
@@ -92,7 +95,25 @@ Deno.test("config: flags beat env beat the config file; defaults apply", () => {
     region: "us-east-1",
     prefix: "stint/",
     flushIntervalMs: 30_000,
+    deadlineMs: 3_000,
   });
+  const deadline = loadSyncConfig({
+    env: envOf({
+      HOME: tempDir(),
+      STINT_BUCKET: "b-1",
+      STINT_SYNC_DEADLINE: "0.5",
+    }),
+  });
+  assert.equal(deadline.config?.deadlineMs, 500);
+  const bad = loadSyncConfig({
+    env: envOf({
+      HOME: tempDir(),
+      STINT_BUCKET: "b-1",
+      STINT_SYNC_DEADLINE: "soon",
+    }),
+  });
+  assert.equal(bad.config?.deadlineMs, 3_000);
+  assert.match(bad.warnings.join(" "), /STINT_SYNC_DEADLINE="soon"/);
 });
 
 Deno.test("config: bad values give one warning each and the default, never a crash", () => {
@@ -185,7 +206,7 @@ Deno.test("change log: own changes only, ephemeral scopes excluded, LWW and tomb
     assert.equal(lastPush(db), null);
     assert.ok(isDirty(db));
   });
-  const changes = withStore(a, (db) => readChanges(db));
+  const changes = withStore(a, (db) => readChanges(db, 0));
   assert.equal(changes.from, 0);
   assert.equal(changes.records.length, 3);
   assert.ok(
@@ -220,7 +241,7 @@ Deno.test("change log: own changes only, ephemeral scopes excluded, LWW and tomb
 
   // A delete on a travels as a tombstone and removes the older row on b ...
   withStore(a, (db) => deleteVar(db, "only-a"));
-  const del = withStore(a, (db) => readChanges(db, { after: changes.to }));
+  const del = withStore(a, (db) => readChanges(db, changes.to));
   assert.deepEqual(del.records.map((r) => r.k), ["tombstone"]);
   withStore(b, (db) => applyRecords(db, del.records));
   withStore(b, (db) => assert.equal(getVar(db, "only-a"), undefined));
@@ -229,7 +250,7 @@ Deno.test("change log: own changes only, ephemeral scopes excluded, LWW and tomb
   withStore(b, (db) => assert.equal(getVar(db, "only-a"), undefined));
   // A newer write after the delete brings the key back.
   withStore(a, (db) => setVar(db, "only-a", "again"));
-  const back = withStore(a, (db) => readChanges(db, { after: del.to }));
+  const back = withStore(a, (db) => readChanges(db, del.to));
   withStore(b, (db) => applyRecords(db, back.records));
   withStore(b, (db) => assert.equal(getVar(db, "only-a")?.value, "again"));
 
@@ -277,8 +298,9 @@ Deno.test({
     };
     Deno.env.set("AWS_ACCESS_KEY_ID", s3.accessKeyId);
     Deno.env.set("AWS_SECRET_ACCESS_KEY", s3.secretAccessKey);
-    const bucket = new S3Bucket({
-      bucket: await s3.newBucket(),
+    const bucketName = await s3.newBucket();
+    const bucket = openBucket({
+      bucket: bucketName,
       endpoint: s3.endpoint,
       region: s3.region,
       prefix: "unit/",
@@ -287,7 +309,13 @@ Deno.test({
       const dir = tempDir();
       const db = join(dir, "state", "stint.db");
       withStore(db, (c) => setVar(c, "k0", "v0"));
-      const engine = new SyncEngine(db, { bucket, compactSegments: 2 });
+      // The location the session below derives from its configuration.
+      const loc = SyncMeta.of({ bucket: bucketName, prefix: "unit/" });
+      const engine = new SyncEngine(db, {
+        bucket,
+        compactSegments: 2,
+        meta: loc,
+      });
       const first = await engine.push();
       assert.ok(first.pushed);
       const after = bucket.requestCount;
@@ -305,10 +333,11 @@ Deno.test({
           pull: true,
           flushLoop: true,
           config: {
-            bucket: bucket.bucket,
+            bucket: bucketName,
             region: s3.region,
             prefix: "unit/",
             flushIntervalMs: 50,
+            deadlineMs: 3_000,
           },
           bucket,
           reporter,
@@ -323,10 +352,11 @@ Deno.test({
       );
       // A change is picked up by the loop without waiting for stop.
       withStore(db, (c) => setVar(c, "k-loop", "v"));
-      for (let i = 0; i < 100 && withStore(db, isDirty); i++) {
+      const dirty = (c: Database) => loc.isDirty(c);
+      for (let i = 0; i < 100 && withStore(db, dirty); i++) {
         await new Promise((r) => setTimeout(r, 50));
       }
-      assert.equal(withStore(db, isDirty), false, "the flush loop pushed");
+      assert.equal(withStore(db, dirty), false, "the flush loop pushed");
       await session.stop();
       await session.stop(); // idempotent
       assert.deepEqual([...reporter.errors.keys()], []);
@@ -358,7 +388,7 @@ Deno.test({
       withStore(db, (c) => setVar(c, "k-after-snap", "late"));
       await engine.push();
       const wiped = join(tempDir(), "state", "stint.db");
-      const fresh = new SyncEngine(wiped, { bucket });
+      const fresh = new SyncEngine(wiped, { bucket, meta: loc });
       const r = await fresh.restore();
       assert.ok(r.restored);
       assert.deepEqual(r.corrupt, []);
@@ -369,7 +399,7 @@ Deno.test({
           assert.ok(getVar(c, k), `restored ${k}`);
         }
         // The restored file is a new host; the history is not its to push.
-        assert.equal(unpushedCount(c), 0);
+        assert.equal(loc.unpushedCount(c), 0);
       });
       const again = await fresh.pull();
       assert.equal(
@@ -388,7 +418,7 @@ Deno.test({
 
       // Compactions racing with writes and with other pushes of the same
       // host lose nothing: every write made meanwhile is restored.
-      const other = new SyncEngine(db, { bucket });
+      const other = new SyncEngine(db, { bucket, meta: loc });
       let stop = false;
       let written = 0;
       const writer = (async () => {
@@ -410,7 +440,7 @@ Deno.test({
       await other.push();
       assert.ok(written > 10, `only ${written} writes raced`);
       const raced = join(tempDir(), "state", "stint.db");
-      const r2 = await new SyncEngine(raced, { bucket }).restore();
+      const r2 = await new SyncEngine(raced, { bucket, meta: loc }).restore();
       assert.deepEqual(r2.corrupt, []);
       withStore(raced, (c) => {
         for (let i = 0; i < written; i++) {
@@ -428,15 +458,64 @@ Deno.test({
   },
 });
 
-Deno.test("reporter: rich reports errors once per kind and a summary; silent says nothing", async () => {
+Deno.test("reporter: a routine success says nothing; errors once per kind; verbose adds the connection, pushes and a summary that counts what was shown", async () => {
   const { RichReporter, makeReporter } = await import(
     "../src/sync/reporter.ts"
   );
   const { BucketError } = await import("../src/sync/bucket.ts");
+  const session = (verbose: boolean, failing: boolean): string => {
+    const lines: string[] = [];
+    const r = new RichReporter({ write: (t) => lines.push(t), verbose });
+    r.start({
+      endpoint: "http://127.0.0.1:9",
+      bucket: "b-1",
+      prefix: "stint/",
+      hostId: "h-1",
+      action: "pulled",
+      records: 12,
+      hosts: 2,
+    });
+    r.flush({
+      bytes: 2048,
+      durationMs: 15,
+      records: 3,
+      logs: 1,
+      snapshot: false,
+    });
+    if (failing) {
+      const down = new BucketError(
+        "unreachable",
+        "Cannot reach the S3 endpoint (ECONNREFUSED)",
+      );
+      r.error(down);
+      r.error(down);
+      r.error(new BucketError("corrupt", "Segment x is corrupt"));
+      r.warn("a setting is off");
+      r.warn("a setting is off");
+    }
+    r.stop({ pushes: 1, bytes: 2048, records: 3, errors: 3 });
+    return lines.join("");
+  };
+  assert.equal(session(false, false), "", "a routine success printed");
+  const failed = session(false, true);
+  assert.equal(failed.match(/ECONNREFUSED/g)?.length, 1, "once per kind");
+  assert.equal(failed.match(/corrupt/g)?.length, 1);
+  assert.equal(failed.match(/a setting is off/g)?.length, 1, "warned twice");
+  assert.equal(failed.split("\n").filter((l) => l).length, 3, failed);
+  const verbose = session(true, true);
+  assert.match(
+    verbose,
+    /s3:\/\/b-1\/stint\/ at http:\/\/127\.0\.0\.1:9 as h-1; pulled 12 records from 2 host/,
+  );
+  assert.match(verbose, /pushed 3 change\(s\), 1 log\(s\), 2\.0 KiB in 15 ms/);
+  // Two kinds were shown, three errors happened: the summary says both.
+  assert.match(
+    verbose,
+    /1 push\(es\), 3 change\(s\), 2\.0 KiB, 2 errors shown above \(3 in all\)/,
+  );
+  // A restore is news on a new machine: one line even without --verbose.
   const lines: string[] = [];
-  const r = new RichReporter({ write: (t) => lines.push(t) });
-  r.start({
-    endpoint: "http://127.0.0.1:9",
+  new RichReporter({ write: (t) => lines.push(t) }).start({
     bucket: "b-1",
     prefix: "stint/",
     hostId: "h-1",
@@ -444,32 +523,7 @@ Deno.test("reporter: rich reports errors once per kind and a summary; silent say
     records: 12,
     hosts: 2,
   });
-  r.flush({
-    bytes: 2048,
-    durationMs: 15,
-    records: 3,
-    logs: 1,
-    snapshot: false,
-  });
-  r.flush({ bytes: 0, durationMs: 1, records: 0, logs: 0, snapshot: false });
-  const down = new BucketError(
-    "unreachable",
-    "Cannot reach the S3 endpoint (ECONNREFUSED)",
-  );
-  r.error(down);
-  r.error(down);
-  r.error(new BucketError("corrupt", "Segment x is corrupt"));
-  r.stop({ pushes: 1, bytes: 2048, records: 3, errors: 3 });
-  const text = lines.join("");
-  assert.match(
-    text,
-    /s3:\/\/b-1\/stint\/ at http:\/\/127\.0\.0\.1:9 as h-1; restored 12 records from 2 host/,
-  );
-  assert.match(text, /pushed 3 change\(s\), 1 log\(s\), 2\.0 KiB in 15 ms/);
-  assert.equal(text.match(/ECONNREFUSED/g)?.length, 1, "once per kind");
-  assert.equal(text.match(/corrupt/g)?.length, 1);
-  assert.match(text, /1 push\(es\), 3 change\(s\), 2\.0 KiB, 3 error\(s\)/);
-  assert.equal(text.split("\n").filter((l) => l).length, 5);
+  assert.match(lines.join(""), /^sync: restored 12 records from 2 host\(s\)/);
 
   // Quiet or not a terminal: the silent reporter.
   assert.equal(

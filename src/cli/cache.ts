@@ -157,8 +157,11 @@ async function list(args: string[], ctx: Context): Promise<number> {
   const { cacheList, pruneExpiredEntries } = await import(
     "../store/cache.ts"
   );
-  const now = Date.now();
+  const { bucketNow } = await import("../store/replication/clock.ts");
+  // Expiry is in bucket time (the store knows this host's offset from it).
+  let now = Date.now();
   const entries = readExisting(ctx.dbPath, (db) => {
+    now = bucketNow(db);
     pruneExpiredEntries(db, { now });
     return cacheList(db, { now });
   }, () => []);

@@ -15,6 +15,8 @@ export interface Context {
   stderrIsTty: boolean;
   /** Whether to colour stdout (a TTY and no NO_COLOR). */
   color: boolean;
+  /** `--verbose` / `STINT_VERBOSE=1`: also report routine sync successes. */
+  verbose?: boolean;
 }
 
 /** A command module: a `run` function returning the exit code. */

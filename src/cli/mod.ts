@@ -9,6 +9,7 @@ import { journalHasEntries } from "../store/journal.ts";
 import { resolveDbPath } from "../store/paths.ts";
 import type { CommandModule, Context } from "./context.ts";
 import { eprintln, println } from "./output.ts";
+import { restorePending } from "../sync/pending.ts";
 
 /** The version printed by `stint --version`. */
 export const VERSION = "0.1.0";
@@ -26,6 +27,11 @@ interface Entry {
    * `store` must see the file as it is).
    */
   leavesJournal?: boolean;
+  /**
+   * Subcommands that write: their own sync session restores (or, when the
+   * bucket cannot be read, goes on and owes a restore) instead.
+   */
+  writes?: readonly string[];
 }
 
 /**
@@ -70,6 +76,7 @@ const COMMANDS: Record<string, Entry> = {
   history: {
     load: () => loadCommand<typeof import("./history.ts")>("history"),
     restores: true,
+    writes: ["clear"],
   },
   logs: {
     load: () => loadCommand<typeof import("./logs.ts")>("logs"),
@@ -82,14 +89,17 @@ const COMMANDS: Record<string, Entry> = {
   bg: {
     load: () => loadCommand<typeof import("./bg.ts")>("bg"),
     restores: true,
+    writes: ["clean", "__supervise"],
   },
   vars: {
     load: () => loadCommand<typeof import("./vars.ts")>("vars"),
     restores: true,
+    writes: ["set", "unset"],
   },
   cache: {
     load: () => loadCommand<typeof import("./cache.ts")>("cache"),
     restores: true,
+    writes: ["set", "delete", "clear"],
   },
   sync: { load: () => loadCommand<typeof import("./sync.ts")>("sync") },
   status: {
@@ -130,7 +140,7 @@ async function dispatch(argv: string[]): Promise<number> {
   const taskNameIndex = argv.includes("run")
     ? (await loadRunArgs()).taskNameIndex
     : undefined;
-  const { args, db, quiet, help, version } = extractGlobals(argv, {
+  const { args, db, quiet, verbose, help, version } = extractGlobals(argv, {
     taskNameIndex,
   });
   if (version) {
@@ -170,15 +180,23 @@ async function dispatch(argv: string[]): Promise<number> {
     stdoutIsTty,
     stderrIsTty: Deno.stderr.isTerminal(),
     color: stdoutIsTty && !Deno.env.get("NO_COLOR"),
+    verbose: verbose || Deno.env.get("STINT_VERBOSE") === "1",
   };
-  if (entry.restores && needsRestore(ctx.dbPath)) {
-    const { restoreIfMissing } = await import("./sync_session.ts");
+  if (
+    entry.restores && !entry.writes?.includes(rest[0]) &&
+    needsRestore(ctx.dbPath)
+  ) {
+    const specifier = "./sync_session.ts"; // computed: keeps sync off the graph
+    const { restoreIfMissing }: typeof import("./sync_session.ts") =
+      await import(specifier);
     await restoreIfMissing(ctx);
   }
   // Run ends an earlier stint could not write (spec section 3): recorded
   // by the next process, silently; the one that saved them said so.
   if (!entry.leavesJournal && journalHasEntries(ctx.dbPath)) {
-    const { replayJournal } = await import("../store/run_record.ts");
+    const specifier = "../store/run_record.ts";
+    const { replayJournal }: typeof import("../store/run_record.ts") =
+      await import(specifier);
     replayJournal(ctx.dbPath);
   }
   try {
@@ -232,16 +250,17 @@ async function checkSubcommand(
 
 /**
  * Cheap gate before loading any sync code: not nested in a run (the
- * outermost stint owns the lifecycle) and no local file yet.
+ * outermost stint owns the lifecycle), and no local file yet or a restore
+ * still owed (`sync/pending.ts`, one more `stat`).
  */
 function needsRestore(dbPath: string): boolean {
   if (Deno.env.get("STINT_RUN_ID")) return false;
   try {
     Deno.statSync(dbPath);
-    return false;
   } catch {
     return true;
   }
+  return restorePending(dbPath);
 }
 
 /**
@@ -260,12 +279,14 @@ export function extractGlobals(
   args: string[];
   db?: string;
   quiet: boolean;
+  verbose: boolean;
   help: boolean;
   version: boolean;
 } {
   const args: string[] = [];
   let db: string | undefined;
   let quiet = false;
+  let verbose = false;
   let help = false;
   let version = false;
   let stop = argv.length;
@@ -295,12 +316,13 @@ export function extractGlobals(
     } else if (a === "--quiet" || a === "-q") {
       quiet = true;
       if (isRun) args.push(a);
-    } else if (a === "--help" || a === "-h") help = true;
+    } else if (a === "--verbose") verbose = true;
+    else if (a === "--help" || a === "-h") help = true;
     else if ((a === "--version" || a === "-V") && args.length === 0) {
       version = true;
     } else args.push(a);
   }
-  return { args, db, quiet, help, version };
+  return { args, db, quiet, verbose, help, version };
 }
 
 function reportError(err: unknown): number {

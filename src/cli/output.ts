@@ -204,10 +204,4 @@ export function relativeTime(at: number, now: number = Date.now()): string {
   return new Date(at).toISOString().slice(0, 10);
 }
 
-/** A byte count as `512 B`, `1.5 KiB`, `3.2 MiB`. */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
-}
+export { formatBytes } from "../format.ts";

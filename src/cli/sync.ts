@@ -5,9 +5,9 @@
  * @module
  */
 import { StintError, UsageError } from "../errors.ts";
-import { withStore } from "../store/open.ts";
-import { currentSeq, getMeta, hostId } from "../store/meta.ts";
 import type { SyncConfig, SyncFlags } from "../sync/config.ts";
+import { withStore } from "../store/open.ts";
+import { clockOffset } from "../store/replication/clock.ts";
 import { boolFlag, type FlagSpec, parseFlags, stringFlag } from "./args.ts";
 import type { Context } from "./context.ts";
 import {
@@ -16,7 +16,6 @@ import {
   formatDuration,
   printJson,
   println,
-  relativeTime,
 } from "./output.ts";
 
 /** Help for `stint sync`. */
@@ -29,10 +28,11 @@ on a new machine, pull before a run, push every interval and at the end.
 Subcommands:
   push [--compact]     Upload this host's changes (and new logs) since the last push;
                        --compact also writes hosts/<host>/snap.db and drops old segments
-  pull                 Apply other hosts' new changes
+  pull                 Apply other hosts' new changes (with no local store: a restore)
   restore [--force]    Build the local store from the bucket (only when it does not
                        exist, unless --force: rebuilds it, unpushed changes are lost)
-  status               Local view: configuration, last push, unpushed changes, cursors
+  status               Local view: configuration, last push and pull, unpushed changes,
+                       failures since the last success, refused objects, cursors
                        (no network; for a probe of the bucket use stint status)
 
 Options:
@@ -48,7 +48,10 @@ Configuration (flags > environment > $XDG_CONFIG_HOME/stint/config.json):
   STINT_S3_REGION         signing region (default AWS_REGION, else us-east-1)
   STINT_S3_PREFIX         key prefix inside the bucket (default stint/)
   STINT_FLUSH_INTERVAL    seconds between pushes while a task runs (default 30)
+  STINT_SYNC_DEADLINE     seconds the pull before a run and the final push may
+                          wait for the bucket (default 3; stint sync has none)
   STINT_QUIET=1           no sync messages on stderr
+  STINT_VERBOSE=1         also report routine successes (like --verbose)
   Credentials come only from the AWS chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
   AWS_PROFILE, ...); stint never stores or prints them.
 
@@ -122,20 +125,51 @@ async function loadConfig(
 async function openEngine(ctx: Context, config: SyncConfig) {
   const engineSpec = "../sync/engine.ts";
   const reporterSpec = "../sync/reporter.ts";
-  const s3Spec = "../sync/s3_bucket.ts";
-  const [{ SyncEngine }, { makeReporter }, { openS3Bucket }] = await Promise
-    .all([
+  const openSpec = "../sync/open.ts";
+  const stateSpec = "../sync/state.ts";
+  const [{ SyncEngine }, { makeReporter }, { openBucket }, { SyncMeta }] =
+    await Promise.all([
       import(engineSpec) as Promise<typeof import("../sync/engine.ts")>,
       import(reporterSpec) as Promise<typeof import("../sync/reporter.ts")>,
-      import(s3Spec) as Promise<typeof import("../sync/s3_bucket.ts")>,
+      import(openSpec) as Promise<typeof import("../sync/open.ts")>,
+      import(stateSpec) as Promise<typeof import("../sync/state.ts")>,
     ]);
-  const bucket = openS3Bucket(config);
+  const bucket = openBucket(config, { clockOffsetMs: storedOffset(ctx) });
   const reporter = makeReporter({
     quiet: ctx.quiet,
     stderrIsTty: ctx.stderrIsTty,
     color: ctx.stderrIsTty && !Deno.env.get("NO_COLOR"),
   });
-  return { engine: new SyncEngine(ctx.dbPath, { bucket, reporter }), bucket };
+  const meta = SyncMeta.of(config);
+  return {
+    engine: new SyncEngine(ctx.dbPath, {
+      bucket,
+      reporter,
+      meta,
+      staleAfterMs: 4 * config.flushIntervalMs,
+    }),
+    bucket,
+  };
+}
+
+/** The bucket offset this store measured before, to sign requests with. */
+function storedOffset(ctx: Context): number | undefined {
+  if (!storeExists(ctx.dbPath)) return undefined;
+  try {
+    return withStore(ctx.dbPath, clockOffset, { readOnly: true }) ||
+      undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function storeExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function where(config: SyncConfig): string {
@@ -188,12 +222,14 @@ async function push(args: string[], ctx: Context): Promise<number> {
 }
 
 function reportProblems(
-  r: { corrupt: string[]; problems: string[] },
+  r: { corrupt: string[]; reasons: Record<string, string>; problems: string[] },
   config: SyncConfig,
 ): void {
   for (const key of r.corrupt) {
     eprintln(
-      `Warning: skipped corrupt object ${config.prefix}${key} (checksum or format check failed)`,
+      `Warning: skipped corrupt object ${config.prefix}${key}: ${
+        r.reasons[key] ?? "checksum or format check failed"
+      }`,
     );
   }
   for (const line of r.problems) eprintln(`Warning: ${line}`);
@@ -202,6 +238,13 @@ function reportProblems(
 async function pull(args: string[], ctx: Context): Promise<number> {
   const p = parseFlags(args, COMMON, { command: "sync pull", max: 0 });
   const config = (await loadConfig(flagsOf(p)))!;
+  // No store yet: a pull of everything is a restore (which makes the file
+  // only if the bucket can be read).
+  if (!storeExists(ctx.dbPath)) {
+    return await restore(args, ctx, {
+      asPull: boolFlag(p, "json") ? "json" : "text",
+    });
+  }
   const { engine, bucket } = await openEngine(ctx, config);
   try {
     const r = await engine.pull();
@@ -229,9 +272,13 @@ async function pull(args: string[], ctx: Context): Promise<number> {
   }
 }
 
-async function restore(args: string[], ctx: Context): Promise<number> {
+async function restore(
+  args: string[],
+  ctx: Context,
+  options: { asPull?: "json" | "text" } = {},
+): Promise<number> {
   const p = parseFlags(args, { ...COMMON, force: { type: "boolean" } }, {
-    command: "sync restore",
+    command: options.asPull ? "sync pull" : "sync restore",
     max: 0,
   });
   const config = (await loadConfig(flagsOf(p)))!;
@@ -243,6 +290,23 @@ async function restore(args: string[], ctx: Context): Promise<number> {
       throw new StintError(
         `Another stint process created ${ctx.dbPath} while the restore ran; nothing was replaced (run stint sync pull to catch up)`,
       );
+    }
+    if (!r.restored && options.asPull) {
+      // A pull with no store and nothing in the bucket has nothing to do.
+      if (options.asPull === "json") {
+        printJson({
+          hosts: 0,
+          applied: 0,
+          segments: 0,
+          snapshots: 0,
+          corrupt: [],
+          problems: [],
+          duration_ms: r.durationMs,
+        });
+      } else {println(
+          `Nothing to pull: ${where(config)} holds no stint data yet`,
+        );}
+      return 0;
     }
     if (!r.restored) {
       throw new StintError(
@@ -280,109 +344,6 @@ async function restore(args: string[], ctx: Context): Promise<number> {
 async function status(args: string[], ctx: Context): Promise<number> {
   const p = parseFlags(args, COMMON, { command: "sync status", max: 0 });
   const config = await loadConfig(flagsOf(p), { required: false });
-  const spec = "../sync/changelog.ts";
-  const changelog = await import(spec) as typeof import("../sync/changelog.ts");
-  let exists = true;
-  try {
-    Deno.statSync(ctx.dbPath);
-  } catch {
-    exists = false;
-  }
-  const local = exists
-    ? withStore(ctx.dbPath, (db) => ({
-      host: hostId(db),
-      seq: currentSeq(db),
-      lastPush: changelog.lastPush(db),
-      unpushed: changelog.unpushedCount(db),
-      cursors: changelog.remoteCursors(db),
-      lastPullAt: getMeta(db, changelog.SYNC_META.lastPullAt),
-      restoredAt: getMeta(db, changelog.SYNC_META.restoredAt),
-      lastError: changelog.lastSyncError(db),
-    }))
-    : null;
-  if (boolFlag(p, "json")) {
-    const iso = (ms: number | string | undefined | null) =>
-      ms === undefined || ms === null
-        ? null
-        : new Date(Number(ms)).toISOString();
-    printJson({
-      configured: config !== null,
-      bucket: config?.bucket ?? null,
-      endpoint: config?.endpoint ?? null,
-      region: config?.region ?? null,
-      prefix: config?.prefix ?? null,
-      flush_interval_s: config ? config.flushIntervalMs / 1000 : null,
-      store: ctx.dbPath,
-      store_exists: exists,
-      host_id: local?.host ?? null,
-      seq: local?.seq ?? null,
-      last_push_at: iso(local?.lastPush?.at),
-      pushed_seq: local?.lastPush?.seq ?? 0,
-      unpushed: local?.unpushed ?? 0,
-      last_pull_at: iso(local?.lastPullAt),
-      restored_at: iso(local?.restoredAt),
-      last_error: local?.lastError
-        ? {
-          at: iso(local.lastError.at),
-          kind: local.lastError.kind,
-          message: local.lastError.message,
-        }
-        : null,
-      cursors: Object.entries(local?.cursors ?? {}).map(([host, seq]) => ({
-        host,
-        seq,
-      })),
-    });
-    return 0;
-  }
-  println(
-    config
-      ? `Bucket:       ${where(config)}${
-        config.endpoint ? ` at ${config.endpoint}` : ` (AWS, ${config.region})`
-      }`
-      : "Bucket:       not configured (set STINT_BUCKET)",
-  );
-  if (config) {
-    println(`Flush every:  ${config.flushIntervalMs / 1000} s`);
-  }
-  println(
-    `Store:        ${ctx.dbPath}${exists ? "" : " (does not exist yet)"}`,
-  );
-  if (local) {
-    println(`Host id:      ${local.host}`);
-    println(
-      `Last push:    ${
-        local.lastPush
-          ? `${
-            relativeTime(local.lastPush.at)
-          } (up to change ${local.lastPush.seq} of ${local.seq})`
-          : "never"
-      }`,
-    );
-    println(`Unpushed:     ${local.unpushed} change(s)`);
-    println(
-      `Last pull:    ${
-        local.lastPullAt ? relativeTime(Number(local.lastPullAt)) : "never"
-      }`,
-    );
-    if (
-      local.lastError &&
-      (!local.lastPush || local.lastError.at > local.lastPush.at)
-    ) {
-      println(
-        `Last error:   ${
-          relativeTime(local.lastError.at)
-        }: ${local.lastError.message}`,
-      );
-    }
-    const cursors = Object.entries(local.cursors);
-    if (cursors.length === 0) println("Other hosts:  none seen yet");
-    else {
-      println("Other hosts:");
-      for (const [host, seq] of cursors) {
-        println(`  ${host}  up to change ${seq}`);
-      }
-    }
-  }
-  return 0;
+  const { syncStatus } = await import("./sync_status.ts");
+  return syncStatus(ctx, config, { json: boolFlag(p, "json") });
 }

@@ -93,19 +93,32 @@ function maybeConfigured(): boolean {
 }
 
 /**
- * Restore the store from the bucket when the local file does not exist and
- * sync is configured (a new machine or a wiped disk), so that reading
- * commands see the team's history. Pushes nothing new (the fresh file has no
- * changes of its own) and, like every session, never throws a sync error.
+ * Restore the store from the bucket when the local file does not exist (a
+ * new machine or a wiped disk) or a restore is still owed, so that reading
+ * commands see the team's history. A missing store that cannot be restored
+ * is an error (one line, exit 1) and no file is created: an empty answer
+ * would be a wrong one. Pushes nothing (the file has no changes of its own).
  */
 export async function restoreIfMissing(ctx: Context): Promise<void> {
-  try {
-    Deno.statSync(ctx.dbPath);
+  if (env("STINT_RUN_ID") || !maybeConfigured()) return;
+  const configSpec = "../sync/config.ts";
+  const { loadSyncConfig } = await import(
+    configSpec
+  ) as typeof import("../sync/config.ts");
+  const resolved = loadSyncConfig();
+  const warnings = warned ? [] : resolved.warnings;
+  warned = true;
+  if (resolved.config === null) {
+    if (warnings.length > 0 && !ctx.quiet && ctx.stderrIsTty) {
+      for (const w of warnings) console.error(`sync: ${w}`);
+    }
     return;
-  } catch {
-    // missing: go on
   }
-  await withSyncSession(ctx, { pull: false, flushLoop: false }, async () => {});
+  const sessionSpec = "../sync/session.ts";
+  const { restoreForReading } = await import(
+    sessionSpec
+  ) as typeof import("../sync/session.ts");
+  await restoreForReading(ctx, { config: resolved.config, warnings });
 }
 
 /**
@@ -127,12 +140,12 @@ export async function fetchRemoteLog(
     const { config } = loadSyncConfig();
     if (config === null) return false;
     const engineSpec = "../sync/engine.ts";
-    const s3Spec = "../sync/s3_bucket.ts";
-    const [{ SyncEngine }, { openS3Bucket }] = await Promise.all([
+    const openSpec = "../sync/open.ts";
+    const [{ SyncEngine }, { openBucket }] = await Promise.all([
       import(engineSpec) as Promise<typeof import("../sync/engine.ts")>,
-      import(s3Spec) as Promise<typeof import("../sync/s3_bucket.ts")>,
+      import(openSpec) as Promise<typeof import("../sync/open.ts")>,
     ]);
-    const bucket = openS3Bucket(config, {
+    const bucket = openBucket(config, {
       requestTimeoutMs: 10_000,
       totalTimeoutMs: 15_000,
     });

@@ -9,8 +9,9 @@ import {
   markLost,
   nullableNumber,
   nullableString,
-  writeTombstone,
 } from "./executions.ts";
+import { writeTombstone } from "./replication/tombstones.ts";
+import { showSilentHostsLost } from "./replication/liveness.ts";
 import { hostId, nextSeq } from "./meta.ts";
 import { transaction } from "./open.ts";
 import { processWithArgv, runGoneReason } from "./process.ts";
@@ -128,7 +129,7 @@ export function getBackgroundRun(
   idOrPrefix: string,
 ): BackgroundRun {
   const exact = getBackgroundRunExact(db, idOrPrefix);
-  if (exact) return exact;
+  if (exact) return showSilentHostsLost(db, [exact])[0];
   if (/^[0-9a-z]+$/.test(idOrPrefix)) {
     if (idOrPrefix.length < MIN_BACKGROUND_PREFIX) {
       throw new NotFoundError(
@@ -138,7 +139,7 @@ export function getBackgroundRun(
     const rows = db.prepare(
       "SELECT * FROM background_runs WHERE id >= ? AND id < ? ORDER BY id LIMIT 4",
     ).all(idOrPrefix, idOrPrefix + "\uffff").map(rowToBackgroundRun);
-    if (rows.length === 1) return rows[0];
+    if (rows.length === 1) return showSilentHostsLost(db, rows)[0];
     if (rows.length > 1) {
       throw new StintError(
         `Background run id "${idOrPrefix}" is ambiguous: ${
@@ -169,27 +170,31 @@ export function listBackgroundRuns(
     params.push(options.finishedBefore);
   }
   params.push(options?.limit ?? -1);
-  return db.prepare(
-    `SELECT * FROM background_runs${
-      where.length ? ` WHERE ${where.join(" AND ")}` : ""
-    } ORDER BY started_at DESC, id DESC LIMIT ?`,
-  ).all(...params).map(rowToBackgroundRun);
+  // Runs of hosts that went silent are shown lost (never written so here).
+  return showSilentHostsLost(
+    db,
+    db.prepare(
+      `SELECT * FROM background_runs${
+        where.length ? ` WHERE ${where.join(" AND ")}` : ""
+      } ORDER BY started_at DESC, id DESC LIMIT ?`,
+    ).all(...params).map(rowToBackgroundRun),
+  );
 }
 
 /** Delete a background run record (leaves a tombstone so the delete syncs). */
 export function deleteBackgroundRun(db: Database, id: string): boolean {
   return transaction(db, () => {
-    const changed =
-      db.prepare("DELETE FROM background_runs WHERE id = ?").run(id).changes;
-    if (Number(changed) > 0) {
+    const gone = db.prepare(
+      "DELETE FROM background_runs WHERE id = ? RETURNING updated_at",
+    ).get(id);
+    if (gone) {
       writeTombstone(db, {
         kind: "background",
         key: id,
-        host: hostId(db),
-        now: Date.now(),
+        previous: gone.updated_at,
       });
     }
-    return Number(changed) > 0;
+    return gone !== undefined;
   });
 }
 

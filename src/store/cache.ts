@@ -1,11 +1,19 @@
 /**
  * The key-value cache: bytes with an optional expiry. Expired entries are
- * never returned and are pruned on writes.
+ * never returned and are pruned on writes, each leaving a tombstone so the
+ * older value it replaced cannot come back from another host. Expiry is in
+ * bucket time (see `replication/clock.ts`), like every stamp, so hosts whose
+ * clocks disagree agree on when an entry expires.
  * @module
  */
-import { lwwStamp, writeTombstone } from "./executions.ts";
 import { hostId, nextSeq } from "./meta.ts";
 import { transaction } from "./open.ts";
+import { bucketNow } from "./replication/clock.ts";
+import {
+  clearTombstone,
+  stampWrite,
+  writeTombstone,
+} from "./replication/tombstones.ts";
 import type { Database } from "./sqlite.ts";
 import { MAX_CACHE_BYTES, validateKey, validateSize } from "./validate.ts";
 
@@ -19,7 +27,10 @@ export interface CacheInfo {
   expiresAt: number | null;
 }
 
-/** Store `value` under `key`, optionally expiring after `ttlMs`. */
+/**
+ * Store `value` under `key`, optionally expiring `ttlMs` after it was
+ * written. `now` is bucket time (default: now).
+ */
 export function cacheSet(
   db: Database,
   key: string,
@@ -28,11 +39,10 @@ export function cacheSet(
 ): void {
   validateKey(key);
   validateSize(value.length, MAX_CACHE_BYTES, "cache value");
-  const now = options?.now ?? Date.now();
-  const expires = options?.ttlMs === undefined ? null : now + options.ttlMs;
   transaction(db, () => {
+    const now = options?.now ?? bucketNow(db);
     pruneExpired(db, now);
-    const stamp = lwwStamp(db, {
+    const stamp = stampWrite(db, {
       kind: "cache",
       key,
       previous: db.prepare("SELECT updated_at FROM cache WHERE key = ?").get(
@@ -40,14 +50,13 @@ export function cacheSet(
       )?.updated_at,
       now,
     });
+    const expires = options?.ttlMs === undefined ? null : now + options.ttlMs;
     db.prepare(
       `INSERT INTO cache (key, value, updated_at, expires_at, origin, seq) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
          expires_at = excluded.expires_at, origin = excluded.origin, seq = excluded.seq`,
     ).run(key, value, stamp, expires, hostId(db), nextSeq(db));
-    db.prepare("DELETE FROM tombstones WHERE kind = 'cache' AND key = ?").run(
-      key,
-    );
+    clearTombstone(db, "cache", key);
   });
 }
 
@@ -55,25 +64,17 @@ export function cacheSet(
 export function cacheDelete(db: Database, key: string): boolean {
   validateKey(key);
   return transaction(db, () => {
-    const live = db.prepare(
-      "SELECT 1 AS x FROM cache WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
-    ).get(key, Date.now()) !== undefined;
     const gone = db.prepare(
-      "DELETE FROM cache WHERE key = ? RETURNING updated_at",
+      "DELETE FROM cache WHERE key = ? RETURNING updated_at, expires_at",
     ).get(key);
-    if (gone) {
-      writeTombstone(db, {
-        kind: "cache",
-        key,
-        host: hostId(db),
-        now: lwwStamp(db, { kind: "cache", key, previous: gone.updated_at }),
-      });
-    }
-    return live;
+    if (!gone) return false;
+    writeTombstone(db, { kind: "cache", key, previous: gone.updated_at });
+    return gone.expires_at === null ||
+      Number(gone.expires_at) > bucketNow(db);
   });
 }
 
-/** Live entries, sorted by key. */
+/** Live entries, sorted by key (`now`: bucket time). */
 export function cacheList(
   db: Database,
   options?: { now?: number },
@@ -81,7 +82,7 @@ export function cacheList(
   return db.prepare(
     `SELECT key, length(value) AS size, updated_at, expires_at FROM cache
      WHERE expires_at IS NULL OR expires_at > ? ORDER BY key`,
-  ).all(options?.now ?? Date.now()).map((r) => ({
+  ).all(options?.now ?? bucketNow(db)).map((r) => ({
     key: String(r.key),
     size: Number(r.size),
     updatedAt: Number(r.updated_at),
@@ -92,34 +93,45 @@ export function cacheList(
 /** Delete every entry; returns how many were live. */
 export function cacheClear(db: Database): number {
   return transaction(db, () => {
-    const now = Date.now();
-    const keys = db.prepare("SELECT key, expires_at, updated_at FROM cache")
-      .all();
-    const host = hostId(db);
-    db.exec("DELETE FROM cache");
-    for (const k of keys) {
-      const key = String(k.key);
+    const now = bucketNow(db);
+    const rows = db.prepare(
+      "DELETE FROM cache RETURNING key, expires_at, updated_at",
+    ).all();
+    for (const r of rows) {
       writeTombstone(db, {
         kind: "cache",
-        key,
-        host,
-        now: lwwStamp(db, { kind: "cache", key, previous: k.updated_at, now }),
+        key: String(r.key),
+        previous: r.updated_at,
       });
     }
-    return keys.filter((k) =>
-      k.expires_at === null || Number(k.expires_at) > now
+    return rows.filter((r) =>
+      r.expires_at === null || Number(r.expires_at) > now
     ).length;
   });
 }
 
-/** Remove expired entries (inside the caller's transaction). Returns how many. */
-export function pruneExpired(db: Database, now: number = Date.now()): number {
-  return Number(
-    db.prepare(
-      "DELETE FROM cache WHERE expires_at IS NOT NULL AND expires_at <= ?",
-    ).run(now)
-      .changes,
-  );
+/**
+ * Remove expired entries (inside the caller's transaction). Each leaves a
+ * tombstone stamped just after the value it removes: it beats that value and
+ * anything older (which the expired value had replaced), and loses to any
+ * later write. Every host that prunes the same entry writes the same stamp.
+ * Returns how many were removed.
+ */
+export function pruneExpired(
+  db: Database,
+  now: number = bucketNow(db),
+): number {
+  const rows = db.prepare(
+    "DELETE FROM cache WHERE expires_at IS NOT NULL AND expires_at <= ? RETURNING key, updated_at",
+  ).all(now);
+  for (const r of rows) {
+    writeTombstone(db, {
+      kind: "cache",
+      key: String(r.key),
+      at: Number(r.updated_at) + 1,
+    });
+  }
+  return rows.length;
 }
 
 /**
@@ -130,7 +142,7 @@ export function pruneExpiredEntries(
   db: Database,
   options?: { now?: number },
 ): number {
-  const now = options?.now ?? Date.now();
+  const now = options?.now ?? bucketNow(db);
   const any = db.prepare(
     "SELECT 1 AS x FROM cache WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT 1",
   ).get(now);

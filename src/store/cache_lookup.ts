@@ -6,10 +6,11 @@
  */
 import { NotFoundError } from "../errors.ts";
 import { readOnly } from "./read.ts";
+import { bucketNow } from "./replication/clock.ts";
 import type { Database } from "./sqlite.ts";
 import { validateKey } from "./validate.ts";
 
-/** The bytes under `key`, or undefined when missing or expired. */
+/** The bytes under `key`, or undefined when missing or expired (`now`: bucket time). */
 export function cacheGet(
   db: Database,
   key: string,
@@ -18,7 +19,7 @@ export function cacheGet(
   validateKey(key);
   const row = db.prepare(
     "SELECT value FROM cache WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
-  ).get(key, options?.now ?? Date.now());
+  ).get(key, options?.now ?? bucketNow(db));
   if (!row) return undefined;
   const v = row.value;
   return v instanceof Uint8Array ? v : new TextEncoder().encode(String(v));

@@ -8,6 +8,8 @@ import { hostId, nextSeq } from "./meta.ts";
 import { transaction } from "./open.ts";
 import { type ProcessId, runGoneReason } from "./process.ts";
 import type { Database, Row, SqlValue } from "./sqlite.ts";
+import { writeTombstone } from "./replication/tombstones.ts";
+import { showSilentHostsLost } from "./replication/liveness.ts";
 
 /** Status of an execution. */
 export type ExecutionStatus =
@@ -223,7 +225,7 @@ export const MIN_ID_PREFIX = 4;
  */
 export function getExecution(db: Database, idOrPrefix: string): Execution {
   const exact = getExecutionExact(db, idOrPrefix);
-  if (exact) return exact;
+  if (exact) return showSilentHostsLost(db, [exact])[0];
   if (!/^[0-9a-f-]+$/i.test(idOrPrefix)) {
     throw new NotFoundError(
       `No run with id "${idOrPrefix}"; see stint history`,
@@ -236,7 +238,7 @@ export function getExecution(db: Database, idOrPrefix: string): Execution {
   }
   const prefix = idOrPrefix.toLowerCase();
   const rows = executionsWithPrefix(db, prefix, 4);
-  if (rows.length === 1) return rows[0];
+  if (rows.length === 1) return showSilentHostsLost(db, rows)[0];
   if (rows.length > 1) {
     throw new StintError(
       `Run id prefix "${idOrPrefix}" is ambiguous: ${
@@ -364,7 +366,11 @@ export function listExecutions(
     where.length ? ` WHERE ${where.join(" AND ")}` : ""
   } ORDER BY started_at DESC, id DESC LIMIT ?`;
   params.push(query.limit ?? -1);
-  return db.prepare(sql).all(...params).map(rowToExecution);
+  // Runs of hosts that went silent are shown lost (never written so here).
+  return showSilentHostsLost(
+    db,
+    db.prepare(sql).all(...params).map(rowToExecution),
+  );
 }
 
 /** `text` with LIKE's wildcards escaped (for `LIKE ? ESCAPE '\'`). */
@@ -404,16 +410,19 @@ export function deleteHistory(
 ): { deleted: number; logIds: string[] } {
   return transaction(db, () => {
     const rows = db.prepare(
-      "SELECT id, log_id FROM executions WHERE ref = ? AND status != 'running'",
+      "SELECT id, log_id, updated_at FROM executions WHERE ref = ? AND status != 'running'",
     ).all(ref);
-    const host = hostId(db);
-    const now = Date.now();
     for (const row of rows) {
       db.prepare("DELETE FROM executions WHERE id = ?").run(row.id);
       db.prepare("DELETE FROM execution_extras WHERE execution_id = ?").run(
         row.id,
       );
-      writeTombstone(db, { kind: "execution", key: String(row.id), host, now });
+      // Stamped after the row it deletes, whatever this host's clock says.
+      writeTombstone(db, {
+        kind: "execution",
+        key: String(row.id),
+        previous: row.updated_at,
+      });
     }
     return {
       deleted: rows.length,
@@ -422,41 +431,6 @@ export function deleteHistory(
       ),
     };
   });
-}
-
-/**
- * The timestamp of a local write or delete of a synced key under
- * last-writer-wins: now, but always after the value it replaces
- * (`previous`) and after the key's tombstone. A host whose clock runs behind
- * another's then still wins with a later write, so every host converges on
- * the value that was written last in fact, not just by its clock.
- */
-export function lwwStamp(
-  db: Database,
-  t: { kind: string; key: string; previous?: SqlValue; now?: number },
-): number {
-  let stamp = t.now ?? Date.now();
-  const tomb = db.prepare(
-    "SELECT deleted_at FROM tombstones WHERE kind = ? AND key = ?",
-  ).get(t.kind, t.key)?.deleted_at;
-  for (const p of [t.previous, tomb]) {
-    if (p !== null && p !== undefined && Number(p) >= stamp) {
-      stamp = Number(p) + 1;
-    }
-  }
-  return stamp;
-}
-
-/** Record that a synced row was deleted (inside the caller's transaction). */
-export function writeTombstone(
-  db: Database,
-  t: { kind: string; key: string; host: string; now: number },
-): void {
-  db.prepare(
-    `INSERT INTO tombstones (kind, key, deleted_at, origin, seq) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT(kind, key) DO UPDATE SET deleted_at = excluded.deleted_at,
-       origin = excluded.origin, seq = excluded.seq`,
-  ).run(t.kind, t.key, t.now, t.host, nextSeq(db));
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   rowToExecution,
 } from "./executions.ts";
 import { type BackgroundRun, rowToBackgroundRun } from "./background.ts";
+import { showSilentHostsLost } from "./replication/liveness.ts";
 import type { Database, SqlValue } from "./sqlite.ts";
 
 /** Filters of a history listing. Times are Unix ms. */
@@ -116,8 +117,12 @@ export function queryHistory(
     }
   }
   const more = rows.length > limit;
+  // The page's extras (rerun of, wildcard matches): one key lookup per row.
+  const extras = db.prepare(
+    "SELECT rerun_of, matched_tasks FROM execution_extras WHERE execution_id = ?",
+  );
   const page = rows.slice(0, limit).map((r) => ({
-    run: rowToExecution(r),
+    run: rowToExecution({ ...r, ...extras.get(r.id) }),
     at: cursorOf(r),
   }));
   page.sort((a, b) =>
@@ -126,7 +131,8 @@ export function queryHistory(
   const first = page[0]?.at ?? null;
   const last = page.at(-1)?.at ?? null;
   const partial = stop !== null;
-  const runs = page.map((p) => p.run);
+  // Runs of hosts that went silent are shown lost, as everywhere.
+  const runs = showSilentHostsLost(db, page.map((p) => p.run));
   const scanned = partial ? scanLimit : 0;
   if (up) {
     return {

@@ -109,9 +109,14 @@ export function destroyStore(dbPath: string): DestroyResult {
       );
     }
   }
-  const sideFiles = ["", "-wal", "-shm", "-journal", ".spool"].map((s) =>
-    dbPath + s
-  );
+  const sideFiles = [
+    "",
+    "-wal",
+    "-shm",
+    "-journal",
+    ".spool",
+    ".restore-pending",
+  ].map((s) => dbPath + s);
   for (const p of [...sideFiles, ...ownTempFiles(dbPath)]) {
     if (removeFile(p)) result.files.push(p);
   }

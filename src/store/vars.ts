@@ -4,7 +4,12 @@
  * @module
  */
 import { NotFoundError } from "../errors.ts";
-import { lwwStamp, reconcileExecutions, writeTombstone } from "./executions.ts";
+import { reconcileExecutions } from "./executions.ts";
+import {
+  clearTombstone,
+  stampWrite,
+  writeTombstone,
+} from "./replication/tombstones.ts";
 import { hostId, nextSeq } from "./meta.ts";
 import { transaction } from "./open.ts";
 import type { Database } from "./sqlite.ts";
@@ -75,7 +80,7 @@ export function setVar(
     const host = hostId(db);
     const synced = scope === ROOT_SCOPE;
     const stamp = synced
-      ? lwwStamp(db, {
+      ? stampWrite(db, {
         kind: "var",
         key,
         previous: db.prepare(
@@ -88,11 +93,7 @@ export function setVar(
        ON CONFLICT(scope_id, key) DO UPDATE SET value = excluded.value,
          updated_at = excluded.updated_at, origin = excluded.origin, seq = excluded.seq`,
     ).run(scope, key, value, stamp, host, synced ? nextSeq(db) : 0);
-    if (synced) {
-      db.prepare("DELETE FROM tombstones WHERE kind = 'var' AND key = ?").run(
-        key,
-      );
-    }
+    if (synced) clearTombstone(db, "var", key);
   });
 }
 
@@ -114,12 +115,7 @@ export function deleteVar(
       "DELETE FROM vars WHERE scope_id = ? AND key = ? RETURNING updated_at",
     ).get(scope, key);
     if (gone && scope === ROOT_SCOPE) {
-      writeTombstone(db, {
-        kind: "var",
-        key,
-        host: hostId(db),
-        now: lwwStamp(db, { kind: "var", key, previous: gone.updated_at }),
-      });
+      writeTombstone(db, { kind: "var", key, previous: gone.updated_at });
     }
     return gone !== undefined;
   });

@@ -1,14 +1,17 @@
 /**
  * The narrow object-store interface everything in `src/sync/` is written
  * against (after Litestream's ReplicaClient): put, get, head, list, delete.
- * One implementation talks S3 (`s3_bucket.ts`); this module has no SDK
- * import, so loading it costs nothing.
+ * One implementation talks S3 (`s3/bucket.ts`, built only by `open.ts`), one
+ * keeps objects in memory for unit tests (`memory_bucket.ts`), and
+ * `checksum.ts` wraps any of them with SHA-256 verification. This module has
+ * no SDK import, so loading it costs nothing.
  *
  * Keys are relative to the bucket's root (its configured prefix); every key
- * is checked by {@link validateKey} before any request is made.
+ * is checked by {@link validateObjectKey} before any request is made.
  * @module
  */
 import { StintError } from "../errors.ts";
+import type { OffsetBounds } from "./clock.ts";
 
 /** What the store knows about one object. */
 export interface ObjectInfo {
@@ -24,8 +27,14 @@ export interface ObjectInfo {
   metadata?: Record<string, string>;
 }
 
+/** Options every request takes. */
+export interface RequestOptions {
+  /** Abort the request (and its retries) when this fires. */
+  signal?: AbortSignal;
+}
+
 /** Options for {@link Bucket.put}. */
-export interface PutOptions {
+export interface PutOptions extends RequestOptions {
   /** The object's content type (default `application/octet-stream`). */
   contentType?: string;
   /** User metadata; names are lower-cased `[a-z0-9-]` words. */
@@ -33,9 +42,21 @@ export interface PutOptions {
 }
 
 /** Options for {@link Bucket.get}. */
-export interface GetOptions {
-  /** Treat an object without a stored SHA-256 as corrupt. */
+export interface GetOptions extends RequestOptions {
+  /** Treat an object without a stored SHA-256 as corrupt (see `checksum.ts`). */
   requireChecksum?: boolean;
+  /** Refuse (kind `corrupt`, code `TooLarge`) an object bigger than this, unread. */
+  maxBytes?: number;
+}
+
+/** An object read back: its bytes and what the server keeps with them. */
+export interface StoredObject {
+  /** The object's bytes. */
+  body: Uint8Array;
+  /** User metadata (`x-amz-meta-*`, lower-case names). */
+  metadata: Record<string, string>;
+  /** The entity tag, without quotes, when the server sent one. */
+  etag?: string;
 }
 
 /** A place to keep objects: the only thing sync code talks to. */
@@ -43,17 +64,19 @@ export interface Bucket {
   /** Write `body` under `key`, replacing what was there. */
   put(key: string, body: Uint8Array, options?: PutOptions): Promise<void>;
   /** Read the object under `key`; null when there is none. */
-  get(key: string, options?: GetOptions): Promise<Uint8Array | null>;
+  get(key: string, options?: GetOptions): Promise<StoredObject | null>;
   /** What is known about `key` without reading it; null when missing. */
-  head(key: string): Promise<ObjectInfo | null>;
+  head(key: string, options?: RequestOptions): Promise<ObjectInfo | null>;
   /** Every object whose key starts with `prefix` (may be ""), in key order. */
-  list(prefix: string): AsyncIterable<ObjectInfo>;
+  list(prefix: string, options?: RequestOptions): AsyncIterable<ObjectInfo>;
   /** Delete `keys`; missing keys are not an error. */
-  delete(keys: string[]): Promise<void>;
+  delete(keys: string[], options?: RequestOptions): Promise<void>;
   /** How many HTTP requests this bucket has sent (retries included). */
   readonly requestCount: number;
   /** One line naming the bucket, endpoint and prefix (never a credential). */
   readonly description: string;
+  /** What the server's responses said about its clock so far, or null. */
+  clock(): OffsetBounds | null;
   /** Release connections. The bucket must not be used afterwards. */
   close(): Promise<void>;
 }
@@ -65,7 +88,9 @@ export type BucketErrorKind =
   | "no-bucket"
   | "unreachable"
   | "timeout"
+  | "clock"
   | "corrupt"
+  | "missing"
   | "invalid-key"
   | "other";
 
@@ -113,8 +138,19 @@ export class BucketError extends StintError {
   }
 }
 
-/** The longest key S3 accepts, in UTF-8 bytes. */
-export const MAX_KEY_BYTES = 1024;
+/** The error for an object over a size cap (it is not read). */
+export function tooLarge(key: string, size: number, max: number): BucketError {
+  return new BucketError(
+    "corrupt",
+    `Object ${
+      quoteForMessage(key)
+    } is ${size} bytes, over the ${max}-byte cap for its kind; not read`,
+    { operation: "get", key, code: "TooLarge" },
+  );
+}
+
+/** The longest object key S3 accepts, in UTF-8 bytes. */
+export const MAX_OBJECT_KEY_BYTES = 1024;
 
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
@@ -130,8 +166,8 @@ export function keyProblem(key: string): string | null {
   if (key.startsWith("/")) return "it starts with /";
   if (key.includes("\\")) return "it contains a backslash";
   const bytes = new TextEncoder().encode(key).length;
-  if (bytes > MAX_KEY_BYTES) {
-    return `it is ${bytes} bytes long (the limit is ${MAX_KEY_BYTES})`;
+  if (bytes > MAX_OBJECT_KEY_BYTES) {
+    return `it is ${bytes} bytes long (the limit is ${MAX_OBJECT_KEY_BYTES})`;
   }
   for (const segment of key.split("/")) {
     if (segment === "..") return "it has a .. segment";
@@ -143,7 +179,7 @@ export function keyProblem(key: string): string | null {
 }
 
 /** Throw a `BucketError` of kind `invalid-key` unless `key` is safe. */
-export function validateKey(key: string): void {
+export function validateObjectKey(key: string): void {
   const problem = keyProblem(key);
   if (problem !== null) {
     throw new BucketError(

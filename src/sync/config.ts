@@ -20,6 +20,12 @@ export interface SyncConfig {
   prefix: string;
   /** Flush-loop interval in milliseconds (default 30 000). */
   flushIntervalMs: number;
+  /**
+   * How long the pull before a run and the final push may wait for the
+   * bucket (default 3 000 ms); also what a restore may wait for the first
+   * answer.
+   */
+  deadlineMs: number;
   /** The config file that contributed values, when one was read. */
   configFile?: string;
 }
@@ -46,6 +52,8 @@ export interface LoadSyncConfigOptions {
 export const DEFAULT_PREFIX = "stint/";
 /** The default flush interval, in seconds. */
 export const DEFAULT_FLUSH_INTERVAL_S = 30;
+/** The default sync deadline, in seconds. */
+export const DEFAULT_DEADLINE_S = 3;
 /** The default region when neither stint nor the AWS settings name one. */
 export const DEFAULT_REGION = "us-east-1";
 
@@ -55,6 +63,7 @@ const FILE_KEYS = new Set([
   "region",
   "prefix",
   "flush_interval",
+  "sync_deadline",
 ]);
 
 /** The user config file path (it may not exist). */
@@ -110,22 +119,16 @@ export function loadSyncConfig(
     "flush_interval",
   );
 
-  let flushIntervalMs = DEFAULT_FLUSH_INTERVAL_S * 1000;
-  if (intervalIn) {
-    const s = Number(intervalIn.value.trim());
-    if (
-      intervalIn.value.trim() === "" || !Number.isFinite(s) || s < 0.05 ||
-      s > 86_400
-    ) {
-      warnings.push(
-        `Ignoring ${intervalIn.from}=${
-          show(intervalIn.value)
-        }: expected seconds between 0.05 and 86400; using ${DEFAULT_FLUSH_INTERVAL_S}`,
-      );
-    } else {
-      flushIntervalMs = Math.round(s * 1000);
-    }
-  }
+  const flushIntervalMs = seconds(
+    intervalIn,
+    { min: 0.05, max: 86_400, fallback: DEFAULT_FLUSH_INTERVAL_S },
+    warnings,
+  );
+  const deadlineMs = seconds(
+    pick(undefined, "STINT_SYNC_DEADLINE", "sync_deadline"),
+    { min: 0.05, max: 3600, fallback: DEFAULT_DEADLINE_S },
+    warnings,
+  );
 
   let prefix = DEFAULT_PREFIX;
   if (prefixIn) {
@@ -188,12 +191,35 @@ export function loadSyncConfig(
     region,
     prefix,
     flushIntervalMs,
+    deadlineMs,
   };
   if (endpoint) config.endpoint = endpoint;
   if (file && Object.keys(file.values).length > 0) {
     config.configFile = file.path;
   }
   return { config, warnings };
+}
+
+/** A setting in seconds as ms; a bad one is a warning and the fallback. */
+function seconds(
+  given: { value: string; from: string } | undefined,
+  range: { min: number; max: number; fallback: number },
+  warnings: string[],
+): number {
+  if (!given) return range.fallback * 1000;
+  const s = Number(given.value.trim());
+  if (
+    given.value.trim() === "" || !Number.isFinite(s) || s < range.min ||
+    s > range.max
+  ) {
+    warnings.push(
+      `Ignoring ${given.from}=${
+        show(given.value)
+      }: expected seconds between ${range.min} and ${range.max}; using ${range.fallback}`,
+    );
+    return range.fallback * 1000;
+  }
+  return Math.round(s * 1000);
 }
 
 /** Whether `name` is a valid S3 bucket name (the common rules). */
@@ -277,7 +303,10 @@ function readConfigFile(
       continue;
     }
     if (typeof value === "string") values[key] = value;
-    else if (typeof value === "number" && key === "flush_interval") {
+    else if (
+      typeof value === "number" &&
+      (key === "flush_interval" || key === "sync_deadline")
+    ) {
       values[key] = String(value);
     } else {
       warnings.push(`Ignoring "${key}" in ${path}: expected a string`);
@@ -305,4 +334,18 @@ function maskUserInfo(value: string): string {
 function show(value: string): string {
   const cut = value.length > 60 ? `${value.slice(0, 60)}...` : value;
   return JSON.stringify(cut);
+}
+
+/** An endpoint as safe to print: no user info, query or fragment. */
+export function displayEndpoint(endpoint: string): string {
+  try {
+    const url = new URL(endpoint);
+    url.username = "";
+    url.password = "";
+    url.search = "";
+    url.hash = "";
+    return url.toString().replace(/\/$/, "");
+  } catch {
+    return "(an invalid endpoint)";
+  }
 }

@@ -4,8 +4,13 @@
  * (stderr is a TTY) or the silent one (`STINT_QUIET=1`, `--quiet`, or not a
  * TTY). Messages never hold a credential: errors come from
  * {@link BucketError}, whose messages are scrubbed where they are made.
+ *
+ * Sync speaks once: a routine success says nothing (unless `--verbose`), a
+ * failure is one line per kind of failure, a warning one line per warning,
+ * and the summary (verbose only) counts what was shown.
  * @module
  */
+import { formatBytes } from "../format.ts";
 
 /** What `start` reports: the connection and what the start step did. */
 export interface StartInfo {
@@ -71,7 +76,7 @@ export interface SyncReporter {
   flush(info: FlushInfo): void;
   /** Something failed; reported once per kind per session. */
   error(err: unknown): void;
-  /** A warning (bad configuration value, skipped object). */
+  /** A warning (bad configuration value, skipped object); each one once. */
   warn(message: string): void;
   /** A long transfer moved on. */
   progress(info: ProgressInfo): void;
@@ -124,34 +129,32 @@ export interface RichReporterOptions {
   color?: boolean;
   /** Draw progress in place with `\r` (a terminal). */
   live?: boolean;
+  /** Also report routine successes: the connection, each push, a summary. */
+  verbose?: boolean;
 }
 
-/** Writes the session's story to stderr: connection, flushes, errors once per kind, a summary. */
+/**
+ * Writes the session's story to stderr: errors once per kind and warnings
+ * once each as they happen; the connection, pushes and a summary only when
+ * verbose; a restore (not routine: a new machine) in one line.
+ */
 export class RichReporter implements SyncReporter {
   #write: (text: string) => void;
   #color: boolean;
   #live: boolean;
+  #verbose: boolean;
   #kinds = new Set<string>();
+  #warned = new Set<string>();
   #errors = 0;
   #progressShown = false;
   #lastProgress = 0;
 
   /** Build a reporter writing to stderr unless told otherwise. */
   constructor(options: RichReporterOptions = {}) {
-    const encoder = new TextEncoder();
-    this.#write = options.write ?? ((text) => {
-      try {
-        const bytes = encoder.encode(text);
-        let off = 0;
-        while (off < bytes.length) {
-          off += Deno.stderr.writeSync(bytes.subarray(off));
-        }
-      } catch {
-        // stderr closed: nothing useful to do.
-      }
-    });
+    this.#write = options.write ?? writeStderr;
     this.#color = options.color ?? false;
     this.#live = options.live ?? false;
+    this.#verbose = options.verbose ?? false;
   }
 
   #line(text: string, style?: "dim" | "red" | "yellow"): void {
@@ -172,23 +175,28 @@ export class RichReporter implements SyncReporter {
 
   /** {@inheritDoc SyncReporter.start} */
   start(info: StartInfo): void {
-    const where = info.endpoint ? ` at ${info.endpoint}` : "";
-    let did = "";
+    const where = `s3://${info.bucket}/${info.prefix}${
+      info.endpoint ? ` at ${info.endpoint}` : ""
+    }`;
     if (info.action === "restored") {
-      did = `; restored ${info.records ?? 0} records from ${
-        info.hosts ?? 0
-      } host(s)`;
-    } else if (info.action === "pulled" && (info.records ?? 0) > 0) {
-      did = `; pulled ${info.records} records from ${info.hosts ?? 0} host(s)`;
+      this.#line(
+        `sync: restored ${info.records ?? 0} records from ${
+          info.hosts ?? 0
+        } host(s) of ${where} as ${info.hostId}`,
+        "dim",
+      );
+      return;
     }
-    this.#line(
-      `sync: s3://${info.bucket}/${info.prefix}${where} as ${info.hostId}${did}`,
-      "dim",
-    );
+    if (!this.#verbose) return;
+    const pulled = info.action === "pulled" && (info.records ?? 0) > 0
+      ? `; pulled ${info.records} records from ${info.hosts ?? 0} host(s)`
+      : "";
+    this.#line(`sync: ${where} as ${info.hostId}${pulled}`, "dim");
   }
 
   /** {@inheritDoc SyncReporter.flush} */
   flush(info: FlushInfo): void {
+    if (!this.#verbose) return;
     if (info.records === 0 && info.logs === 0 && !info.snapshot) return;
     this.#line(
       `sync: pushed ${info.records} change(s)${
@@ -211,6 +219,8 @@ export class RichReporter implements SyncReporter {
 
   /** {@inheritDoc SyncReporter.warn} */
   warn(message: string): void {
+    if (this.#warned.has(message)) return;
+    this.#warned.add(message);
     this.#line(`sync: ${message}`, "yellow");
   }
 
@@ -235,37 +245,49 @@ export class RichReporter implements SyncReporter {
 
   /** {@inheritDoc SyncReporter.stop} */
   stop(info: StopInfo): void {
-    if (info.pushes === 0 && info.errors === 0 && this.#errors === 0) return;
+    this.#endProgress();
+    if (!this.#verbose || (info.pushes === 0 && this.#errors === 0)) return;
+    // Count what was shown: one line per kind, however often it happened.
+    const shown = this.#kinds.size;
+    const errors = shown === 0
+      ? ""
+      : `, ${shown} error${shown === 1 ? "" : "s"} shown above${
+        this.#errors > shown ? ` (${this.#errors} in all)` : ""
+      }`;
     this.#line(
       `sync: ${info.pushes} push(es), ${info.records} change(s), ${
         formatBytes(info.bytes)
-      }${
-        info.errors || this.#errors
-          ? `, ${Math.max(info.errors, this.#errors)} error(s)`
-          : ""
-      }`,
+      }${errors}`,
       "dim",
     );
   }
 }
 
-/** Pick the reporter for a command: rich on a TTY stderr unless quiet. */
-export function makeReporter(
-  options: { quiet: boolean; stderrIsTty: boolean; color?: boolean },
-): SyncReporter {
-  if (options.quiet || !options.stderrIsTty) return new SilentReporter();
-  return new RichReporter({ color: options.color ?? false, live: true });
+function writeStderr(text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  try {
+    let off = 0;
+    while (off < bytes.length) {
+      off += Deno.stderr.writeSync(bytes.subarray(off));
+    }
+  } catch {
+    // stderr closed: nothing useful to do.
+  }
 }
 
-/** `1.2 KiB` style sizes. */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+/** Pick the reporter for a command: rich on a TTY stderr unless quiet. */
+export function makeReporter(
+  options: {
+    quiet: boolean;
+    stderrIsTty: boolean;
+    color?: boolean;
+    verbose?: boolean;
+  },
+): SyncReporter {
+  if (options.quiet || !options.stderrIsTty) return new SilentReporter();
+  return new RichReporter({
+    color: options.color ?? false,
+    live: true,
+    verbose: options.verbose,
+  });
 }

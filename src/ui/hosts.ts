@@ -1,12 +1,12 @@
 /**
  * The dashboard's one seam to sync (everything else in src/ui reads only
- * the store): this host's local sync facts, the same fields as
- * `stint sync status --json`, and the probes of `stint status --json`.
- * Sync modules are imported here lazily, so the other pages never load
- * them. Re-point this file, and only this file, when sync changes.
+ * the store): this host's local sync facts, the same object as
+ * `stint sync status --json` plus what the last pull saw of each other
+ * host's heartbeat, and the probes of `stint status --json`. Sync modules
+ * are imported here lazily, so the other pages never load them.
  * @module
  */
-import { getMeta, hostId } from "../store/meta.ts";
+import { hostSeen, silentSince } from "../store/replication/liveness.ts";
 import { readUiStore } from "./request.ts";
 
 /** This host's view of sync, as `stint sync status --json` names it. */
@@ -27,63 +27,46 @@ export interface SyncFacts {
   last_error: { at: string | null; kind: string; message: string } | null;
   /** Other hosts' changes applied here: up to which of their seqs. */
   cursors: { host: string; seq: number }[];
-  /** Heartbeats of other hosts' running runs (not reported by this version of sync). */
-  heartbeats: { host: string; at: string }[] | null;
+  /**
+   * What the last pull saw of each other host: its newest write in the
+   * bucket (its heartbeat while it has running runs), and since when it is
+   * silent (null while it is not).
+   */
+  heartbeats: { host: string; at: string; silent_since: string | null }[];
   warnings: string[];
 }
 
-function iso(ms: number | string | null | undefined): string | null {
-  return ms === null || ms === undefined || ms === ""
-    ? null
-    : new Date(Number(ms)).toISOString();
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
 }
 
 /** Gather this host's sync facts from the store and the config (no network). */
 export async function syncFacts(dbPath: string): Promise<SyncFacts> {
-  const config = await import("../sync/config.ts");
-  const { config: cfg, warnings } = config.loadSyncConfig({ env: Deno.env });
-  const host = readUiStore(dbPath, (db) => hostId(db), () => null);
-  // Without a bucket there is nothing to push: skip counting (it reads
-  // every change not pushed yet, which is every change).
-  const changelog = cfg ? await import("../sync/changelog.ts") : null;
-  const local = changelog
-    ? readUiStore(dbPath, (db) => ({
-      lastPush: changelog.lastPush(db),
-      unpushed: changelog.unpushedCount(db),
-      cursors: changelog.remoteCursors(db),
-      lastPullAt: getMeta(db, changelog.SYNC_META.lastPullAt) ?? null,
-      restoredAt: getMeta(db, changelog.SYNC_META.restoredAt) ?? null,
-      lastError: changelog.lastSyncError(db),
-    }), () => null)
-    : null;
-  return {
-    configured: cfg !== null,
-    bucket: cfg?.bucket ?? null,
-    endpoint: cfg?.endpoint ?? null,
-    region: cfg?.region ?? null,
-    prefix: cfg?.prefix ?? null,
-    flush_interval_s: cfg ? cfg.flushIntervalMs / 1000 : null,
-    store_exists: host !== null,
-    host_id: host,
-    last_push_at: iso(local?.lastPush?.at),
-    pushed_seq: local?.lastPush?.seq ?? 0,
-    unpushed: local?.unpushed ?? 0,
-    last_pull_at: iso(local?.lastPullAt),
-    restored_at: iso(local?.restoredAt),
-    last_error: local?.lastError
-      ? {
-        at: iso(local.lastError.at),
-        kind: local.lastError.kind,
-        message: local.lastError.message,
-      }
-      : null,
-    cursors: Object.entries(local?.cursors ?? {}).map(([host, seq]) => ({
-      host,
-      seq,
-    })),
-    heartbeats: null,
-    warnings,
-  };
+  const { loadSyncConfig } = await import("../sync/config.ts");
+  const { gatherSyncFacts } = await import("../sync/facts.ts");
+  const { syncStatusJson } = await import("../cli/sync_status.ts");
+  const { config, warnings } = loadSyncConfig({ env: Deno.env });
+  const gathered = gatherSyncFacts(dbPath, { location: config });
+  const json = syncStatusJson(dbPath, config, gathered) as Omit<
+    SyncFacts,
+    "heartbeats" | "warnings"
+  >;
+  const heartbeats = readUiStore(
+    dbPath,
+    (db) =>
+      json.cursors.flatMap(({ host }) => {
+        const seen = hostSeen(db, host);
+        if (!seen) return [];
+        const silent = silentSince(db, host);
+        return [{
+          host,
+          at: iso(seen.last),
+          silent_since: silent === null ? null : iso(silent),
+        }];
+      }),
+    () => [],
+  );
+  return { ...json, heartbeats, warnings };
 }
 
 /**

@@ -51,6 +51,8 @@ export interface CliOptions {
   stdin?: string | Uint8Array;
   /** Remove these variables from the inherited environment. */
   unset?: string[];
+  /** Run stint under this command (e.g. `["faketime", "-f", "+1h"]`). */
+  wrap?: string[];
 }
 
 function command(args: string[], options: CliOptions, piped: boolean) {
@@ -64,8 +66,10 @@ function command(args: string[], options: CliOptions, piped: boolean) {
   ];
   const base = Deno.env.toObject();
   for (const k of clear) delete base[k];
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, ...args],
+  const argv = ["run", "-A", "--quiet", MAIN, ...args];
+  const wrap = options.wrap ?? [];
+  return new Deno.Command(wrap.length ? wrap[0] : Deno.execPath(), {
+    args: wrap.length ? [...wrap.slice(1), Deno.execPath(), ...argv] : argv,
     cwd: options.cwd,
     env: { ...base, ...env },
     clearEnv: true,

@@ -44,6 +44,10 @@ export const GLOBAL_FLAGS: readonly Flag[] = [
     help: "No sync or progress messages on stderr (also STINT_QUIET=1)",
   },
   {
+    name: "verbose",
+    help: "Also report routine sync successes (also STINT_VERBOSE=1)",
+  },
+  {
     name: "help",
     short: "h",
     help: "Show help (also: stint <command> --help)",
@@ -166,7 +170,7 @@ export async function renderTopHelp(): Promise<string> {
       GLOBAL_FLAGS.map((f) => [flagLabel(f, GLOBAL_FLAGS), f.help]),
     ),
     "",
-    "Environment: STINT_DB, STINT_QUIET, NO_COLOR, COLUMNS (the width tables fit),",
+    "Environment: STINT_DB, STINT_QUIET, STINT_VERBOSE, NO_COLOR, COLUMNS (the width tables fit),",
     "STINT_DEBUG=1 (stack traces for internal errors), STINT_BUSY_TIMEOUT (how",
     "long to wait for another process's write lock, default 30s), and the sync",
     "settings listed in stint sync --help.",

@@ -134,7 +134,12 @@ function probesSection(
 ): Html {
   if (!s.configured) return html``;
   const rows = probes
-    ? (probes.probes as { name: string; ok: boolean | null; detail: string }[])
+    ? (probes.probes as {
+      name: string;
+      ok: boolean | null;
+      info?: boolean;
+      detail: string;
+    }[])
       .map((p) =>
         html`
           <tr>
@@ -143,6 +148,8 @@ function probesSection(
               ? html`<span class="st st-succeeded">ok</span>`
               : p.ok === false
               ? html`<span class="st st-failed">FAIL</span>`
+              : p.info
+              ? html`<span class="st st-running">info</span>`
               : html`<span class="st st-skipped">skipped</span>`}</td>
             <td>${p.detail}</td>
           </tr>
@@ -171,11 +178,25 @@ function probesSection(
   `;
 }
 
+/**
+ * The last write the last pull saw of a host (its heartbeat while it runs
+ * something), marked when the host is silent for longer than it may be.
+ */
+function heartbeatCell(b: SyncFacts["heartbeats"][number] | undefined): Html {
+  if (!b) return html`<td class="dim">-</td>`;
+  return b.silent_since
+    ? html`<td><span class="err">silent</span> since ${
+      time(Date.parse(b.silent_since))
+    }</td>`
+    : html`<td>${time(Date.parse(b.at))}</td>`;
+}
+
 function renderHosts(
   v: HostsView,
   probes: Record<string, unknown> | null,
 ): Html {
   const applied = new Map(v.sync.cursors.map((c) => [c.host, c.seq]));
+  const beats = new Map(v.sync.heartbeats.map((b) => [b.host, b]));
   return html`<section>
 <h1>Hosts</h1>
 ${syncSection(v.sync)}
@@ -212,7 +233,9 @@ ${
                   ? "-"
                   : applied.get(h.hostId) ?? "none"}</td>
                 <td data-last-push="${h.hostId}" class="dim">-</td>
-                <td class="dim" title="not reported by this version of sync">-</td>
+                ${heartbeatCell(
+                  h.hostId === v.here ? undefined : beats.get(h.hostId),
+                )}
               `
               : ""}</tr>
           `
