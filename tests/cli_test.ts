@@ -2,7 +2,7 @@
 // global flags, the store commands, and bad store files.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { makeProject, stint, tempState } from "./support/cli.ts";
+import { assertOneLine, makeProject, stint, tempState } from "./support/cli.ts";
 
 const COMMANDS = [
   "run",
@@ -20,14 +20,6 @@ const COMMANDS = [
   "store",
   "completions",
 ];
-
-/** A usage or user error: exactly one line on stderr, no stack frames. */
-function assertOneLine(stderr: string): void {
-  const lines = stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, `expected one line, got:\n${stderr}`);
-  assert.match(lines[0], /^stint: /);
-  assert.doesNotMatch(stderr, /\n\s+at |\.ts:\d+:\d+/);
-}
 
 Deno.test("stint --help lists every command and exits 0", async () => {
   const { env } = tempState();

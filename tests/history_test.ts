@@ -12,18 +12,11 @@ import {
 import { logPath, withStore } from "../src/store/mod.ts";
 import { sparkline } from "../src/cli/stats.ts";
 import { parseSince } from "../src/cli/history.ts";
-import { makeProject, stint, tempState } from "./support/cli.ts";
+import { assertOneLine, makeProject, stint, tempState } from "./support/cli.ts";
 import { seedRuns } from "./support/history_seed.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-
-function assertOneLine(stderr: string): void {
-  const lines = stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, `expected one line, got:\n${stderr}`);
-  assert.match(lines[0], /^stint: \S/);
-  assert.doesNotMatch(stderr, /\n\s+at |\.ts:\d+:\d+/);
-}
 
 /** Data rows of a plain (non-TTY) table: every line after the header. */
 function tableRows(stdout: string): string[][] {

@@ -3,6 +3,7 @@
  * the real CLI (`deno run -A main.ts ...`) with it.
  * @module
  */
+import assert from "node:assert/strict";
 import { join } from "node:path";
 
 /** The entry point every CLI test spawns. */
@@ -138,4 +139,16 @@ export function makeProject(
     JSON.stringify({ tasks }, null, 2),
   );
   return dir;
+}
+
+/**
+ * A usage or user error: exactly one `stint: ...` line on stderr and no
+ * stack frames. Returns the line.
+ */
+export function assertOneLine(stderr: string): string {
+  const lines = stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `expected one line, got:\n${stderr}`);
+  assert.match(lines[0], /^stint: \S/);
+  assert.doesNotMatch(stderr, /\n\s+at |\.ts:\d+:\d+/);
+  return lines[0];
 }
