@@ -2,7 +2,20 @@
 // global flags, the store commands, and bad store files.
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { SCHEMA_VERSION } from "../src/store/schema.ts";
+import { holdWriteLock } from "./support/faults.ts";
 import { assertOneLine, makeProject, stint, tempState } from "./support/cli.ts";
+
+/** Run one statement on the store with node:sqlite, outside stint. */
+function rawExec(db: string, sql: string): void {
+  const c = new DatabaseSync(db, { timeout: 10_000 });
+  try {
+    c.exec(sql);
+  } finally {
+    c.close();
+  }
+}
 
 const COMMANDS = [
   "run",
@@ -90,14 +103,19 @@ Deno.test("--db wins over STINT_DB, which wins over XDG_STATE_HOME", async () =>
   });
 });
 
-Deno.test("store migrate creates a private store; backup copies it 0600", async () => {
+Deno.test("a store is private; migrate reports it current; backup copies it 0600", async () => {
   const t = tempState();
+  const made = await stint(["vars", "set", "--global", "k", "v"], {
+    env: t.env,
+  });
+  assert.equal(made.code, 0, made.stderr);
+  assert.equal(Deno.statSync(t.db).mode! & 0o777, 0o600);
+  assert.equal(Deno.statSync(join(t.dir, "state")).mode! & 0o777, 0o700);
   const m = await stint(["store", "migrate", "--json"], { env: t.env });
   assert.equal(m.code, 0, m.stderr);
   const out = JSON.parse(m.stdout);
-  assert.equal(out.to > 0, true);
-  assert.equal(Deno.statSync(t.db).mode! & 0o777, 0o600);
-  assert.equal(Deno.statSync(join(t.dir, "state")).mode! & 0o777, 0o700);
+  assert.equal(out.to, SCHEMA_VERSION);
+  assert.equal(out.from, SCHEMA_VERSION);
   const again = await stint(["store", "migrate"], { env: t.env });
   assert.match(again.stdout, /nothing to do/);
 
@@ -113,9 +131,45 @@ Deno.test("store migrate creates a private store; backup copies it 0600", async 
   assert.match(twice.stderr, /already exists/);
 });
 
+Deno.test("store migrate on a missing store creates nothing (a typo'd --db, a machine that restores)", async () => {
+  const t = tempState();
+  const r = await stint(["store", "migrate"], { env: t.env });
+  assert.equal(r.code, 1);
+  assert.match(assertOneLine(r.stderr), /No store at .*nothing to migrate/);
+  assert.throws(
+    () => Deno.lstatSync(join(t.dir, "state")),
+    Deno.errors.NotFound,
+  );
+});
+
+Deno.test("store migrate while another process holds the write lock: the busy message, not an internal error", async () => {
+  const t = tempState();
+  const made = await stint(["vars", "set", "--global", "k", "v"], {
+    env: t.env,
+  });
+  assert.equal(made.code, 0, made.stderr);
+  // A current store needs no write: migrate answers at once.
+  const lock = await holdWriteLock(t.db, 4_000);
+  const env = { ...t.env, STINT_BUSY_TIMEOUT: "500ms" };
+  const current = await stint(["store", "migrate"], { env });
+  assert.equal(current.code, 0, current.stderr);
+  assert.match(current.stdout, /nothing to do/);
+  await lock.released;
+  // An older store must be migrated under the lock: busy, exit 1, one line.
+  rawExec(t.db, "PRAGMA user_version = 1");
+  const lock2 = await holdWriteLock(t.db, 4_000);
+  const old = await stint(["store", "migrate"], { env });
+  await lock2.released;
+  assert.equal(old.code, 1, old.stderr);
+  assert.match(assertOneLine(old.stderr), /is busy/);
+  const after = await stint(["store", "migrate", "--json"], { env: t.env });
+  assert.equal(after.code, 0, after.stderr);
+  assert.deepEqual(JSON.parse(after.stdout).to, SCHEMA_VERSION);
+});
+
 Deno.test("store destroy needs --yes without a terminal and then removes the file", async () => {
   const t = tempState();
-  await stint(["store", "migrate"], { env: t.env });
+  await stint(["vars", "set", "--global", "k", "v"], { env: t.env });
   const refused = await stint(["store", "destroy"], { env: t.env });
   assert.equal(refused.code, 2);
   assertOneLine(refused.stderr);
