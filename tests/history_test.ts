@@ -648,6 +648,34 @@ Deno.test("arguments after -- are positionals: a ref that starts with a dash", a
   assertOneLine(extra.stderr);
 });
 
+Deno.test("history clear: a bare task name is the current project's ref, as for history and stats", async () => {
+  const st = tempState();
+  const dir = makeProject(st.dir, { build: "echo b" }, { name: "app" });
+  const now = Date.now();
+  seedRuns(st.db, [
+    { ref: "app:build", startedAt: now - 2 * HOUR, log: "mine\n" },
+    { ref: "other:build", startedAt: now - HOUR, log: "theirs\n" },
+  ]);
+  const r = await stint(["history", "clear", "build", "--yes"], {
+    env: st.env,
+    cwd: dir,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Deleted 1 run of app:build and 1 log file/);
+  const left = await stint(["history", "--json"], { env: st.env });
+  assert.deepEqual(
+    JSON.parse(left.stdout).map((e: { ref: string }) => e.ref),
+    ["other:build"],
+  );
+  // Outside a project the word is a ref as typed.
+  const away = await stint(["history", "clear", "build", "--yes"], {
+    env: st.env,
+    cwd: st.dir,
+  });
+  assert.equal(away.code, 1);
+  assert.match(assertOneLine(away.stderr), /No runs recorded for "build"/);
+});
+
 Deno.test("history: the refs / clear subcommand may follow options", async () => {
   const st = tempState();
   const r = await stint(["exec", "--name", "app:x", "--", "true"], {

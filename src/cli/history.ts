@@ -247,7 +247,8 @@ async function clear(args: string[], ctx: Context): Promise<number> {
     min: 1,
     max: 1,
   });
-  const ref = p.positionals[0];
+  // A bare task name means this project's ref, as for history and stats.
+  const ref = refArg(p.positionals[0])!;
   const { total, running } = readStore(ctx.dbPath, (db) => {
     reconcileExecutions(db);
     return {
