@@ -113,7 +113,7 @@ export function parseSpec(flags: readonly Flag[]): FlagSpec {
 export function valuedFlags(flags: readonly Flag[]): Set<string> {
   const set = new Set<string>();
   for (const f of flags) {
-    if (!f.value) continue;
+    if (!f.value || f.inline) continue;
     set.add(`--${f.name}`);
     if (f.short) set.add(`-${f.short}`);
   }
@@ -177,7 +177,9 @@ export async function renderTopHelp(): Promise<string> {
 
 function flagLabel(f: Flag, all: readonly Flag[]): string {
   const anyShort = all.some((x) => x.short);
-  const long = `--${f.name}${f.value ? ` ${f.value}` : ""}`;
+  const long = `--${f.name}${
+    f.value ? (f.inline ? `[=${f.value}]` : ` ${f.value}`) : ""
+  }`;
   return f.short ? `-${f.short}, ${long}` : anyShort ? `    ${long}` : long;
 }
 
