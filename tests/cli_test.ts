@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { SCHEMA_VERSION } from "../src/store/schema.ts";
 import { holdWriteLock } from "./support/faults.ts";
+import { seedRuns } from "./support/history_seed.ts";
+import { HAS_SCRIPT, stintOnPty } from "./support/pty.ts";
 import { assertOneLine, makeProject, stint, tempState } from "./support/cli.ts";
 
 /** Run one statement on the store with node:sqlite, outside stint. */
@@ -200,6 +202,60 @@ Deno.test("no HOME and no STINT_DB: a clear error, not a crash", async () => {
   assert.equal(r.code, 1, r.stderr);
   assertOneLine(r.stderr);
   assert.match(r.stderr, /HOME is not set/);
+});
+
+/** The escape sequences stint's own tables use: its palette, bold, reset. */
+// deno-lint-ignore no-control-regex
+const OWN_SGR = /\x1b\[(?:0|1|2|22|3[1-6]|39|90)m/g;
+
+Deno.test("colour codes inside records are shown escaped, not sent to the terminal", async () => {
+  const t = tempState();
+  const hide = "\x1b[8m";
+  const red = "\x1b[31m";
+  seedRuns(t.db, [
+    {
+      ref: `app:${hide}secret${red}`,
+      startedAt: Date.now() - 60_000,
+      status: "failed",
+      exitCode: 1,
+      signal: `SIGTERM${hide}`,
+    },
+  ]);
+  const set = await stint(["vars", "set", "--global", "k", `v${hide}x`], {
+    env: t.env,
+  });
+  assert.equal(set.code, 0, set.stderr);
+  const dir = makeProject(t.dir, {
+    [`t${red}`]: { command: "echo x", description: `d${hide}` },
+  });
+  const lists = [
+    ["history"],
+    ["history", "refs"],
+    ["stats"],
+    ["vars", "list"],
+    ["tasks"],
+  ];
+  for (const args of lists) {
+    // In a pipe there is no colour at all: no escape byte may appear.
+    const piped = await stint(args, { env: t.env, cwd: dir });
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.ok(
+      !piped.stdout.includes("\x1b"),
+      `${args.join(" ")}: ${piped.stdout}`,
+    );
+    assert.match(piped.stdout, /\\x1b\[(8|31)m/, args.join(" "));
+    if (!HAS_SCRIPT) continue;
+    // On a terminal only stint's own colours reach it.
+    const env = { ...t.env };
+    delete (env as Record<string, string>).NO_COLOR;
+    const tty = await stintOnPty(args, { cols: 200, env, cwd: dir });
+    assert.equal(tty.code, 0, tty.output);
+    const foreign = tty.output.replace(OWN_SGR, "");
+    assert.ok(
+      !foreign.includes("\x1b"),
+      `${args.join(" ")} on a terminal: ${JSON.stringify(foreign)}`,
+    );
+  }
 });
 
 Deno.test("table cells never pass control characters to the terminal", async () => {

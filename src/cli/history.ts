@@ -42,6 +42,7 @@ import {
   formatDuration,
   paint,
   paintStatus,
+  plainText,
   printJson,
   println,
   printTable,
@@ -112,14 +113,14 @@ async function list(args: string[], ctx: Context): Promise<number> {
   const rows = runs.map((r) => {
     const row = [
       ids.get(r.id)!,
-      r.ref,
+      plainText(r.ref),
       relativeTime(r.startedAt, now),
       r.status === "running"
         ? `${formatDuration(now - r.startedAt)}…`
         : formatDuration(r.durationMs),
       describeOutcome(r, ctx.color),
     ];
-    if (hosts.size > 1) row.push(r.hostId);
+    if (hosts.size > 1) row.push(plainText(r.hostId));
     return row;
   });
   await printTable(ctx, head, rows, { flex, keep: [0] });
@@ -178,7 +179,7 @@ function sub(name: string): Command {
 /** A status word with its exit code or signal: `failed (exit 3)`, `killed (SIGINT)`. */
 export function describeOutcome(r: Execution, color: boolean): string {
   const word = paintStatus(r.status, color);
-  if (r.signal) return `${word} (${r.signal})`;
+  if (r.signal) return `${word} (${plainText(r.signal)})`;
   if (r.exitCode !== null && r.status !== "succeeded") {
     return `${word} (exit ${r.exitCode})`;
   }
@@ -232,7 +233,7 @@ function refs(args: string[], ctx: Context): Promise<number> | number {
     ctx,
     ["REF", "RUNS", "LAST RUN", "LAST STATUS"],
     list.map((r) => [
-      r.ref,
+      plainText(r.ref),
       String(r.runs),
       relativeTime(r.lastStartedAt, now),
       paintStatus(r.lastStatus, ctx.color),

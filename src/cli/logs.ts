@@ -29,7 +29,13 @@ import { parseSpec } from "./commands/mod.ts";
 import type { Context } from "./context.ts";
 import { currentProjectDir } from "./here.ts";
 import { openLog, readLogBytes, readLogFrom } from "./log_source.ts";
-import { eprintln, paint, relativeTime, writeAll } from "./output.ts";
+import {
+  eprintln,
+  paint,
+  plainText,
+  relativeTime,
+  writeAll,
+} from "./output.ts";
 import { fetchRemoteLog } from "./sync_session.ts";
 
 const NL = 0x0a;
@@ -200,7 +206,7 @@ function newestHere(ctx: Context, failed: boolean): Target {
     const e = target.execution!;
     eprintln(
       paint(
-        `stint: ${e.id.slice(0, 13)}  ${e.ref}  ${e.status}${
+        `stint: ${e.id.slice(0, 13)}  ${plainText(e.ref)}  ${e.status}${
           e.exitCode !== null && e.status !== "succeeded"
             ? ` (exit ${e.exitCode})`
             : ""

@@ -14,6 +14,7 @@ import type { Context } from "./context.ts";
 import {
   formatDuration,
   paintStatus,
+  plainText,
   printJson,
   println,
   printTable,
@@ -56,7 +57,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     ctx,
     ["REF", "RUNS", "SUCCESS", "P50", "P95", "RECENT", "LAST"],
     stats.map((s) => [
-      s.ref,
+      plainText(s.ref),
       String(s.runs),
       formatRate(s.successRate),
       formatDuration(s.p50Ms),
