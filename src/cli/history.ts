@@ -40,6 +40,7 @@ import type { Context } from "./context.ts";
 import { currentProjectDir } from "./here.ts";
 import {
   formatDuration,
+  NO_RUNS_YET,
   paint,
   paintStatus,
   plainText,
@@ -169,7 +170,7 @@ function emptyMessage(p: Parsed): string {
     );
   return filtered
     ? "No runs match these filters (stint history refs lists the refs)"
-    : "No runs recorded yet; stint run <task> or stint exec -- <cmd> records one";
+    : NO_RUNS_YET;
 }
 
 function sub(name: string): Command {
@@ -223,9 +224,7 @@ function refs(args: string[], ctx: Context): Promise<number> | number {
     return 0;
   }
   if (list.length === 0) {
-    println(
-      "No runs recorded yet; stint run <task> or stint exec -- <cmd> records one",
-    );
+    println(NO_RUNS_YET);
     return 0;
   }
   const now = Date.now();

@@ -69,6 +69,10 @@ function reopen(which: "stdout" | "stderr"): SyncWriter {
   return std;
 }
 
+/** What the listings say on a store without runs. */
+export const NO_RUNS_YET =
+  "No runs recorded yet; stint run <task> or stint exec -- <cmd> records one";
+
 /** Print a value as pretty JSON on stdout. */
 export function printJson(value: unknown): void {
   println(JSON.stringify(value, null, 2));
