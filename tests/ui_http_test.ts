@@ -281,6 +281,19 @@ Deno.test("stint ui: the runs page filters in the store; the JSON uses history -
     });
     assert.equal(bad.status, 400);
     assert.match(bad.text, /Status must be one of/);
+    // The filters are history's: completed means succeeded, as for the CLI.
+    const completed = JSON.parse(
+      (await get(ui, "/api/runs?status=completed")).text,
+    );
+    const succeeded = JSON.parse(
+      (await get(ui, "/api/runs?status=succeeded")).text,
+    );
+    assert.equal(succeeded.runs.length, 2);
+    assert.deepEqual(completed.runs, succeeded.runs);
+    const badSince = JSON.parse(
+      (await get(ui, "/api/runs?since=yesterday-ish")).text,
+    );
+    assert.match(badSince.error, /^Since must be a duration/);
     const tasks = JSON.parse((await get(ui, "/api/tasks")).text);
     const stats = JSON.parse(
       (await stint(["stats", "--window", "200", "--json"], { env: s.env }))
