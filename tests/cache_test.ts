@@ -5,22 +5,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { withStore } from "../src/store/open.ts";
-import { type CliResult, stint, tempState } from "./support/cli.ts";
-
-function cleanup(dir: string): void {
-  Deno.removeSync(dir, { recursive: true });
-}
-
-/** Assert a one-line error on stderr (no stack trace) with `code`. */
-function assertFails(r: CliResult, code: number, pattern: RegExp): void {
-  assert.equal(r.code, code, `exit ${r.code}, stderr: ${r.stderr}`);
-  assert.equal(r.stdout, "");
-  const lines = r.stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, `one line expected: ${r.stderr}`);
-  assert.match(lines[0], /^stint: (?:[A-Z"]|stint |--)/);
-  assert.doesNotMatch(r.stderr, /\bat .*\.ts:\d+/);
-  assert.match(lines[0], pattern);
-}
+import { assertFails, cleanup, stint, tempState } from "./support/cli.ts";
 
 function rowCount(db: string, where = "1 = 1"): number {
   return withStore(db, (c) =>

@@ -152,3 +152,26 @@ export function assertOneLine(stderr: string): string {
   assert.doesNotMatch(stderr, /\n\s+at |\.ts:\d+:\d+/);
   return lines[0];
 }
+
+/**
+ * A refused command: exit `code`, nothing on stdout, one `stint: ...` line on
+ * stderr (no stack trace) matching `pattern`.
+ */
+export function assertFails(
+  r: CliResult,
+  code: number,
+  pattern: RegExp,
+): void {
+  assert.equal(r.code, code, `exit ${r.code}, stderr: ${r.stderr}`);
+  assert.equal(r.stdout, "");
+  const lines = r.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `one line expected: ${r.stderr}`);
+  assert.match(lines[0], /^stint: (?:[A-Z"]|stint |--)/);
+  assert.doesNotMatch(r.stderr, /\bat .*\.ts:\d+/);
+  assert.match(lines[0], pattern);
+}
+
+/** Remove a test's temp dir. */
+export function cleanup(dir: string): void {
+  Deno.removeSync(dir, { recursive: true });
+}
