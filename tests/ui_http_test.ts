@@ -169,6 +169,20 @@ Deno.test("stint ui: a Host header that is no address at all is 400, not a 500",
   });
 });
 
+Deno.test("stint ui: an ambiguous id prefix is the client's mistake (400 naming the candidates), not a 500", async () => {
+  await withUi(async (ui, _s, runs) => {
+    let common = 0;
+    while (runs[0].id[common] === runs[1].id[common]) common++;
+    const prefix = runs[0].id.slice(0, common);
+    assert.ok(prefix.length >= 4, prefix);
+    for (const path of [`/api/runs/${prefix}`, `/runs/${prefix}`]) {
+      const r = await get(ui, path);
+      assert.equal(r.status, 400, `${path}: ${r.text.slice(0, 200)}`);
+      assert.match(r.text, /is ambiguous/);
+    }
+  });
+});
+
 Deno.test("stint ui: everything it prints on stderr is its own (no Deno.serve warnings)", async () => {
   const s = tempState("stint-ui-quiet-");
   const runs = seed(s);

@@ -4,7 +4,12 @@
  * the run ends. Without an id: the newest run of the current project.
  * @module
  */
-import { NotFoundError, StintError, UsageError } from "../errors.ts";
+import {
+  AmbiguousIdError,
+  NotFoundError,
+  StintError,
+  UsageError,
+} from "../errors.ts";
 import {
   type BackgroundRun,
   getBackgroundRun,
@@ -139,7 +144,7 @@ function findRun(db: Database, id: string): Target {
     execution = orNull(() => getExecution(db, id), (e) => why = e);
     background = orNull(() => getBackgroundRun(db, id));
     if (execution && background) {
-      throw new StintError(
+      throw new AmbiguousIdError(
         `Id prefix "${id}" matches run ${execution.id} and background run ${background.id}; give more characters`,
       );
     }

@@ -5,7 +5,7 @@
  * can time it in-process; {@linkcode serveUi} puts it on `Deno.serve`.
  * @module
  */
-import { NotFoundError, StintError } from "../errors.ts";
+import { AmbiguousIdError, NotFoundError, StintError } from "../errors.ts";
 import {
   ActionRefused,
   type ActionResult,
@@ -351,6 +351,7 @@ function errorResponse(r: UiRequest, err: unknown): Response {
   }
   if (err instanceof BadRequest) return failure(r, 400, err.message);
   if (err instanceof NotFoundError) return failure(r, 404, err.message);
+  if (err instanceof AmbiguousIdError) return failure(r, 400, err.message);
   if (err instanceof ActionRefused) return failure(r, 409, err.message);
   if (err instanceof StintError) return failure(r, 500, err.message);
   if (Deno.env.get("STINT_DEBUG") === "1") console.error(err);
