@@ -171,7 +171,7 @@ export async function renderTopHelp(): Promise<string> {
     "long to wait for another process's write lock, default 30s), and the sync",
     "settings listed in stint sync --help.",
     "",
-    "Shell completions: stint completions bash|zsh|fish (see stint completions --help)",
+    "Shell completions: stint completions bash|zsh|fish (see its --help)",
   ].join("\n");
 }
 
@@ -183,17 +183,42 @@ function flagLabel(f: Flag, all: readonly Flag[]): string {
   return f.short ? `-${f.short}, ${long}` : anyShort ? `    ${long}` : long;
 }
 
-/** Rows of `[label, text]` as aligned lines; a long label puts its text on the next line. */
+/** How wide help text is (what a terminal shows without wrapping). */
+const HELP_WIDTH = 80;
+
+/**
+ * Rows of `[label, text]` as aligned lines; a long label puts its text on
+ * the next line, and a long text wraps at word breaks under itself.
+ */
 function twoColumns(rows: [string, string][]): string[] {
   const fit = rows.map(([l]) => l.length).filter((n) => n <= 26);
   const width = Math.max(12, ...fit) + 2;
+  const indent = " ".repeat(width + 2);
   const lines: string[] = [];
   for (const [label, text] of rows) {
+    const [first, ...more] = wrapWords(text, HELP_WIDTH - width - 2);
     if (label.length + 2 > width) {
-      lines.push(`  ${label}`, `  ${" ".repeat(width)}${text}`);
+      lines.push(`  ${label}`, `${indent}${first}`);
     } else {
-      lines.push(`  ${label.padEnd(width)}${text}`);
+      lines.push(`  ${label.padEnd(width)}${first}`);
+    }
+    for (const line of more) lines.push(`${indent}${line}`);
+  }
+  return lines;
+}
+
+/** `text` in lines of at most `width` characters, broken between words. */
+function wrapWords(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === "" ? word : `${line} ${word}`;
     }
   }
+  lines.push(line);
   return lines;
 }
