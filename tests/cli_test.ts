@@ -4,9 +4,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { SCHEMA_VERSION } from "../src/store/schema.ts";
-import { holdWriteLock } from "./support/faults.ts";
+import { holdWriteLock, rawQuery } from "./support/faults.ts";
 import { seedRuns } from "./support/history_seed.ts";
 import { HAS_SCRIPT, stintOnPty } from "./support/pty.ts";
+import { makeReadOnly } from "./support/readonly.ts";
 import { assertOneLine, makeProject, stint, tempState } from "./support/cli.ts";
 
 /** Run one statement on the store with node:sqlite, outside stint. */
@@ -192,6 +193,63 @@ Deno.test("a garbage store file: one clear line, exit 1, file unchanged", async 
   assertOneLine(r.stderr);
   assert.match(r.stderr, /is not a SQLite database/);
   assert.deepEqual(Deno.readFileSync(t.db), garbage);
+});
+
+Deno.test("a store in a read-only directory is still read (a backup, a read-only mount)", async () => {
+  const t = tempState();
+  const ran = await stint(["exec", "--name", "app:hi", "--", "echo", "hi"], {
+    env: t.env,
+    cwd: t.dir,
+  });
+  assert.equal(ran.code, 0, ran.stderr);
+  for (
+    const args of [["vars", "set", "--global", "k", "v"], [
+      "cache",
+      "set",
+      "c",
+      "bytes",
+    ]]
+  ) {
+    assert.equal((await stint(args, { env: t.env })).code, 0);
+  }
+  // As the last writer leaves it: no -wal or -shm (SQLite needs to create
+  // its -shm to read a WAL store, which a read-only directory forbids).
+  assert.equal(rawQuery(t.db, "PRAGMA wal_checkpoint(TRUNCATE)").length, 1);
+  for (const side of ["-wal", "-shm"]) {
+    Deno.removeSync(t.db + side);
+  }
+  const state = join(t.dir, "state");
+  const undo = await makeReadOnly([state, t.db]);
+  if (undo === null) return;
+  try {
+    const reads: [string[], RegExp][] = [
+      [["history"], /app:hi .*succeeded/],
+      [["history", "refs"], /app:hi/],
+      [["logs", "--last"], /^hi\n$/],
+      [["stats", "app:hi"], /app:hi/],
+      [["vars", "get", "k"], /^v\n$/],
+      [["vars", "list"], /k +v +root/],
+      [["cache", "get", "c"], /^bytes$/],
+      [["cache", "list"], /c +5 B/],
+      [["bg", "list", "--all"], /No background runs/],
+    ];
+    for (const [args, out] of reads) {
+      const r = await stint(args, { env: t.env, cwd: t.dir });
+      assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stdout, out, args.join(" "));
+    }
+    const copy = join(t.dir, "copy.db");
+    const b = await stint(["store", "backup", copy], { env: t.env });
+    assert.equal(b.code, 0, b.stderr);
+    // Writing still says why it cannot.
+    const w = await stint(["vars", "set", "--global", "k2", "v"], {
+      env: t.env,
+    });
+    assert.equal(w.code, 1);
+    assertOneLine(w.stderr);
+  } finally {
+    await undo();
+  }
 });
 
 Deno.test("no HOME and no STINT_DB: a clear error, not a crash", async () => {
