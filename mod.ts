@@ -325,7 +325,12 @@ export function createStint(options?: StintOptions): Stint {
     list() {
       const now = Date.now();
       return readExisting(dbPath(), (db) => {
-        pruneExpiredEntries(db, { now });
+        try {
+          pruneExpiredEntries(db, { now });
+        } catch {
+          // Housekeeping, as for stint cache list: expired entries are left
+          // out either way, and a later listing or write prunes them.
+        }
         return cacheList(db, { now });
       }, () => [] as CacheInfo[]).map((e) => ({
         key: e.key,
