@@ -5,7 +5,7 @@
  */
 import { StintError } from "../errors.ts";
 import { busyTimeoutMs } from "./lock.ts";
-import { openStore, translateSqliteError, withStore } from "./open.ts";
+import { openStore, useConnection, withStore } from "./open.ts";
 import { inspectStoreFile, STINT_APPLICATION_ID } from "./ownership.ts";
 import { SCHEMA_VERSION, schemaVersion } from "./schema.ts";
 import { type Database, openSqlite } from "./sqlite.ts";
@@ -76,13 +76,7 @@ function readUnwritable<T>(
   } catch {
     throw err;
   }
-  try {
-    return fn(db);
-  } catch (e) {
-    throw translateSqliteError(e, dbPath);
-  } finally {
-    db.close();
-  }
+  return useConnection(db, dbPath, fn);
 }
 
 function walHoldsChanges(dbPath: string): boolean {
@@ -126,11 +120,5 @@ export function readOnly<T>(
       return readUnwritable(dbPath, fn, err);
     }
   }
-  try {
-    return fn(db);
-  } catch (err) {
-    throw translateSqliteError(err, dbPath);
-  } finally {
-    db.close();
-  }
+  return useConnection(db, dbPath, fn);
 }
