@@ -72,6 +72,7 @@ import {
 } from "./src/store/scoped_vars.ts";
 import {
   MAX_CACHE_BYTES,
+  validateBytes,
   validateKey,
   validateSize,
 } from "./src/store/validate.ts";
@@ -308,6 +309,7 @@ export function createStint(options?: StintOptions): Stint {
     },
     set(key, value, opts) {
       validateKey(key);
+      validateBytes(value, "cache value");
       const ttlMs = opts?.ttl === undefined ? undefined : parseTtl(opts.ttl);
       const bytes = typeof value === "string"
         ? new TextEncoder().encode(value)
@@ -323,7 +325,12 @@ export function createStint(options?: StintOptions): Stint {
     list() {
       const now = Date.now();
       return readExisting(dbPath(), (db) => {
-        pruneExpiredEntries(db, { now });
+        try {
+          pruneExpiredEntries(db, { now });
+        } catch {
+          // Housekeeping, as for stint cache list: expired entries are left
+          // out either way, and a later listing or write prunes them.
+        }
         return cacheList(db, { now });
       }, () => [] as CacheInfo[]).map((e) => ({
         key: e.key,

@@ -28,6 +28,15 @@ export class UsageError extends StintError {
   }
 }
 
+/** An id prefix that matches more than one run: exits 1, names the candidates. */
+export class AmbiguousIdError extends StintError {
+  /** Build one; the message names the candidates and asks for more characters. */
+  constructor(message: string) {
+    super(message, { exitCode: 1 });
+    this.name = "AmbiguousIdError";
+  }
+}
+
 /** A key, run or record that does not exist: exits 1. */
 export class NotFoundError extends StintError {
   /** Build a not-found error; always exits 1. */

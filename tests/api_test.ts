@@ -341,6 +341,42 @@ Deno.test("API and CLI: bad keys and values are the same typed errors with the s
   }
 });
 
+Deno.test("API from JavaScript: a key or value of the wrong type is a UsageError and writes nothing", () => {
+  const t = tempState();
+  try {
+    const a = api(t);
+    a.vars.set("seed", "x");
+    const wrong = [5, null, undefined, {}, ["k"], true] as unknown[];
+    for (const w of wrong) {
+      const v = w as string;
+      const calls: [string, () => unknown][] = [
+        ["vars.get key", () => a.vars.get(v)],
+        ["vars.set key", () => a.vars.set(v, "v")],
+        ["vars.set value", () => a.vars.set("k", v)],
+        ["vars.unset key", () => a.vars.unset(v)],
+        ["cache.get key", () => a.cache.get(v)],
+        ["cache.set key", () => a.cache.set(v, "v")],
+        ["cache.set value", () => a.cache.set("k", v)],
+        ["cache.delete key", () => a.cache.delete(v)],
+      ];
+      for (const [what, call] of calls) {
+        assert.throws(
+          call,
+          (e: unknown) =>
+            e instanceof UsageError && / must be (a string|text or bytes)/.test(
+              (e as Error).message,
+            ),
+          `${what} with ${JSON.stringify(w) ?? String(w)}`,
+        );
+      }
+    }
+    assert.deepEqual(a.vars.list().map((x) => x.key), ["seed"]);
+    assert.deepEqual(a.cache.list(), []);
+  } finally {
+    Deno.removeSync(t.dir, { recursive: true });
+  }
+});
+
 Deno.test("API and CLI: cache bytes and text round-trip both ways; TTL expiry", async () => {
   const t = tempState();
   try {

@@ -5,22 +5,8 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { withStore } from "../src/store/open.ts";
-import { type CliResult, stint, tempState } from "./support/cli.ts";
-
-function cleanup(dir: string): void {
-  Deno.removeSync(dir, { recursive: true });
-}
-
-/** Assert a one-line error on stderr (no stack trace) with `code`. */
-function assertFails(r: CliResult, code: number, pattern: RegExp): void {
-  assert.equal(r.code, code, `exit ${r.code}, stderr: ${r.stderr}`);
-  assert.equal(r.stdout, "");
-  const lines = r.stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, `one line expected: ${r.stderr}`);
-  assert.match(lines[0], /^stint: (?:[A-Z"]|stint |--)/);
-  assert.doesNotMatch(r.stderr, /\bat .*\.ts:\d+/);
-  assert.match(lines[0], pattern);
-}
+import { holdWriteLock } from "./support/faults.ts";
+import { assertFails, cleanup, stint, tempState } from "./support/cli.ts";
 
 function rowCount(db: string, where = "1 = 1"): number {
   return withStore(db, (c) =>
@@ -176,6 +162,30 @@ Deno.test("cache: expired entries are never returned and are pruned", async () =
       1,
       /No cache entry "tiny"/,
     );
+  } finally {
+    cleanup(t.dir);
+  }
+});
+
+Deno.test("cache list answers even when its pruning cannot write (the store's lock is held)", async () => {
+  const t = tempState();
+  try {
+    const env = { ...t.env, STINT_BUSY_TIMEOUT: "300ms" };
+    // (A write prunes what has expired, so "kept" is written first.)
+    await stint(["cache", "set", "kept", "y"], { env });
+    await stint(["cache", "set", "gone", "x", "--ttl", "1ms"], { env });
+    await new Promise((r) => setTimeout(r, 20));
+    const lock = await holdWriteLock(t.db, 3_000);
+    const r = await stint(["cache", "list", "--json"], { env });
+    await lock.released;
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).map((e: { key: string }) => e.key), [
+      "kept",
+    ]);
+    // The next listing that can write prunes it.
+    assert.equal(rowCount(t.db, "key = 'gone'"), 1);
+    await stint(["cache", "list"], { env });
+    assert.equal(rowCount(t.db, "key = 'gone'"), 0);
   } finally {
     cleanup(t.dir);
   }

@@ -2,7 +2,12 @@
 // its own --help, a subcommand typo gets a did-you-mean, and the flags the
 // table lists are the flags each command accepts.
 import assert from "node:assert/strict";
-import { allCommands, type Command } from "../src/cli/commands/mod.ts";
+import {
+  allCommands,
+  type Command,
+  renderHelp,
+  renderTopHelp,
+} from "../src/cli/commands/mod.ts";
 import { closeMatches } from "../src/cli/suggest.ts";
 import { stint, tempState } from "./support/cli.ts";
 
@@ -49,6 +54,24 @@ Deno.test("every command and subcommand prints its own help", async () => {
   assert.match(kill.stdout, /-s, --signal <S>/);
   const clear = await stint(["help", "history", "clear"], { env });
   assert.match(clear.stdout, /^Usage: stint history clear <ref> \[--yes\]/);
+});
+
+Deno.test("help rendered from the table fits 80 columns (long option texts wrap under themselves)", async () => {
+  const lines = [(await renderTopHelp()).split("\n")];
+  for (const cmd of visible(await allCommands())) {
+    if (!cmd.moduleHelp) lines.push(renderHelp(cmd).split("\n"));
+    for (const sub of visible(cmd.subcommands)) {
+      lines.push(renderHelp(sub).split("\n"));
+    }
+  }
+  for (const line of lines.flat()) {
+    assert.ok(line.length <= 80, `${line.length} columns: ${line}`);
+  }
+  // A wrapped option text goes on under its own column.
+  const history = renderHelp(
+    (await allCommands()).find((c) => c.name === "history")!,
+  );
+  assert.match(history, /--status <s> {4}Only this status: .*\n {18}\S/);
 });
 
 Deno.test("a subcommand typo gets a did-you-mean and the list of subcommands (exit 2)", async () => {
@@ -125,7 +148,7 @@ Deno.test("the flags in the table are the flags each command accepts", async () 
   }
 });
 
-Deno.test("commands whose help text is their module's own list every flag of the table", async () => {
+Deno.test("commands whose help text is their module's own list every visible flag of the table", async () => {
   const modules: Record<string, string | undefined> = {
     run: (await import("../src/cli/run.ts")).help,
     exec: (await import("../src/cli/exec.ts")).help,
@@ -141,7 +164,8 @@ Deno.test("commands whose help text is their module's own list every flag of the
       ...cmd.flags,
       ...(cmd.subcommands ?? []).flatMap((s) => s.flags),
     ];
-    for (const f of flags) {
+    // Hidden flags (aliases such as run's --concurrency) are not in help.
+    for (const f of flags.filter((f) => !f.hidden)) {
       assert.ok(
         text!.includes(`--${f.name}`),
         `${cmd.name} help names --${f.name}`,

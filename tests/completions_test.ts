@@ -149,6 +149,74 @@ Deno.test("__complete: commands, subcommands, flags, values, tasks, refs and run
   ]);
 });
 
+Deno.test("__complete: stint run offers deno task's options and completes their values", async () => {
+  const { st, project } = fixture();
+  const where = { dbPath: st.db, cwd: project };
+  const values = async (...words: string[]) =>
+    (await completeWords(words, where)).candidates.map((c) => c.value);
+  const directive = async (...words: string[]) =>
+    (await completeWords(words, where)).directive;
+  const long = await values("run", "--");
+  for (
+    const f of [
+      "--background",
+      "--json",
+      "--name",
+      "--cwd",
+      "--config",
+      "--recursive",
+      "--filter",
+      "--eval",
+      "--if-present",
+      "--jobs",
+      "--env-file",
+      "--lock",
+      "--frozen-lockfile",
+    ]
+  ) {
+    assert.ok(long.includes(f), `run -- offers ${f}: ${long.join(" ")}`);
+  }
+  assert.deepEqual(await values("run", "--cw"), ["--cwd"]);
+  // An option's value is its kind of value, not a task name.
+  assert.equal(await directive("run", "--cwd", ""), "dirs");
+  assert.deepEqual(await values("run", "--cwd", ""), []);
+  assert.equal(await directive("run", "-c", ""), "files");
+  assert.equal(await directive("run", "--config", ""), "files");
+  assert.equal(await directive("run", "--env-file=", ""), "none");
+  assert.equal(await directive("run", "--env-file="), "files");
+  assert.deepEqual(await values("run", "--name", "shop:b"), ["shop:build"]);
+  assert.deepEqual(await values("run", "-L", ""), ["trace", "debug", "info"]);
+  // After the option and its value: the task names again.
+  assert.deepEqual(await values("run", "--cwd", "x", "-r", "li"), ["lint"]);
+  // --env-file takes a value only after "=": the next word is the task.
+  assert.deepEqual(await values("run", "--env-file", "li"), ["lint"]);
+  // After the task name everything is the task's: no stint options.
+  assert.deepEqual(await values("run", "lint", "--cw"), []);
+});
+
+Deno.test("__complete: the value of a global --db completes files through the real CLI", async () => {
+  const { st, project } = fixture();
+  const r = await stint(["__complete", "--db", ""], {
+    env: st.env,
+    cwd: project,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, ":files\n");
+  // The word being completed may itself be --db, and --help is just a word.
+  const word = await stint(["__complete", "--d"], { env: st.env });
+  assert.equal(word.stdout.split("\n")[0].split("\t")[0], "--db");
+  const help = await stint(["__complete", "history", "--help", "--st"], {
+    env: st.env,
+  });
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /^--status\t/);
+  // A --db given on the line is the store the values come from.
+  const refs = await stint(["__complete", "--db", st.db, "stats", "shop:b"], {
+    env: { ...st.env, STINT_DB: join(st.dir, "other.db") },
+  });
+  assert.match(refs.stdout, /^shop:build\t/);
+});
+
 Deno.test("__complete on a machine without a store offers no runs and creates nothing", async () => {
   const st = tempState();
   const r = await stint(["__complete", "logs", ""], { env: st.env });

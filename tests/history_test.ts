@@ -12,18 +12,11 @@ import {
 import { logPath, withStore } from "../src/store/mod.ts";
 import { sparkline } from "../src/cli/stats.ts";
 import { parseSince } from "../src/cli/history.ts";
-import { makeProject, stint, tempState } from "./support/cli.ts";
+import { assertOneLine, makeProject, stint, tempState } from "./support/cli.ts";
 import { seedRuns } from "./support/history_seed.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-
-function assertOneLine(stderr: string): void {
-  const lines = stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, `expected one line, got:\n${stderr}`);
-  assert.match(lines[0], /^stint: \S/);
-  assert.doesNotMatch(stderr, /\n\s+at |\.ts:\d+:\d+/);
-}
 
 /** Data rows of a plain (non-TTY) table: every line after the header. */
 function tableRows(stdout: string): string[][] {
@@ -653,6 +646,34 @@ Deno.test("arguments after -- are positionals: a ref that starts with a dash", a
   const extra = await stint(["history", "a", "--", "b"], { env: st.env });
   assert.equal(extra.code, 2);
   assertOneLine(extra.stderr);
+});
+
+Deno.test("history clear: a bare task name is the current project's ref, as for history and stats", async () => {
+  const st = tempState();
+  const dir = makeProject(st.dir, { build: "echo b" }, { name: "app" });
+  const now = Date.now();
+  seedRuns(st.db, [
+    { ref: "app:build", startedAt: now - 2 * HOUR, log: "mine\n" },
+    { ref: "other:build", startedAt: now - HOUR, log: "theirs\n" },
+  ]);
+  const r = await stint(["history", "clear", "build", "--yes"], {
+    env: st.env,
+    cwd: dir,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Deleted 1 run of app:build and 1 log file/);
+  const left = await stint(["history", "--json"], { env: st.env });
+  assert.deepEqual(
+    JSON.parse(left.stdout).map((e: { ref: string }) => e.ref),
+    ["other:build"],
+  );
+  // Outside a project the word is a ref as typed.
+  const away = await stint(["history", "clear", "build", "--yes"], {
+    env: st.env,
+    cwd: st.dir,
+  });
+  assert.equal(away.code, 1);
+  assert.match(assertOneLine(away.stderr), /No runs recorded for "build"/);
 });
 
 Deno.test("history: the refs / clear subcommand may follow options", async () => {

@@ -10,6 +10,7 @@ import {
   withStore,
 } from "../src/store/mod.ts";
 import {
+  assertOneLine,
   makeProject,
   spawnStint,
   stint,
@@ -18,13 +19,6 @@ import {
 } from "./support/cli.ts";
 import { appendLog, seedRuns, writeLog } from "./support/history_seed.ts";
 import { HAS_SCRIPT, stintOnPty, stripEscapes } from "./support/pty.ts";
-
-function assertOneLine(stderr: string): void {
-  const lines = stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, `expected one line, got:\n${stderr}`);
-  assert.match(lines[0], /^stint: \S/);
-  assert.doesNotMatch(stderr, /\n\s+at |\.ts:\d+:\d+/);
-}
 
 const LOG =
   "compiling\nwarning: unused x\nerror: boom\nretrying\nerror: boom again\ndone";

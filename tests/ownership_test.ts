@@ -87,6 +87,33 @@ Deno.test("a SQLite database of another program is refused and left byte-identic
   assert.deepEqual(fingerprint(app), before);
 });
 
+Deno.test("a database without tables that carries a schema version of its own is refused, not half-adopted", async () => {
+  const t = tempState();
+  const app = join(t.dir, "fresh.sqlite");
+  // An application that stamps its version before creating its tables.
+  const db = new DatabaseSync(app);
+  db.exec("PRAGMA user_version = 3");
+  db.close();
+  const before = fingerprint(app);
+  for (
+    const args of [["history"], ["exec", "--", "true"], ["store", "migrate"]]
+  ) {
+    const r = await stint(args, { env: { ...t.env, STINT_DB: app } });
+    assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(oneLine(r.stderr), /another program, not a stint store/);
+  }
+  assert.deepEqual(fingerprint(app), before);
+  // A blank database (version 0, no tables) is still taken as a new store.
+  const blank = join(t.dir, "blank.sqlite");
+  const b = new DatabaseSync(blank);
+  b.exec("CREATE TABLE t (x); DROP TABLE t;");
+  b.close();
+  const r = await stint(["exec", "--", "true"], {
+    env: { ...t.env, STINT_DB: blank },
+  });
+  assert.equal(r.code, 0, r.stderr);
+});
+
 Deno.test("a store written before stores carried the id is adopted and marked", async () => {
   const t = tempState();
   Deno.mkdirSync(join(t.dir, "state"), { recursive: true });

@@ -9,6 +9,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import {
   type BackgroundRun,
   type Execution,
@@ -149,6 +150,81 @@ Deno.test("stint ui: every page and endpoint needs the token and its own Host", 
   });
 });
 
+Deno.test("stint ui: a Host header that is no address at all is 400, not a 500", async () => {
+  await withUi(async (ui) => {
+    for (
+      const host of [
+        "a b",
+        "127.0.0.1:99999",
+        "127.0.0.1:abc",
+        `127.0.0.1:${ui.port}.`,
+      ]
+    ) {
+      const status = await rawStatus(
+        ui.port,
+        `GET /api/runs HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${ui.token}\r\nConnection: close\r\n\r\n`,
+      );
+      assert.equal(status, 400, `Host: ${host}`);
+    }
+  });
+});
+
+Deno.test("stint ui: an ambiguous id prefix is the client's mistake (400 naming the candidates), not a 500", async () => {
+  await withUi(async (ui, _s, runs) => {
+    let common = 0;
+    while (runs[0].id[common] === runs[1].id[common]) common++;
+    const prefix = runs[0].id.slice(0, common);
+    assert.ok(prefix.length >= 4, prefix);
+    for (const path of [`/api/runs/${prefix}`, `/runs/${prefix}`]) {
+      const r = await get(ui, path);
+      assert.equal(r.status, 400, `${path}: ${r.text.slice(0, 200)}`);
+      assert.match(r.text, /is ambiguous/);
+    }
+  });
+});
+
+Deno.test("stint ui: everything it prints on stderr is its own (no Deno.serve warnings)", async () => {
+  const s = tempState("stint-ui-quiet-");
+  const runs = seed(s);
+  const ui = await startUi(s);
+  try {
+    for (const path of endpoints(runs)) await get(ui, path);
+  } finally {
+    assert.equal(await ui.stop(), 0);
+  }
+  const lines = ui.stderr().trim().split("\n");
+  for (const line of lines) {
+    assert.match(line, /^stint( ui)?: /, `not stint's: ${ui.stderr()}`);
+  }
+  Deno.removeSync(s.dir, { recursive: true });
+});
+
+Deno.test("stint ui: a store stint refuses is refused at start, in one line (exit 1)", async () => {
+  const s = tempState("stint-ui-foreign-");
+  Deno.mkdirSync(s.dir + "/state");
+  const app = new DatabaseSync(s.db);
+  app.exec("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)");
+  app.close();
+  const before = Deno.readFileSync(s.db);
+  const child = spawnStint(["ui", "--port", "0", "--no-open"], {
+    env: s.env,
+  });
+  child.stdin.close();
+  // It must exit on its own; one that serves anyway is stopped and fails.
+  const timer = setTimeout(() => child.kill("SIGTERM"), 15_000);
+  const r = await child.output();
+  clearTimeout(timer);
+  const stdout = new TextDecoder().decode(r.stdout);
+  const stderr = new TextDecoder().decode(r.stderr);
+  assert.equal(r.code, 1, stdout + stderr);
+  assert.equal(stdout, "");
+  const lines = stderr.trim().split("\n");
+  assert.equal(lines.length, 1, stderr);
+  assert.match(lines[0], /^stint: .*another program, not a stint store/);
+  assert.deepEqual(Deno.readFileSync(s.db), before);
+  Deno.removeSync(s.dir, { recursive: true });
+});
+
 Deno.test("stint ui: the first visit turns the token into an HttpOnly SameSite=Strict cookie", async () => {
   await withUi(async (ui) => {
     const first = await get(ui, `/runs?status=failed&token=${ui.token}`, {
@@ -219,6 +295,19 @@ Deno.test("stint ui: the runs page filters in the store; the JSON uses history -
     });
     assert.equal(bad.status, 400);
     assert.match(bad.text, /Status must be one of/);
+    // The filters are history's: completed means succeeded, as for the CLI.
+    const completed = JSON.parse(
+      (await get(ui, "/api/runs?status=completed")).text,
+    );
+    const succeeded = JSON.parse(
+      (await get(ui, "/api/runs?status=succeeded")).text,
+    );
+    assert.equal(succeeded.runs.length, 2);
+    assert.deepEqual(completed.runs, succeeded.runs);
+    const badSince = JSON.parse(
+      (await get(ui, "/api/runs?since=yesterday-ish")).text,
+    );
+    assert.match(badSince.error, /^Since must be a duration/);
     const tasks = JSON.parse((await get(ui, "/api/tasks")).text);
     const stats = JSON.parse(
       (await stint(["stats", "--window", "200", "--json"], { env: s.env }))

@@ -12,7 +12,8 @@ import { createScope, ROOT_SCOPE } from "../src/store/vars.ts";
 import { uuidv7 } from "../src/store/ids.ts";
 import { join } from "node:path";
 import {
-  type CliResult,
+  assertFails,
+  cleanup,
   MAIN,
   makeProject,
   spawnStint,
@@ -20,21 +21,6 @@ import {
   tempState,
   waitFor,
 } from "./support/cli.ts";
-
-function cleanup(dir: string): void {
-  Deno.removeSync(dir, { recursive: true });
-}
-
-/** Assert a one-line error on stderr (no stack trace) with `code`. */
-function assertFails(r: CliResult, code: number, pattern: RegExp): void {
-  assert.equal(r.code, code, `exit ${r.code}, stderr: ${r.stderr}`);
-  assert.equal(r.stdout, "");
-  const lines = r.stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, `one line expected: ${r.stderr}`);
-  assert.match(lines[0], /^stint: (?:[A-Z"]|stint |--)/);
-  assert.doesNotMatch(r.stderr, /\bat .*\.ts:\d+/);
-  assert.match(lines[0], pattern);
-}
 
 /**
  * A running execution owned by this test process (so it stays `running`)

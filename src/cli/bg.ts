@@ -45,6 +45,7 @@ import {
   eprintln,
   formatDuration,
   paintStatus,
+  plainText,
   printJson,
   println,
   printTable,
@@ -155,7 +156,7 @@ async function list(args: string[], ctx: Context): Promise<number> {
     ["ID", "REF", "STATUS", "PID", "STARTED", "DURATION", "EXIT"],
     runs.map((r) => [
       r.id,
-      r.ref,
+      plainText(r.ref),
       paintStatus(backgroundStatusWord(r.status), ctx.color),
       r.pid === null ? "-" : String(r.pid),
       relativeTime(r.startedAt, now),
@@ -223,7 +224,10 @@ function show(args: string[], ctx: Context): number {
     ["log", log ?? "-"],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
-  for (const [k, v] of rows) println(`${k.padEnd(width)}  ${v}`);
+  for (const [k, v] of rows) {
+    // Only the status is stint's own colour; the rest comes from records.
+    println(`${k.padEnd(width)}  ${k === "status" ? v : plainText(v)}`);
+  }
   return 0;
 }
 

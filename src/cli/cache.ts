@@ -162,7 +162,7 @@ async function list(args: string[], ctx: Context): Promise<number> {
   let now = Date.now();
   const entries = readExisting(ctx.dbPath, (db) => {
     now = bucketNow(db);
-    pruneExpiredEntries(db, { now });
+    pruneQuietly(() => pruneExpiredEntries(db, { now }));
     return cacheList(db, { now });
   }, () => []);
   if (p.json === true) {
@@ -193,6 +193,19 @@ async function list(args: string[], ctx: Context): Promise<number> {
     ]),
   );
   return 0;
+}
+
+/**
+ * Pruning while listing is housekeeping: the listing leaves expired
+ * entries out either way, so a store that cannot take the write now
+ * (locked, read-only, full) still gets its listing, and a later one prunes.
+ */
+function pruneQuietly(prune: () => unknown): void {
+  try {
+    prune();
+  } catch {
+    // the next listing or write prunes
+  }
 }
 
 async function remove(args: string[], ctx: Context): Promise<number> {

@@ -116,15 +116,21 @@ export async function completeWords(
     const at = rest.indexOf(subWord!);
     rest = rest.filter((_, k) => k !== at);
   }
-  // --version only means something before a command.
-  const flags = [...cmd.flags, ...GLOBAL_FLAGS].filter((f) =>
-    !f.hidden && f.name !== "version"
-  );
+  // --version only means something before a command. Hidden flags (aliases)
+  // are never offered but still known, so a value after them is skipped.
+  const own = new Set(cmd.flags.map((f) => f.name));
+  const known = [
+    ...cmd.flags,
+    ...GLOBAL_FLAGS.filter((f) => !own.has(f.name)),
+  ].filter((f) => f.name !== "version");
+  const flags = known.filter((f) => !f.hidden);
   let positional = 0;
   let dashDash = false;
+  // After the first positional of `run` every word is the task's.
+  const argsOnly = () => cmd.optionsBeforeArgs === true && positional > 0;
   for (let k = 0; k < rest.length; k++) {
     const w = rest[k];
-    if (dashDash || w === "-" || !w.startsWith("-")) {
+    if (dashDash || w === "-" || !w.startsWith("-") || argsOnly()) {
       positional++;
       continue;
     }
@@ -132,17 +138,17 @@ export async function completeWords(
       dashDash = true;
       continue;
     }
-    if (takesValue(flags, w) && !w.includes("=")) {
+    if (takesValue(known, w) && !w.includes("=")) {
       if (k === rest.length - 1) {
-        return await values(findFlag(flags, w)!.complete, cur, where);
+        return await values(findFlag(known, w)!.complete, cur, where);
       }
       k++;
     }
   }
-  if (!dashDash && cur.startsWith("-")) {
+  if (!dashDash && cur.startsWith("-") && !argsOnly()) {
     const eq = cur.indexOf("=");
     if (eq !== -1 && cur.startsWith("--")) {
-      const flag = findFlag(flags, cur.slice(0, eq));
+      const flag = findFlag(known, cur.slice(0, eq));
       if (flag?.value) {
         const got = await values(flag.complete, cur.slice(eq + 1), where);
         return {
@@ -187,7 +193,8 @@ function findFlag(flags: readonly Flag[], word: string): Flag | undefined {
 }
 
 function takesValue(flags: readonly Flag[], word: string): boolean {
-  return findFlag(flags, word)?.value !== undefined && !word.includes("=");
+  const flag = findFlag(flags, word);
+  return flag?.value !== undefined && !flag.inline && !word.includes("=");
 }
 
 function flagCandidates(flags: readonly Flag[], cur: string): Completions {

@@ -22,10 +22,11 @@ Options:
       --name <ref>   Record the run under this ref (default: exec:<program>)
       --shell        Run the words after -- as one /bin/sh -c script
   -b, --background   Start detached, print the background run id, return at once
-      --json         Print the finished run's record as JSON (with -b: the background run)
+      --json         Print the finished run's record as JSON (with -b: the
+                     background run)
 
-Exit codes: the command's own code; 128+n when killed by signal n;
-127 when the program is not found, 126 when it is not executable; 2 for bad usage.
+Exit codes: the command's own code; 128+n when killed by signal n; 127 when
+the program is not found, 126 when it is not executable; 2 for bad usage.
 
 Examples:
   stint exec -- cargo build --release

@@ -40,8 +40,10 @@ import type { Context } from "./context.ts";
 import { currentProjectDir } from "./here.ts";
 import {
   formatDuration,
+  NO_RUNS_YET,
   paint,
   paintStatus,
+  plainText,
   printJson,
   println,
   printTable,
@@ -112,14 +114,14 @@ async function list(args: string[], ctx: Context): Promise<number> {
   const rows = runs.map((r) => {
     const row = [
       ids.get(r.id)!,
-      r.ref,
+      plainText(r.ref),
       relativeTime(r.startedAt, now),
       r.status === "running"
         ? `${formatDuration(now - r.startedAt)}…`
         : formatDuration(r.durationMs),
       describeOutcome(r, ctx.color),
     ];
-    if (hosts.size > 1) row.push(r.hostId);
+    if (hosts.size > 1) row.push(plainText(r.hostId));
     return row;
   });
   await printTable(ctx, head, rows, { flex, keep: [0] });
@@ -168,7 +170,7 @@ function emptyMessage(p: Parsed): string {
     );
   return filtered
     ? "No runs match these filters (stint history refs lists the refs)"
-    : "No runs recorded yet; stint run <task> or stint exec -- <cmd> records one";
+    : NO_RUNS_YET;
 }
 
 function sub(name: string): Command {
@@ -178,7 +180,7 @@ function sub(name: string): Command {
 /** A status word with its exit code or signal: `failed (exit 3)`, `killed (SIGINT)`. */
 export function describeOutcome(r: Execution, color: boolean): string {
   const word = paintStatus(r.status, color);
-  if (r.signal) return `${word} (${r.signal})`;
+  if (r.signal) return `${word} (${plainText(r.signal)})`;
   if (r.exitCode !== null && r.status !== "succeeded") {
     return `${word} (exit ${r.exitCode})`;
   }
@@ -222,9 +224,7 @@ function refs(args: string[], ctx: Context): Promise<number> | number {
     return 0;
   }
   if (list.length === 0) {
-    println(
-      "No runs recorded yet; stint run <task> or stint exec -- <cmd> records one",
-    );
+    println(NO_RUNS_YET);
     return 0;
   }
   const now = Date.now();
@@ -232,7 +232,7 @@ function refs(args: string[], ctx: Context): Promise<number> | number {
     ctx,
     ["REF", "RUNS", "LAST RUN", "LAST STATUS"],
     list.map((r) => [
-      r.ref,
+      plainText(r.ref),
       String(r.runs),
       relativeTime(r.lastStartedAt, now),
       paintStatus(r.lastStatus, ctx.color),
@@ -247,7 +247,8 @@ async function clear(args: string[], ctx: Context): Promise<number> {
     min: 1,
     max: 1,
   });
-  const ref = p.positionals[0];
+  // A bare task name means this project's ref, as for history and stats.
+  const ref = refArg(p.positionals[0])!;
   const { total, running } = readStore(ctx.dbPath, (db) => {
     reconcileExecutions(db);
     return {

@@ -4,7 +4,12 @@
  * the run ends. Without an id: the newest run of the current project.
  * @module
  */
-import { NotFoundError, StintError, UsageError } from "../errors.ts";
+import {
+  AmbiguousIdError,
+  NotFoundError,
+  StintError,
+  UsageError,
+} from "../errors.ts";
 import {
   type BackgroundRun,
   getBackgroundRun,
@@ -29,7 +34,13 @@ import { parseSpec } from "./commands/mod.ts";
 import type { Context } from "./context.ts";
 import { currentProjectDir } from "./here.ts";
 import { openLog, readLogBytes, readLogFrom } from "./log_source.ts";
-import { eprintln, paint, relativeTime, writeAll } from "./output.ts";
+import {
+  eprintln,
+  paint,
+  plainText,
+  relativeTime,
+  writeAll,
+} from "./output.ts";
 import { fetchRemoteLog } from "./sync_session.ts";
 
 const NL = 0x0a;
@@ -133,7 +144,7 @@ function findRun(db: Database, id: string): Target {
     execution = orNull(() => getExecution(db, id), (e) => why = e);
     background = orNull(() => getBackgroundRun(db, id));
     if (execution && background) {
-      throw new StintError(
+      throw new AmbiguousIdError(
         `Id prefix "${id}" matches run ${execution.id} and background run ${background.id}; give more characters`,
       );
     }
@@ -200,7 +211,7 @@ function newestHere(ctx: Context, failed: boolean): Target {
     const e = target.execution!;
     eprintln(
       paint(
-        `stint: ${e.id.slice(0, 13)}  ${e.ref}  ${e.status}${
+        `stint: ${e.id.slice(0, 13)}  ${plainText(e.ref)}  ${e.status}${
           e.exitCode !== null && e.status !== "succeeded"
             ? ` (exit ${e.exitCode})`
             : ""

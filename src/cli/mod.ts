@@ -136,6 +136,9 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function dispatch(argv: string[]): Promise<number> {
+  // The words after __complete are a half-typed command line: no global
+  // flag is taken out of it (or rejected: `--db` may still lack its value).
+  if (argv[0] === "__complete") return await completeLine(argv.slice(1));
   // Only a command line that may be a run pays for run's option table.
   const taskNameIndex = argv.includes("run")
     ? (await loadRunArgs()).taskNameIndex
@@ -209,6 +212,25 @@ async function dispatch(argv: string[]): Promise<number> {
     }
     throw err;
   }
+}
+
+/** `stint __complete <words>`: the store is the line's `--db`, if it has one yet. */
+async function completeLine(words: string[]): Promise<number> {
+  let db: string | undefined;
+  for (let i = 0; i < words.length - 1; i++) {
+    if (words[i] === "--") break;
+    if (words[i] === "--db" && i + 1 < words.length - 1) db = words[++i];
+    else if (words[i].startsWith("--db=")) db = words[i].slice(5);
+  }
+  const mod = await COMMANDS.__complete.load();
+  const stdoutIsTty = Deno.stdout.isTerminal();
+  return await mod.run(words, {
+    dbPath: resolveDbPath(db || undefined),
+    quiet: true,
+    stdoutIsTty,
+    stderrIsTty: Deno.stderr.isTerminal(),
+    color: false,
+  });
 }
 
 /**

@@ -69,6 +69,10 @@ function reopen(which: "stdout" | "stderr"): SyncWriter {
   return std;
 }
 
+/** What the listings say on a store without runs. */
+export const NO_RUNS_YET =
+  "No runs recorded yet; stint run <task> or stint exec -- <cmd> records one";
+
 /** Print a value as pretty JSON on stdout. */
 export function printJson(value: unknown): void {
   println(JSON.stringify(value, null, 2));
@@ -160,21 +164,34 @@ export async function printTable(
 
 // deno-lint-ignore no-control-regex
 const SGR_OR_CONTROL = /(\x1b\[[0-9;]*m)|[\x00-\x1f\x7f-\x9f]/g;
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
+
+function escapeControl(c: string): string {
+  if (c === "\n") return "\\n";
+  if (c === "\t") return "\\t";
+  if (c === "\r") return "\\r";
+  return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
+}
 
 /**
- * Text from the store (refs, commands, errors, task names; some of it pulled
- * from other hosts) made safe for one table cell: colour codes stay, every
- * other control character is shown escaped (`\n`, `\x1b`), so a record can
- * neither break the table's rows nor send escape sequences to the terminal.
+ * A cell as stint built it, made safe for the table: stint's own colour
+ * codes stay, every other control character is shown escaped (`\n`,
+ * `\x1b`), so no cell can break the table's rows or move the cursor.
+ * Text from records goes through {@linkcode plainText} first.
  */
 export function safeCell(text: string): string {
-  return text.replace(SGR_OR_CONTROL, (m, sgr) => {
-    if (sgr) return sgr;
-    if (m === "\n") return "\\n";
-    if (m === "\t") return "\\t";
-    if (m === "\r") return "\\r";
-    return `\\x${m.charCodeAt(0).toString(16).padStart(2, "0")}`;
-  });
+  return text.replace(SGR_OR_CONTROL, (m, sgr) => sgr ?? escapeControl(m));
+}
+
+/**
+ * Text from the store (refs, commands, values, errors, task names; some of
+ * it pulled from other hosts) as it may be printed: every control character,
+ * colour codes included, shown escaped, so a record cannot colour, hide or
+ * spoof what the terminal shows. Apply it before adding stint's own colour.
+ */
+export function plainText(text: string): string {
+  return text.replace(CONTROL, escapeControl);
 }
 
 /** A duration in ms as `850ms`, `12.3s`, `4m05s`, `2h03m`. */

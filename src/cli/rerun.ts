@@ -21,7 +21,7 @@ import { parseSpec } from "./commands/mod.ts";
 import { RERUN } from "./commands/running.ts";
 import type { Context } from "./context.ts";
 import { currentProjectDir } from "./here.ts";
-import { eprintln, paint } from "./output.ts";
+import { eprintln, NO_RUNS_YET, paint } from "./output.ts";
 import { readStore } from "./read_store.ts";
 import { launch } from "./run.ts";
 
@@ -37,9 +37,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     ctx.dbPath,
     (db) => pick(db, target, failed),
     () => {
-      throw new NotFoundError(
-        "No runs recorded yet; stint run <task> or stint exec -- <cmd> records one",
-      );
+      throw new NotFoundError(NO_RUNS_YET);
     },
   );
   const spec = repeatSpec(e);

@@ -13,7 +13,9 @@ import { parseSpec } from "./commands/mod.ts";
 import type { Context } from "./context.ts";
 import {
   formatDuration,
+  NO_RUNS_YET,
   paintStatus,
+  plainText,
   printJson,
   println,
   printTable,
@@ -46,9 +48,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     return 0;
   }
   if (stats.length === 0) {
-    println(
-      "No runs recorded yet; stint run <task> or stint exec -- <cmd> records one",
-    );
+    println(NO_RUNS_YET);
     return 0;
   }
   const now = Date.now();
@@ -56,7 +56,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     ctx,
     ["REF", "RUNS", "SUCCESS", "P50", "P95", "RECENT", "LAST"],
     stats.map((s) => [
-      s.ref,
+      plainText(s.ref),
       String(s.runs),
       formatRate(s.successRate),
       formatDuration(s.p50Ms),

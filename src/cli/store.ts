@@ -2,10 +2,11 @@
  * `stint store path | migrate | destroy [--yes] | backup <file>`.
  * @module
  */
-import { UsageError } from "../errors.ts";
+import { NotFoundError, UsageError } from "../errors.ts";
 import { backupStore, destroyStore } from "../store/maintenance.ts";
-import { openStore, withStore } from "../store/open.ts";
-import { migrate, SCHEMA_VERSION, schemaVersion } from "../store/schema.ts";
+import { withStore } from "../store/open.ts";
+import { storeExists } from "../store/read.ts";
+import { SCHEMA_VERSION, schemaVersion } from "../store/schema.ts";
 import { boolFlag, parseFlags } from "./args.ts";
 import { confirm } from "./confirm.ts";
 import type { Context } from "./context.ts";
@@ -46,26 +47,30 @@ export function run(args: string[], ctx: Context): number {
         command: "store migrate",
         max: 0,
       });
-      // openStore migrates on open; report what it found and did.
+      if (!storeExists(ctx.dbPath)) {
+        // Creating one here would turn a typo'd --db into a new store, and
+        // on a new machine with sync it would stand in for the restore.
+        throw new NotFoundError(
+          `No store at ${ctx.dbPath}; nothing to migrate (check --db / STINT_DB; stint creates the store on first use)`,
+        );
+      }
       let before = 0;
       try {
         before = withStore(ctx.dbPath, schemaVersion, { readOnly: true });
       } catch {
         before = 0;
       }
-      const db = openStore(ctx.dbPath);
-      try {
-        migrate(db);
-        const after = schemaVersion(db);
-        if (boolFlag(p, "json")) {
-          printJson({ path: ctx.dbPath, from: before, to: after });
-        } else {println(
-            before === after
-              ? `Store ${ctx.dbPath} is at schema version ${after}; nothing to do`
-              : `Migrated ${ctx.dbPath} from schema version ${before} to ${after}`,
-          );}
-      } finally {
-        db.close();
+      // Opening migrates, under the write lock, only what is behind; a
+      // current store needs no write, so a held lock does not matter.
+      const after = withStore(ctx.dbPath, schemaVersion, { create: false });
+      if (boolFlag(p, "json")) {
+        printJson({ path: ctx.dbPath, from: before, to: after });
+      } else {
+        println(
+          before === after
+            ? `Store ${ctx.dbPath} is at schema version ${after}; nothing to do`
+            : `Migrated ${ctx.dbPath} from schema version ${before} to ${after}`,
+        );
       }
       return 0;
     }

@@ -22,6 +22,7 @@ import {
   formatDuration,
   paint,
   paintStatus,
+  plainText,
   printJson,
   println,
   printTable,
@@ -97,7 +98,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     return 0;
   }
   const width = outputWidth(ctx.stdoutIsTty);
-  const title = `${project.name} (${project.configPath})`;
+  const title = plainText(`${project.name} (${project.configPath})`);
   println(
     paint(
       width === null ? title : truncate(title, width),
@@ -116,10 +117,12 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     rows.map((r) => [
       // deno task marks the workspace root's tasks the same way.
       r.workspace
-        ? `${r.name} ${paint("(workspace)", "dim", ctx.color)}`
-        : r.name,
-      r.description ?? paint(r.command ?? "-", "dim", ctx.color),
-      r.dependencies.join(", ") || "-",
+        ? `${plainText(r.name)} ${paint("(workspace)", "dim", ctx.color)}`
+        : plainText(r.name),
+      r.description === null
+        ? paint(plainText(r.command ?? "-"), "dim", ctx.color)
+        : plainText(r.description),
+      plainText(r.dependencies.join(", ")) || "-",
       r.last
         ? `${paintStatus(r.last.status, ctx.color)} ${
           relativeTime(r.last.startedAt, now)

@@ -7,6 +7,7 @@ import { StintError, UsageError } from "../errors.ts";
 import { boolFlag, intFlag, parseFlags, stringFlag } from "./args.ts";
 import type { Context } from "./context.ts";
 import { eprintln, println } from "./output.ts";
+import { readStore } from "./read_store.ts";
 
 /** Help for `stint ui`. */
 export const help = `Usage: stint ui [--port N] [--host H] [--no-open]
@@ -27,8 +28,9 @@ Options:
                  a loopback address shows the dashboard to your network
   --no-open      Do not open a browser (it is opened only on a desktop)
 
-Exit codes: 0 stopped with Ctrl-C or SIGTERM, 1 the port is in use or the
-address cannot be listened on, 2 bad usage.
+Exit codes: 0 stopped with Ctrl-C or SIGTERM, 1 the port is in use, the
+address cannot be listened on, or the store is not one stint reads (another
+program's database, a symbolic link, a damaged file), 2 bad usage.
 
 Examples:
   stint ui
@@ -49,6 +51,9 @@ export async function run(args: string[], ctx: Context): Promise<number> {
       `--host must be a host name or an IP address, not "${hostname}"`,
     );
   }
+  // A store every page would refuse (another program's database, a
+  // symlink, garbage) is refused now, in one line, not served as errors.
+  readStore(ctx.dbPath, () => undefined, () => undefined);
   const { isLoopback, newToken } = await import("../ui/security.ts");
   const { serveUi } = await import("../ui/server.ts");
   if (!isLoopback(hostname)) {

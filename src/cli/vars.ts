@@ -21,7 +21,14 @@ import { storeExists } from "../store/read.ts";
 import { MAX_VAR_BYTES, validateKey } from "../store/validate.ts";
 import type { Context } from "./context.ts";
 import { type FastFlagSpec, parseFastFlags } from "./fast_flags.ts";
-import { eprintln, printJson, println, printTable, write } from "./output.ts";
+import {
+  eprintln,
+  plainText,
+  printJson,
+  println,
+  printTable,
+  write,
+} from "./output.ts";
 
 /** Help for `stint vars`. */
 export const help = `Usage: stint vars <subcommand>
@@ -222,26 +229,16 @@ async function list(args: string[], ctx: Context): Promise<number> {
   await printTable(
     ctx,
     ["KEY", "VALUE", "FROM"],
-    vars.map((v) => [v.key, preview(v.value), v.where.label]),
+    vars.map((v) => [v.key, preview(v.value), plainText(v.where.label)]),
   );
   return 0;
 }
 
-// deno-lint-ignore no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/g;
 const PREVIEW = 60;
 
 /** One line of a value for a table: control characters escaped, long values cut. */
 function preview(value: string): string {
-  const flat = value.replace(
-    CONTROL,
-    (c) =>
-      c === "\n"
-        ? "\\n"
-        : c === "\t"
-        ? "\\t"
-        : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
+  const flat = plainText(value);
   const chars = [...flat];
   return chars.length > PREVIEW
     ? chars.slice(0, PREVIEW - 1).join("") + "…"

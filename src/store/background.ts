@@ -2,7 +2,7 @@
  * Background run records: a detached supervisor that runs one execution.
  * @module
  */
-import { NotFoundError, StintError } from "../errors.ts";
+import { AmbiguousIdError, NotFoundError } from "../errors.ts";
 import {
   countWithPrefix,
   describeCandidates,
@@ -121,7 +121,7 @@ export const MIN_BACKGROUND_PREFIX = 2;
 
 /**
  * Get a background run by id or unique prefix: NotFoundError for none or a
- * prefix under {@linkcode MIN_BACKGROUND_PREFIX} characters, StintError
+ * prefix under {@linkcode MIN_BACKGROUND_PREFIX} characters, AmbiguousIdError
  * naming the candidates for an ambiguous one.
  */
 export function getBackgroundRun(
@@ -141,7 +141,7 @@ export function getBackgroundRun(
     ).all(idOrPrefix, idOrPrefix + "\uffff").map(rowToBackgroundRun);
     if (rows.length === 1) return showSilentHostsLost(db, rows)[0];
     if (rows.length > 1) {
-      throw new StintError(
+      throw new AmbiguousIdError(
         `Background run id "${idOrPrefix}" is ambiguous: ${
           describeCandidates(
             rows,

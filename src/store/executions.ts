@@ -3,7 +3,7 @@
  * as `running` and updated to a terminal status at the end.
  * @module
  */
-import { NotFoundError, StintError } from "../errors.ts";
+import { AmbiguousIdError, NotFoundError } from "../errors.ts";
 import { hostId, nextSeq } from "./meta.ts";
 import { transaction } from "./open.ts";
 import { type ProcessId, runGoneReason } from "./process.ts";
@@ -220,7 +220,7 @@ export const MIN_ID_PREFIX = 4;
 /**
  * Get one execution by id or unique id prefix (at least
  * {@linkcode MIN_ID_PREFIX} characters). Throws NotFoundError when none
- * matches or the prefix is too short, and StintError naming the candidates
+ * matches or the prefix is too short, and AmbiguousIdError naming the candidates
  * when the prefix is ambiguous.
  */
 export function getExecution(db: Database, idOrPrefix: string): Execution {
@@ -240,7 +240,7 @@ export function getExecution(db: Database, idOrPrefix: string): Execution {
   const rows = executionsWithPrefix(db, prefix, 4);
   if (rows.length === 1) return showSilentHostsLost(db, rows)[0];
   if (rows.length > 1) {
-    throw new StintError(
+    throw new AmbiguousIdError(
       `Run id prefix "${idOrPrefix}" is ambiguous: ${
         describeCandidates(
           rows.map((r) => ({ id: r.id, ref: r.ref, startedAt: r.startedAt })),

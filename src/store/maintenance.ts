@@ -12,6 +12,7 @@ import {
   stateDir,
 } from "./paths.ts";
 import { withStore } from "./open.ts";
+import { readExisting } from "./read.ts";
 import type { Database } from "./sqlite.ts";
 
 /** Write a consistent copy of the store to `target` (`VACUUM INTO`), mode 0600. */
@@ -49,8 +50,11 @@ export function backupStore(dbPath: string, target: string): void {
     );
   }
   try {
-    withStore(dbPath, (db) => {
+    // A read: a store in a read-only directory is backed up too.
+    readExisting(dbPath, (db) => {
       db.prepare("VACUUM INTO ?").run(target);
+    }, () => {
+      throw new NotFoundError(`No store at ${dbPath}; nothing to back up`);
     });
   } catch (err) {
     try {

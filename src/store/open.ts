@@ -55,7 +55,18 @@ export function withStore<T>(
   fn: (db: Database) => T,
   options?: OpenOptions,
 ): T {
-  const db = openStore(dbPath, options);
+  return useConnection(openStore(dbPath, options), dbPath, fn);
+}
+
+/**
+ * Run `fn` on an open connection to the store at `dbPath`, turn SQLite's
+ * failures into stint's one-line errors, and close the connection.
+ */
+export function useConnection<T>(
+  db: Database,
+  dbPath: string,
+  fn: (db: Database) => T,
+): T {
   try {
     return fn(db);
   } catch (err) {

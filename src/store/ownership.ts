@@ -134,8 +134,14 @@ export function classifyUnmarked(dbPath: string): boolean {
         "SELECT name FROM sqlite_master WHERE type IN ('table', 'view', 'trigger')",
       ).all().map((r) => String(r.name)),
     );
-    if (tables.size === 0) return true;
     const version = schemaVersion(probe);
+    // A blank database is a new store; one without tables that carries a
+    // schema version was stamped by a program of its own (stint's stores
+    // always have tables), and migrating it from "its" version would fail.
+    if (tables.size === 0) {
+      if (version !== 0) throw foreignStore(dbPath);
+      return true;
+    }
     const looksLikeStint = version >= 1 &&
       STINT_TABLES.every((t) => tables.has(t)) &&
       ["host_id", "origin", "seq", "scope_id"].every((c) =>

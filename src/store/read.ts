@@ -3,9 +3,12 @@
  * file does not exist the caller's `missing()` answers instead.
  * @module
  */
-import { openStore, translateSqliteError, withStore } from "./open.ts";
+import { StintError } from "../errors.ts";
+import { busyTimeoutMs } from "./lock.ts";
+import { openStore, useConnection, withStore } from "./open.ts";
+import { inspectStoreFile, STINT_APPLICATION_ID } from "./ownership.ts";
 import { SCHEMA_VERSION, schemaVersion } from "./schema.ts";
-import type { Database } from "./sqlite.ts";
+import { type Database, openSqlite } from "./sqlite.ts";
 
 /** Whether the store file exists (any other stat failure is left to the open). */
 export function storeExists(dbPath: string): boolean {
@@ -27,7 +30,61 @@ export function readExisting<T>(
   fn: (db: Database) => T,
   missing: () => T,
 ): T {
-  return storeExists(dbPath) ? withStore(dbPath, fn) : missing();
+  if (!storeExists(dbPath)) return missing();
+  try {
+    return withStore(dbPath, fn);
+  } catch (err) {
+    return readUnwritable(dbPath, fn, err);
+  }
+}
+
+/**
+ * Read a store whose directory cannot be written (a read-only mount, a
+ * backup kept read-only): SQLite cannot create the WAL index (-shm) that
+ * even a read-only connection needs, so the store is opened `immutable`.
+ * That is exact when no -wal file holds changes (as the last writer leaves
+ * it): nothing can write there meanwhile, since a writer needs that -wal.
+ * Only a current stint store is read this way; otherwise, and for any
+ * other failure, `err` (the ordinary open's error) is thrown. Writes `fn`
+ * may try (marking a dead run lost) fail as they do on any read-only
+ * store, and marking lost is best effort.
+ */
+function readUnwritable<T>(
+  dbPath: string,
+  fn: (db: Database) => T,
+  err: unknown,
+): T {
+  const cause = (err instanceof StintError ? err.cause : err) as
+    | { errcode?: number; message?: string }
+    | undefined;
+  const cantOpen = cause?.errcode === 14 /* SQLITE_CANTOPEN */ ||
+    /unable to open database/i.test(cause?.message ?? "");
+  if (!cantOpen || walHoldsChanges(dbPath)) throw err;
+  const file = inspectStoreFile(dbPath);
+  if (
+    file.kind !== "sqlite" || file.applicationId !== STINT_APPLICATION_ID ||
+    file.userVersion !== SCHEMA_VERSION
+  ) throw err;
+  const url = new URL("file:///");
+  url.pathname = dbPath;
+  let db: Database;
+  try {
+    db = openSqlite(`${url.href}?immutable=1`, {
+      timeoutMs: busyTimeoutMs(),
+      readOnly: true,
+    });
+  } catch {
+    throw err;
+  }
+  return useConnection(db, dbPath, fn);
+}
+
+function walHoldsChanges(dbPath: string): boolean {
+  try {
+    return Deno.statSync(`${dbPath}-wal`).size > 0;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -56,12 +113,12 @@ export function readOnly<T>(
     db?.close();
     db = undefined;
   }
-  if (db === undefined) return withStore(dbPath, fn);
-  try {
-    return fn(db);
-  } catch (err) {
-    throw translateSqliteError(err, dbPath);
-  } finally {
-    db.close();
+  if (db === undefined) {
+    try {
+      return withStore(dbPath, fn);
+    } catch (err) {
+      return readUnwritable(dbPath, fn, err);
+    }
   }
+  return useConnection(db, dbPath, fn);
 }

@@ -76,8 +76,8 @@ export interface VarListing {
  */
 export function checkVarInput(key: string, value: string): void {
   validateKey(key);
-  validateSize(new TextEncoder().encode(value).length, MAX_VAR_BYTES, "value");
   validateText(value, "value");
+  validateSize(new TextEncoder().encode(value).length, MAX_VAR_BYTES, "value");
 }
 
 /** The error for a write into the scope of a run that has ended. */

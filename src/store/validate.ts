@@ -15,8 +15,18 @@ const encoder = new TextEncoder();
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
+/** What a value of the wrong type is, for an error message. */
+function typeName(v: unknown): string {
+  return v === null ? "null" : Array.isArray(v) ? "an array" : typeof v;
+}
+
 /** Throw a UsageError unless `key` is a valid var or cache key. */
 export function validateKey(key: string, what = "key"): void {
+  // The typed API is callable from JavaScript: a number would be stored
+  // as "5.0", an object would reach SQLite.
+  if (typeof key !== "string") {
+    throw new UsageError(`The ${what} must be a string, not ${typeName(key)}`);
+  }
   if (key.length === 0) {
     throw new UsageError(`The ${what} is empty; give a non-empty ${what}`);
   }
@@ -46,9 +56,25 @@ export function validateSize(size: number, max: number, what: string): void {
  * would silently cut a text value at its first NUL character.
  */
 export function validateText(value: string, what: string): void {
+  if (typeof value !== "string") {
+    throw new UsageError(
+      `The ${what} must be a string, not ${typeName(value)}`,
+    );
+  }
   if (value.includes("\0")) {
     throw new UsageError(
       `The ${what} contains a NUL character; vars hold text, so keep binary data in stint cache`,
+    );
+  }
+}
+
+/** Throw a UsageError unless `value` is text or bytes (a cache value). */
+export function validateBytes(value: unknown, what: string): void {
+  if (typeof value !== "string" && !(value instanceof Uint8Array)) {
+    throw new UsageError(
+      `The ${what} must be text or bytes (a string or a Uint8Array), not ${
+        typeName(value)
+      }`,
     );
   }
 }

@@ -5,7 +5,7 @@
  * can time it in-process; {@linkcode serveUi} puts it on `Deno.serve`.
  * @module
  */
-import { NotFoundError, StintError } from "../errors.ts";
+import { AmbiguousIdError, NotFoundError, StintError } from "../errors.ts";
 import {
   ActionRefused,
   type ActionResult,
@@ -224,15 +224,24 @@ function failure(
   );
 }
 
-/** The dashboard's request handler for the store at `dbPath`. */
+/**
+ * The dashboard's request handler for the store at `dbPath`. `completed`
+ * (Deno.serve's `info.completed`) settles when the response has been
+ * delivered or the client went away; live streams end then.
+ */
 export function createHandler(
   options: { dbPath: string; guard: Guard; stopping?: AbortSignal },
-): (req: Request) => Promise<Response> {
+): (req: Request, completed?: Promise<void>) => Promise<Response> {
   const { dbPath, guard } = options;
   const stopping = options.stopping ?? new AbortController().signal;
-  return async (req: Request): Promise<Response> => {
+  return async (req: Request, completed?: Promise<void>): Promise<Response> => {
     const started = performance.now();
-    const res = await handle(req, { dbPath, guard, stopping });
+    const res = await handle(req, {
+      dbPath,
+      guard,
+      stopping,
+      done: completed === undefined ? req.signal : settled(completed),
+    });
     const headers = new Headers(res.headers);
     for (const [k, v] of Object.entries(securityHeaders())) headers.set(k, v);
     if (!headers.has("cache-control")) headers.set("cache-control", "no-store");
@@ -248,12 +257,36 @@ export function createHandler(
   };
 }
 
+/**
+ * A signal aborted once `completed` settles. Deno.serve's `request.signal`
+ * would do, but reading it prints a deprecation warning on stint's stderr.
+ */
+function settled(completed: Promise<void>): AbortSignal {
+  const ac = new AbortController();
+  completed.then(() => ac.abort(), () => ac.abort());
+  return ac.signal;
+}
+
 async function handle(
   req: Request,
-  app: { dbPath: string; guard: Guard; stopping: AbortSignal },
+  app: {
+    dbPath: string;
+    guard: Guard;
+    stopping: AbortSignal;
+    done: AbortSignal;
+  },
 ): Promise<Response> {
   const { dbPath, guard } = app;
-  const url = new URL(req.url);
+  let url: URL;
+  try {
+    url = new URL(req.url);
+  } catch {
+    // Deno builds the URL from the Host header: "a b", a port of 99999.
+    return new Response("The Host header is not a host name and port\n", {
+      status: 400,
+      headers: { "content-type": "text/plain; charset=utf-8" },
+    });
+  }
   const host = req.headers.get("host");
   const badHost = checkHost(guard, host);
   if (badHost) {
@@ -280,7 +313,7 @@ async function handle(
     guard,
     source: auth.source,
     host: host!,
-    signal: AbortSignal.any([req.signal, app.stopping]),
+    signal: AbortSignal.any([app.done, app.stopping]),
   };
   let allowed: string[] = [];
   for (const route of ROUTES) {
@@ -318,6 +351,7 @@ function errorResponse(r: UiRequest, err: unknown): Response {
   }
   if (err instanceof BadRequest) return failure(r, 400, err.message);
   if (err instanceof NotFoundError) return failure(r, 404, err.message);
+  if (err instanceof AmbiguousIdError) return failure(r, 400, err.message);
   if (err instanceof ActionRefused) return failure(r, 409, err.message);
   if (err instanceof StintError) return failure(r, 500, err.message);
   if (Deno.env.get("STINT_DEBUG") === "1") console.error(err);
@@ -348,7 +382,9 @@ export async function serveUi(options: {
   hosts?: string[];
 }): Promise<UiServer> {
   const { makeGuard } = await import("./security.ts");
-  let handler: ((req: Request) => Promise<Response>) | null = null;
+  let handler:
+    | ((req: Request, completed?: Promise<void>) => Promise<Response>)
+    | null = null;
   const server = Deno.serve(
     {
       hostname: options.hostname,
@@ -356,8 +392,10 @@ export async function serveUi(options: {
       onListen: () => {},
       onError: () => new Response("Internal error\n", { status: 500 }),
     },
-    (req) =>
-      handler ? handler(req) : new Response("Starting\n", { status: 503 }),
+    (req, info) =>
+      handler
+        ? handler(req, info.completed)
+        : new Response("Starting\n", { status: 503 }),
   );
   const addr = server.addr as Deno.NetAddr;
   const guard = await makeGuard(options.token, {

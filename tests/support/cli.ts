@@ -3,6 +3,7 @@
  * the real CLI (`deno run -A main.ts ...`) with it.
  * @module
  */
+import assert from "node:assert/strict";
 import { join } from "node:path";
 
 /** The entry point every CLI test spawns. */
@@ -142,4 +143,39 @@ export function makeProject(
     JSON.stringify({ tasks }, null, 2),
   );
   return dir;
+}
+
+/**
+ * A usage or user error: exactly one `stint: ...` line on stderr and no
+ * stack frames. Returns the line.
+ */
+export function assertOneLine(stderr: string): string {
+  const lines = stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `expected one line, got:\n${stderr}`);
+  assert.match(lines[0], /^stint: \S/);
+  assert.doesNotMatch(stderr, /\n\s+at |\.ts:\d+:\d+/);
+  return lines[0];
+}
+
+/**
+ * A refused command: exit `code`, nothing on stdout, one `stint: ...` line on
+ * stderr (no stack trace) matching `pattern`.
+ */
+export function assertFails(
+  r: CliResult,
+  code: number,
+  pattern: RegExp,
+): void {
+  assert.equal(r.code, code, `exit ${r.code}, stderr: ${r.stderr}`);
+  assert.equal(r.stdout, "");
+  const lines = r.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `one line expected: ${r.stderr}`);
+  assert.match(lines[0], /^stint: (?:[A-Z"]|stint |--)/);
+  assert.doesNotMatch(r.stderr, /\bat .*\.ts:\d+/);
+  assert.match(lines[0], pattern);
+}
+
+/** Remove a test's temp dir. */
+export function cleanup(dir: string): void {
+  Deno.removeSync(dir, { recursive: true });
 }

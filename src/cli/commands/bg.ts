@@ -74,8 +74,8 @@ A lost run's leftover task is killed too.`,
     },
   ],
   args: ["bg"],
-  notes:
-    "Exit codes: 0 killed, 1 no such run, it already ended, or it runs on another host; 2 bad usage.",
+  notes: `Exit codes: 0 killed, 1 no such run, it already ended, or it runs on
+another host; 2 bad usage.`,
   examples: [
     "stint bg kill k3x9q2mf",
     "stint bg kill k3x9q2mf --signal INT --grace 30s",

@@ -43,7 +43,8 @@ const CLEAR: Command = {
   usage: ["history clear <ref> [--yes]"],
   about:
     `Delete every finished run of <ref> and their log files. Asks first on a
-terminal; without one, --yes is required. Running runs are kept.`,
+terminal; without one, --yes is required. Running runs are kept. A bare task
+name (test) means the current project's ref for it, as for stint history.`,
   flags: [{ name: "yes", short: "y", help: "Do not ask" }],
   args: ["refs"],
   notes:

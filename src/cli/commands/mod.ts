@@ -117,7 +117,7 @@ export function parseSpec(flags: readonly Flag[]): FlagSpec {
 export function valuedFlags(flags: readonly Flag[]): Set<string> {
   const set = new Set<string>();
   for (const f of flags) {
-    if (!f.value) continue;
+    if (!f.value || f.inline) continue;
     set.add(`--${f.name}`);
     if (f.short) set.add(`-${f.short}`);
   }
@@ -170,32 +170,59 @@ export async function renderTopHelp(): Promise<string> {
       GLOBAL_FLAGS.map((f) => [flagLabel(f, GLOBAL_FLAGS), f.help]),
     ),
     "",
-    "Environment: STINT_DB, STINT_QUIET, STINT_VERBOSE, NO_COLOR, COLUMNS (the width tables fit),",
-    "STINT_DEBUG=1 (stack traces for internal errors), STINT_BUSY_TIMEOUT (how",
-    "long to wait for another process's write lock, default 30s), and the sync",
-    "settings listed in stint sync --help.",
+    "Environment: STINT_DB, STINT_QUIET, STINT_VERBOSE, NO_COLOR, COLUMNS (the",
+    "width tables fit), STINT_DEBUG=1 (stack traces for internal errors),",
+    "STINT_BUSY_TIMEOUT (how long to wait for another process's write lock,",
+    "default 30s), and the sync settings listed in stint sync --help.",
     "",
-    "Shell completions: stint completions bash|zsh|fish (see stint completions --help)",
+    "Shell completions: stint completions bash|zsh|fish (see its --help)",
   ].join("\n");
 }
 
 function flagLabel(f: Flag, all: readonly Flag[]): string {
   const anyShort = all.some((x) => x.short);
-  const long = `--${f.name}${f.value ? ` ${f.value}` : ""}`;
+  const long = `--${f.name}${
+    f.value ? (f.inline ? `[=${f.value}]` : ` ${f.value}`) : ""
+  }`;
   return f.short ? `-${f.short}, ${long}` : anyShort ? `    ${long}` : long;
 }
 
-/** Rows of `[label, text]` as aligned lines; a long label puts its text on the next line. */
+/** How wide help text is (what a terminal shows without wrapping). */
+const HELP_WIDTH = 80;
+
+/**
+ * Rows of `[label, text]` as aligned lines; a long label puts its text on
+ * the next line, and a long text wraps at word breaks under itself.
+ */
 function twoColumns(rows: [string, string][]): string[] {
   const fit = rows.map(([l]) => l.length).filter((n) => n <= 26);
   const width = Math.max(12, ...fit) + 2;
+  const indent = " ".repeat(width + 2);
   const lines: string[] = [];
   for (const [label, text] of rows) {
+    const [first, ...more] = wrapWords(text, HELP_WIDTH - width - 2);
     if (label.length + 2 > width) {
-      lines.push(`  ${label}`, `  ${" ".repeat(width)}${text}`);
+      lines.push(`  ${label}`, `${indent}${first}`);
     } else {
-      lines.push(`  ${label.padEnd(width)}${text}`);
+      lines.push(`  ${label.padEnd(width)}${first}`);
+    }
+    for (const line of more) lines.push(`${indent}${line}`);
+  }
+  return lines;
+}
+
+/** `text` in lines of at most `width` characters, broken between words. */
+function wrapWords(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === "" ? word : `${line} ${word}`;
     }
   }
+  lines.push(line);
   return lines;
 }

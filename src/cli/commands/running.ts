@@ -5,9 +5,14 @@
  * exec.ts); these entries describe stint's own flags for completions.
  * @module
  */
-import type { Command, Flag } from "./types.ts";
+import {
+  DENO_TASK_OPTIONS,
+  RUN_OWN_OPTIONS,
+  type RunOption,
+} from "../run_args.ts";
+import type { Command, Completion, Flag } from "./types.ts";
 
-/** What `run` and `exec` share: -b and --json. */
+/** `exec`'s -b and --json (run's come from its option table). */
 const LAUNCH_FLAGS: Flag[] = [
   {
     name: "background",
@@ -21,6 +26,51 @@ const LAUNCH_FLAGS: Flag[] = [
   },
 ];
 
+/** What the value of each of run's options is, for completions. */
+const RUN_VALUES: Record<string, { value: string; complete?: Completion }> = {
+  name: { value: "<ref>", complete: "refs" },
+  cwd: { value: "<dir>", complete: "dirs" },
+  config: { value: "<file>", complete: "files" },
+  filter: { value: "<pattern>" },
+  jobs: { value: "<n>" },
+  "env-file": { value: "<file>", complete: "files" },
+  "node-modules-dir": {
+    value: "<mode>",
+    complete: ["auto", "manual", "none"],
+  },
+  lock: { value: "<file>", complete: "files" },
+  "frozen-lockfile": { value: "<bool>", complete: ["true", "false"] },
+  "log-level": { value: "<level>", complete: ["trace", "debug", "info"] },
+};
+
+/** deno task's options stint passes on but does not offer (hidden in deno). */
+const UNOFFERED = new Set(["tunnel", "unstable"]);
+
+/**
+ * run's flags for completions: stint's own and deno task's, from the option
+ * tables run parses with (src/cli/run_args.ts), so they cannot drift.
+ * Aliases are listed hidden, so a value after them is still skipped.
+ */
+function runFlags(options: readonly RunOption[]): Flag[] {
+  const flags: Flag[] = [];
+  for (const o of options) {
+    const v = o.value === "none" ? undefined : RUN_VALUES[o.long];
+    const flag: Flag = {
+      name: o.long,
+      short: o.short,
+      help: o.help,
+      ...(v && { value: v.value, complete: v.complete }),
+      ...(o.value === "optional-equals" && { inline: true }),
+      ...(UNOFFERED.has(o.long) && { hidden: true }),
+    };
+    flags.push(flag);
+    for (const alias of o.aliases ?? []) {
+      flags.push({ ...flag, name: alias, short: undefined, hidden: true });
+    }
+  }
+  return flags;
+}
+
 /** `stint run`. */
 export const RUN: Command = {
   name: "run",
@@ -33,8 +83,9 @@ deno task finds it) with \`deno task <task> args...\` in that file's directory,
 so dependencies, the task shell and wildcards behave exactly as in deno task.
 Output streams to the terminal unchanged and is kept byte-exact in the run's
 log (stint logs <id>). The run is recorded under the ref <project>:<task>.`,
-  flags: LAUNCH_FLAGS,
+  flags: runFlags([...RUN_OWN_OPTIONS, ...DENO_TASK_OPTIONS]),
   args: ["tasks", "files"],
+  optionsBeforeArgs: true,
 };
 
 /** `stint exec`. */

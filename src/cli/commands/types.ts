@@ -27,6 +27,11 @@ export interface Flag {
   short?: string;
   /** The value's placeholder (`<n>`); absent for a boolean flag. */
   value?: string;
+  /**
+   * The value may only follow `=` (`--env-file=.env`); the bare flag takes
+   * none, so the next word is not its value.
+   */
+  inline?: boolean;
   /** One line for the help. */
   help: string;
   /** What the value completes to. */
@@ -56,6 +61,11 @@ export interface Command {
   examples?: string[];
   /** Not listed in help or completions (`bg __supervise`). */
   hidden?: boolean;
+  /**
+   * Options go only before the first positional; from there on every word
+   * is an argument (`run`: everything after the task name is the task's).
+   */
+  optionsBeforeArgs?: boolean;
   /**
    * `stint <name> --help` prints the command module's own `help` text (a
    * module whose text another part of the code base maintains); the entry

@@ -68,7 +68,8 @@ Outside a run (or with --global) the root scope is used; root vars persist.`,
       usage: ["vars unset <key> [--global]"],
       flags: [GLOBAL],
       notes:
-        "A var that comes from an outer run or from root is not removed: the error says where it lives (exit 1).",
+        `A var that comes from an outer run or from root is not removed: the
+error says where it lives (exit 1).`,
       examples: ["stint vars unset --global region"],
     },
   ],

@@ -285,15 +285,15 @@ function actionsBar(f: RunFacts, actionToken: string): Html {
   }</div>`;
 }
 
-function logSection(
-  f: RunFacts,
-  o: {
-    tail: LogTail | null;
-    search: LogSearch | null;
-    q: string;
-    hasLog: boolean;
-  },
-): Html {
+/** What the log part of a run page shows. */
+interface LogShown {
+  tail: LogTail | null;
+  search: LogSearch | null;
+  q: string;
+  hasLog: boolean;
+}
+
+function logSection(f: RunFacts, o: LogShown): Html {
   const e = f.execution;
   const live = e.status === "running" && e.hostId === f.here;
   const toolbar = html`<form class="logbar" method="get" action="/runs/${e.id}">
@@ -366,16 +366,7 @@ ${live ? html`<span class="live" id="live-indicator">● live</span>` : ""}
   `;
 }
 
-function renderRun(
-  f: RunFacts,
-  o: {
-    tail: LogTail | null;
-    search: LogSearch | null;
-    q: string;
-    hasLog: boolean;
-    r: UiRequest;
-  },
-): Html {
+function renderRun(f: RunFacts, o: LogShown & { r: UiRequest }): Html {
   const e = f.execution;
   return html`<section class="run" data-run="${e.id}" data-status="${e.status}">
 <h1><a class="mono" href="/tasks/${encodeURIComponent(e.ref)}">${e.ref}</a> ${

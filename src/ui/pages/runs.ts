@@ -5,10 +5,9 @@
  */
 import { describeOutcome, parseSince, shortIds } from "../../cli/history.ts";
 import { formatDuration } from "../../cli/output.ts";
-import type { StintError } from "../../errors.ts";
+import { UsageError } from "../../errors.ts";
 import {
   type Execution,
-  type ExecutionStatus,
   executionToJson,
   reconcileExecutions,
 } from "../../store/executions.ts";
@@ -18,7 +17,7 @@ import {
   type HistoryPageQuery,
   queryHistory,
 } from "../../store/history_page.ts";
-import { STATUSES } from "../../store/history_query.ts";
+import { parseStatus, STATUSES } from "../../store/history_query.ts";
 import { hostId } from "../../store/meta.ts";
 import { type Html, html, queryString } from "../html.ts";
 import { badge, duration, empty, page, time } from "../layout.ts";
@@ -77,32 +76,41 @@ export function readRunsForm(url: URL): RunsForm {
   };
 }
 
+/**
+ * Run one of history's checks for the field `field`; its UsageError
+ * becomes a BadRequest naming the field (`Status must be ...`), not the
+ * CLI's flag (`--status must be ...`).
+ */
+function asField<T>(field: string, check: () => T, flag = `--${field}`): T {
+  try {
+    return check();
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    const msg = err.message.replace(flag, field);
+    throw new BadRequest(msg.charAt(0).toUpperCase() + msg.slice(1));
+  }
+}
+
 /** Build the query from the URL (a bad filter is a BadRequest). */
 export function parseRunsQuery(url: URL): HistoryPageQuery {
   const form = readRunsForm(url);
   const p = url.searchParams;
-  if (form.status && !STATUSES.includes(form.status as ExecutionStatus)) {
-    throw new BadRequest(
-      `Status must be one of ${STATUSES.join(", ")}, not "${form.status}"`,
-    );
-  }
+  // history's own checks (completed means succeeded, the same durations),
+  // their messages naming the field instead of the flag.
+  const status = asField(
+    "status",
+    () => parseStatus(form.status || undefined),
+  );
   const limitRaw = p.get("limit");
   const limit = limitRaw === null ? 50 : Number(limitRaw);
   if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
-    throw new BadRequest("limit must be a whole number from 1 to 500");
+    throw new BadRequest("Limit must be a whole number from 1 to 500");
   }
-  const when = (raw: string, name: string) => {
-    try {
-      return parseSince(raw || undefined);
-    } catch (err) {
-      throw new BadRequest(
-        (err as StintError).message.replace("--since", name),
-      );
-    }
-  };
+  const when = (raw: string, name: string) =>
+    asField(name, () => parseSince(raw || undefined), "--since");
   return {
     ref: form.ref || undefined,
-    status: (form.status || undefined) as ExecutionStatus | undefined,
+    status,
     host: form.host || undefined,
     since: when(form.since, "since"),
     until: when(form.until, "until"),

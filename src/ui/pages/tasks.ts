@@ -64,7 +64,7 @@ function tasksView(dbPath: string, url: URL): TasksView {
   const q = url.searchParams.get("q")?.trim() ?? "";
   const pageNo = Number(url.searchParams.get("page") ?? "1");
   if (!Number.isInteger(pageNo) || pageNo < 1) {
-    throw new BadRequest("page must be a whole number of at least 1");
+    throw new BadRequest("Page must be a whole number of at least 1");
   }
   return readUiStore<TasksView>(dbPath, (db) => {
     reconcileExecutions(db);
