@@ -4,6 +4,7 @@
  * one place where errors become a line on stderr and an exit code.
  * @module
  */
+import { mark } from "../trace.ts";
 import { StintError, UsageError } from "../errors.ts";
 import { journalHasEntries } from "../store/journal.ts";
 import { resolveDbPath } from "../store/paths.ts";
@@ -130,6 +131,7 @@ async function dispatch(argv: string[]): Promise<number> {
   const taskNameIndex = argv.includes("run")
     ? (await loadRunArgs()).taskNameIndex
     : undefined;
+  mark("cli: run's option table loaded");
   const { args, db, quiet, help, version } = extractGlobals(argv, {
     taskNameIndex,
   });
@@ -149,7 +151,10 @@ async function dispatch(argv: string[]): Promise<number> {
   if (name === "help") return dispatch([...rest, "--help"]);
   const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!entry) {
-    const { closeMatches } = await import("./suggest.ts");
+    const suggestSpec = "./suggest.ts";
+    const { closeMatches } = await import(
+      suggestSpec
+    ) as typeof import("./suggest.ts");
     const { COMMAND_NAMES } = await loadTable();
     const near = closeMatches(name, [...COMMAND_NAMES]);
     throw new UsageError(
@@ -158,7 +163,9 @@ async function dispatch(argv: string[]): Promise<number> {
       } (see stint --help)`,
     );
   }
+  mark("cli: global options");
   const mod = await entry.load();
+  mark(`cli: ${name} command's modules loaded`);
   if (help && name !== "__complete") {
     println(await helpFor(name, rest, mod));
     return 0;
@@ -172,15 +179,24 @@ async function dispatch(argv: string[]): Promise<number> {
     color: stdoutIsTty && !Deno.env.get("NO_COLOR"),
   };
   if (entry.restores && needsRestore(ctx.dbPath)) {
-    const { restoreIfMissing } = await import("./sync_session.ts");
+    const sessionSpec = "./sync_session.ts";
+    const { restoreIfMissing } = await import(
+      sessionSpec
+    ) as typeof import("./sync_session.ts");
     await restoreIfMissing(ctx);
   }
   // Run ends an earlier stint could not write (spec section 3): recorded
   // by the next process, silently; the one that saved them said so.
   if (!entry.leavesJournal && journalHasEntries(ctx.dbPath)) {
-    const { replayJournal } = await import("../store/run_record.ts");
+    // Computed, like every import here: Deno walks the graph of a literal
+    // one at start-up, and this one is the whole store.
+    const recordSpec = "../store/run_record.ts";
+    const { replayJournal } = await import(
+      recordSpec
+    ) as typeof import("../store/run_record.ts");
     replayJournal(ctx.dbPath);
   }
+  mark("cli: context, journal checked");
   try {
     return await mod.run(rest, ctx);
   } catch (err) {

@@ -84,7 +84,28 @@ export class LogSink {
     }
   }
 
-  /** Close the file. */
+  /**
+   * Take the run-start lock (store/run_start.ts) on this file: processes
+   * of the run that find its scope missing wait until it is released.
+   */
+  holdStartLock(): void {
+    try {
+      this.#file?.lockSync(true);
+    } catch {
+      // No flock here: nobody can wait on it either, and they look again.
+    }
+  }
+
+  /** Release the run-start lock (a no-op when it is not held). */
+  releaseStartLock(): void {
+    try {
+      this.#file?.unlockSync();
+    } catch {
+      // closed, or never locked
+    }
+  }
+
+  /** Close the file (which also releases the run-start lock). */
   close(): void {
     try {
       this.#file?.close();

@@ -15,9 +15,15 @@ import {
   validateText,
 } from "./validate.ts";
 import { uuidv7 } from "./ids.ts";
-import { getAllVars, ROOT_SCOPE } from "./var_lookup.ts";
+import { getAllVars, ROOT_SCOPE, scopeExists } from "./var_lookup.ts";
 
-export { getAllVars, getVar, ROOT_SCOPE, type VarEntry } from "./var_lookup.ts";
+export {
+  getAllVars,
+  getVar,
+  ROOT_SCOPE,
+  scopeExists,
+  type VarEntry,
+} from "./var_lookup.ts";
 
 /** Create a scope under `parent` (default root); returns its id. */
 export function createScope(
@@ -36,12 +42,6 @@ export function createScope(
     );
   });
   return id;
-}
-
-/** Whether a scope exists. */
-export function scopeExists(db: Database, id: string): boolean {
-  return db.prepare("SELECT 1 AS x FROM scopes WHERE id = ?").get(id) !==
-    undefined;
 }
 
 /** Delete a scope and its vars. Root cannot be deleted. */
