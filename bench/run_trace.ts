@@ -5,16 +5,19 @@
  * prints the median of each step, the median time from the last mark to
  * the process's exit as seen from here, and the wall times.
  *
- *   deno run -A bench/run_trace.ts [n] [--pty] [-b]
+ *   deno run -A bench/run_trace.ts [n] [--pty] [-b] [--against <main.ts>]
  *
  * `--pty` runs everything under a pseudo-terminal (node-pty, as the run
- * bench does), so stint takes its pty path; `-b` traces `stint run -b noop`.
+ * bench does), so stint takes its pty path; `-b` traces `stint run -b noop`;
+ * `--against` also times another checkout's main.ts in the same rounds (an
+ * earlier commit, say), for a before/after on one machine at one time.
  * @module
  */
 import { join } from "node:path";
 import { median } from "./result.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const FIRST_LINE = new URL("./first_line.ts", import.meta.url).pathname;
 
 interface Sample {
   wall: number;
@@ -81,7 +84,12 @@ async function ptyRunner(): Promise<typeof runPiped> {
 
 /** Trace `n` runs; returns the printed table's lines. */
 export async function traceRun(
-  options: { n?: number; pty?: boolean; background?: boolean } = {},
+  options: {
+    n?: number;
+    pty?: boolean;
+    background?: boolean;
+    against?: string;
+  } = {},
 ): Promise<string[]> {
   const n = options.n ?? 21;
   const dir = Deno.makeTempDirSync({ prefix: "stint-trace-run-" });
@@ -110,18 +118,31 @@ export async function traceRun(
       ...(options.background ? ["-b"] : []),
       "noop",
     ];
+    const other = options.against
+      ? run.map((a) => a === MAIN ? options.against! : a)
+      : null;
     const empty = ["run", "-A", "--quiet", "empty.ts"];
     const task = ["task", "noop"];
+    const probe = ["run", "-A", "--quiet", FIRST_LINE];
     for (let i = 0; i < 3; i++) {
+      await exec(probe, o);
       await exec(empty, o);
       await exec(task, o);
       await exec(run, o);
+      if (other) await exec(other, o);
     }
-    const walls: Record<string, number[]> = { empty: [], task: [], run: [] };
+    const walls: Record<string, number[]> = {
+      empty: [],
+      task: [],
+      run: [],
+      other: [],
+    };
     const steps = new Map<string, number[]>();
     const order: string[] = [];
     const tail: number[] = [];
+    const firstLine: number[] = [];
     for (let i = 0; i < n; i++) {
+      firstLine.push((await exec(probe, o)).marks[0][1]);
       walls.empty.push((await exec(empty, o)).wall);
       walls.task.push((await exec(task, o)).wall);
       const s = await exec(run, o);
@@ -136,6 +157,7 @@ export async function traceRun(
         prev = t;
       }
       tail.push(s.wall - prev);
+      if (other) walls.other.push((await exec(other, o)).wall);
       // Let a background supervisor finish before the next round.
       if (options.background) await new Promise((r) => setTimeout(r, 150));
     }
@@ -166,6 +188,18 @@ export async function traceRun(
         options.pty ? ", under a pty" : ""
       })`,
     );
+    lines.push(
+      `an import-free script beside main.ts reaches its first line at ${
+        median(firstLine).toFixed(1)
+      } ms (Deno's start-up with stint's config and lockfile)`,
+    );
+    if (other) {
+      lines.push(
+        `${options.against}: ${median(walls.other).toFixed(1)} ms; ratio ${
+          (median(walls.other) / floor).toFixed(2)
+        }`,
+      );
+    }
     return lines;
   } finally {
     if (options.background) await new Promise((r) => setTimeout(r, 1_500));
@@ -179,6 +213,9 @@ if (import.meta.main) {
     n,
     pty: Deno.args.includes("--pty"),
     background: Deno.args.includes("-b"),
+    against: Deno.args.includes("--against")
+      ? Deno.args[Deno.args.indexOf("--against") + 1]
+      : undefined,
   });
   console.log(lines.join("\n"));
 }

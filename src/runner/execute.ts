@@ -302,8 +302,26 @@ class Run {
   async #beginUnstarted(): Promise<void> {
     try {
       await this.begin(null);
+    } catch (err) {
+      this.#dropLog();
+      throw err;
     } finally {
       this.#log?.releaseStartLock();
+    }
+  }
+
+  /**
+   * Remove the log of a run whose start could not be recorded: no record
+   * names it. A background run's log was made, and is named, by its
+   * starter's record, so it stays.
+   */
+  #dropLog(): void {
+    this.#log?.close();
+    if (this.#start.backgroundId !== null) return;
+    try {
+      Deno.removeSync(logPath(this.#dbPath, this.#start.id));
+    } catch {
+      // already gone
     }
   }
 
@@ -323,20 +341,11 @@ class Run {
       signalGroup(child.pid, "SIGKILL");
       await child.status;
       await drain(child.pumps, child.pid);
-      this.#log?.close();
-      removeLog(this.#dbPath, this.#start.id);
+      this.#dropLog();
       throw err;
     } finally {
       this.#log?.releaseStartLock();
     }
-  }
-}
-
-function removeLog(dbPath: string, id: string): void {
-  try {
-    Deno.removeSync(logPath(dbPath, id));
-  } catch {
-    // already gone
   }
 }
 
