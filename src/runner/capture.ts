@@ -6,13 +6,20 @@
  */
 import { describeFsError } from "../store/paths.ts";
 
+/** Something with a synchronous write(2). */
+type SyncWriter = { writeSync(p: Uint8Array): number };
+
 /** A synchronous byte sink that stops quietly once it fails (a closed terminal). */
 export class TerminalSink {
-  #w: { writeSync(p: Uint8Array): number };
+  #w: SyncWriter | (() => SyncWriter);
   #broken = false;
 
-  /** Wrap `w` (Deno.stdout or Deno.stderr). */
-  constructor(w: { writeSync(p: Uint8Array): number }) {
+  /**
+   * Wrap `w` (Deno.stdout or Deno.stderr, or what {@linkcode stdioWriter}
+   * gives), or a function that makes it on the first write: a task that
+   * prints nothing then costs no reopening of stdout.
+   */
+  constructor(w: SyncWriter | (() => SyncWriter)) {
     this.#w = w;
   }
 
@@ -20,8 +27,10 @@ export class TerminalSink {
   write(bytes: Uint8Array): void {
     if (this.#broken) return;
     try {
+      if (typeof this.#w === "function") this.#w = this.#w();
+      const w = this.#w;
       let off = 0;
-      while (off < bytes.length) off += this.#w.writeSync(bytes.subarray(off));
+      while (off < bytes.length) off += w.writeSync(bytes.subarray(off));
     } catch {
       // The reader went away (a closed pipe or terminal); the log still gets everything.
       this.#broken = true;

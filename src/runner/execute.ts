@@ -174,16 +174,20 @@ class Run {
    */
   async begin(task: ProcessId | null): Promise<RunRecorder> {
     if (this.#rec) return this.#rec;
-    this.#recorders ??= await loadRecorder();
+    const { holdStore, RunRecorder } = this.#recorders ??= await loadRecorder();
     mark("runner: store modules loaded");
-    this.#release = this.#recorders.holdStore(this.#dbPath);
-    mark("runner: idle read-only connection opened");
-    this.#rec = this.#recorders.RunRecorder.begin(
-      this.#dbPath,
-      this.#start,
+    this.#rec = RunRecorder.begin(this.#dbPath, this.#start, {
       task,
-    );
-    mark("runner: running record + scope written");
+      committed: () => {
+        mark("runner: running record + scope written");
+        // The scope exists: whoever waits for it may go on.
+        this.#log?.releaseStartLock();
+        // Opened before the start's own connection closes, so that close
+        // is not the last one (which would checkpoint the WAL).
+        this.#release = holdStore(this.#dbPath);
+        mark("runner: idle read-only connection opened");
+      },
+    });
     return this.#rec;
   }
 

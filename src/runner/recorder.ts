@@ -90,19 +90,20 @@ export class RunRecorder {
    * has already been started) and this process as its recorder, in one
    * transaction, so a failed start leaves nothing behind. The logs dir is
    * made (or refused: a link, another user's) and the journal's reserve
-   * made first, once the store path is known to be good. Throws when the
-   * start cannot be recorded.
+   * made first, once the store path is known to be good. `committed` runs
+   * right after the transaction commits, while its connection is still
+   * open. Throws when the start cannot be recorded.
    */
   static begin(
     dbPath: string,
     start: RunStart,
-    taskProcess: ProcessId | null = null,
+    options: { task?: ProcessId | null; committed?: () => void } = {},
   ): RunRecorder {
     const started = withStore(dbPath, (db) => {
       ensureLogsDir(dbPath);
       // Room for the end, made while the disk still has some.
       reserveJournal(dbPath);
-      return beginRun(db, {
+      const execution = beginRun(db, {
         id: start.id,
         ref: start.ref,
         command: start.command,
@@ -118,8 +119,10 @@ export class RunRecorder {
         matchedTasks: start.matchedTasks ?? null,
         startedAt: start.startedAt,
         scopeId: start.scopeId,
-        taskProcess,
+        taskProcess: options.task ?? null,
       });
+      options.committed?.();
+      return execution;
     });
     return new RunRecorder(dbPath, start, started);
   }

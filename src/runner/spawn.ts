@@ -121,7 +121,7 @@ function spawnPiped(spec: SpawnTarget, options: SpawnOptions): Spawned {
     detached: true,
   }).spawn();
   const sink = (which: "stdout" | "stderr") =>
-    options.terminal ? new TerminalSink(stdioWriter(which)) : undefined;
+    options.terminal ? new TerminalSink(() => stdioWriter(which)) : undefined;
   return {
     pid: child.pid,
     status: child.status.then((s) => ({ code: s.code, signal: s.signal })),

@@ -24,7 +24,7 @@ import { appendJournal, peekJournal, takeJournal } from "./journal.ts";
 import { transaction, withStore } from "./open.ts";
 import type { ProcessId } from "./process.ts";
 import type { Database } from "./sqlite.ts";
-import { createScope, deleteScope } from "./vars.ts";
+import { createScope, deleteScope } from "./scopes.ts";
 
 /** What a run's start records. */
 export interface RunBegin
