@@ -41,12 +41,6 @@ function loadCommand<M extends CommandModule>(name: string): Promise<M> {
   return import(specifier);
 }
 
-/** run's option table, loaded only for a command line that may be a run. */
-function loadRunArgs(): Promise<typeof import("./run_args.ts")> {
-  const specifier = "./run_args.ts";
-  return import(specifier);
-}
-
 /** The command table (src/cli/commands/), loaded only for help and errors. */
 function loadTable(): Promise<typeof import("./commands/mod.ts")> {
   const specifier = "./commands/mod.ts";
@@ -127,13 +121,14 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function dispatch(argv: string[]): Promise<number> {
-  // Only a command line that may be a run pays for run's option table.
-  const taskNameIndex = argv.includes("run")
-    ? (await loadRunArgs()).taskNameIndex
+  // Only a run pays for run's option table, which comes with the run
+  // command's modules (one import, not two).
+  const runModule = commandWord(argv) === "run"
+    ? await COMMANDS.run.load() as typeof import("./run.ts")
     : undefined;
-  mark("cli: run's option table loaded");
+  mark("cli: run command's modules loaded");
   const { args, db, quiet, help, version } = extractGlobals(argv, {
-    taskNameIndex,
+    taskNameIndex: runModule?.taskNameIndex,
   });
   if (version) {
     println(`stint ${VERSION}`);
@@ -164,8 +159,8 @@ async function dispatch(argv: string[]): Promise<number> {
     );
   }
   mark("cli: global options");
-  const mod = await entry.load();
-  mark(`cli: ${name} command's modules loaded`);
+  const mod = name === "run" && runModule ? runModule : await entry.load();
+  mark(`cli: ${name} command loaded`);
   if (help && name !== "__complete") {
     println(await helpFor(name, rest, mod));
     return 0;
@@ -258,6 +253,29 @@ function needsRestore(dbPath: string): boolean {
   } catch {
     return true;
   }
+}
+
+const GLOBAL_FLAGS = new Set([
+  "--quiet",
+  "-q",
+  "--help",
+  "-h",
+  "--version",
+  "-V",
+]);
+
+/**
+ * The command word of `argv` as {@linkcode extractGlobals} finds it: the
+ * first word that is not a global option (nor `--db`'s value), before `--`.
+ */
+function commandWord(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") return undefined;
+    if (a === "--db") i++;
+    else if (!GLOBAL_FLAGS.has(a) && !a.startsWith("--db=")) return a;
+  }
+  return undefined;
 }
 
 /**

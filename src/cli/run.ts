@@ -13,7 +13,11 @@ import { eprintln, printJson, println } from "./output.ts";
 import { parseRunArgs } from "./run_args.ts";
 import { withSyncSession } from "./sync_session.ts";
 
-export { DENO_TASK_OPTIONS, RUN_OWN_OPTIONS } from "./run_args.ts";
+export {
+  DENO_TASK_OPTIONS,
+  RUN_OWN_OPTIONS,
+  taskNameIndex,
+} from "./run_args.ts";
 
 /** Help for `stint run`. */
 export const help =
