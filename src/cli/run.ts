@@ -138,6 +138,7 @@ export async function launch(
       >,
       import(storeSpec) as Promise<typeof import("../store/background.ts")>,
     ]);
+    mark("run: background modules loaded");
     const { run, logPath } = await withSyncSession(
       ctx,
       { pull: false, flushLoop: false },
@@ -146,6 +147,7 @@ export async function launch(
           startBackground(spec, { dbPath: ctx.dbPath, quiet: ctx.quiet }),
         ),
     );
+    mark("run: background run recorded, supervisor started");
     if (options.json) {
       printJson({ ...backgroundRunToJson(run), log_path: logPath });
     } else {
