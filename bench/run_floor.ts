@@ -10,6 +10,7 @@
  */
 import { join } from "node:path";
 import { median } from "./result.ts";
+import { runPiped as runProbe } from "./run_trace.ts";
 
 const FIRST_LINE = new URL("./first_line.ts", import.meta.url).pathname;
 
@@ -103,35 +104,6 @@ Deno.exit(0);
 flush();
 `,
 };
-
-interface Sample {
-  wall: number;
-  marks: [string, number][];
-}
-
-async function runProbe(
-  args: string[],
-  o: { cwd: string; env: Record<string, string> },
-): Promise<Sample> {
-  const t0 = performance.timeOrigin + performance.now();
-  const out = await new Deno.Command(Deno.execPath(), {
-    args,
-    cwd: o.cwd,
-    env: { ...o.env, STINT_TRACE: String(t0) },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  const wall = performance.timeOrigin + performance.now() - t0;
-  const err = new TextDecoder().decode(out.stderr);
-  if (out.code !== 0) throw new Error(`deno ${args.join(" ")}: ${err}`);
-  const marks: [string, number][] = [];
-  for (const line of err.split("\n")) {
-    const m = /^stint-trace (\S+) (\S+) (.*)$/.exec(line);
-    if (m) marks.push([m[3], Number(m[1])]);
-  }
-  return { wall, marks };
-}
 
 /** Measure the floors; returns the printed lines. */
 export async function runFloor(options: { n?: number } = {}): Promise<

@@ -13,13 +13,14 @@
  * earlier commit, say), for a before/after on one machine at one time.
  * @module
  */
-import { join } from "node:path";
 import { median } from "./result.ts";
+import { makeRunProject } from "./run_bench.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const FIRST_LINE = new URL("./first_line.ts", import.meta.url).pathname;
 
-interface Sample {
+/** One traced process: its wall time and its marks (label, ms since spawn). */
+export interface Sample {
   wall: number;
   marks: [string, number][];
 }
@@ -33,7 +34,11 @@ function parseMarks(stderr: string): [string, number][] {
   return marks;
 }
 
-async function runPiped(
+/**
+ * Run `deno <args>` with `STINT_TRACE` set to the moment it is spawned, its
+ * output to /dev/null, and read the marks it prints to stderr.
+ */
+export async function runPiped(
   args: string[],
   o: { cwd: string; env: Record<string, string> },
 ): Promise<Sample> {
@@ -92,22 +97,8 @@ export async function traceRun(
   } = {},
 ): Promise<string[]> {
   const n = options.n ?? 21;
-  const dir = Deno.makeTempDirSync({ prefix: "stint-trace-run-" });
+  const { dir, opts: o } = makeRunProject("stint-trace-run-");
   try {
-    Deno.writeTextFileSync(
-      join(dir, "deno.json"),
-      JSON.stringify({ tasks: { noop: "true" } }),
-    );
-    Deno.writeTextFileSync(join(dir, "empty.ts"), "");
-    const env: Record<string, string> = {
-      ...Deno.env.toObject(),
-      STINT_DB: join(dir, "state", "stint.db"),
-      NO_COLOR: "1",
-    };
-    for (const k of ["STINT_RUN_ID", "STINT_SCOPE", "STINT_BUCKET"]) {
-      delete env[k];
-    }
-    const o = { cwd: dir, env };
     const exec = options.pty ? await ptyRunner() : runPiped;
     const run = [
       "run",
