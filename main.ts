@@ -2,8 +2,13 @@
  * stint — a task runner for Deno that remembers what ran.
  * @module
  */
+import { flushTrace, mark } from "./src/trace.ts";
 import { main } from "./src/cli/mod.ts";
 
+mark("cli: main module graph evaluated");
+
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  const code = await main(Deno.args);
+  flushTrace();
+  Deno.exit(code);
 }

@@ -37,27 +37,38 @@ async function time(
   return ms;
 }
 
+/**
+ * A temp project with a `noop` task and an empty script, and the environment
+ * that points stint at a store of its own there (no run, scope or bucket
+ * inherited). The caller removes `dir`.
+ */
+export function makeRunProject(
+  prefix: string,
+): { dir: string; opts: { cwd: string; env: Record<string, string> } } {
+  const dir = Deno.makeTempDirSync({ prefix });
+  Deno.writeTextFileSync(
+    join(dir, "deno.json"),
+    JSON.stringify({ tasks: { noop: "true" } }),
+  );
+  Deno.writeTextFileSync(join(dir, "empty.ts"), "");
+  const env: Record<string, string> = {
+    ...Deno.env.toObject(),
+    STINT_DB: join(dir, "state", "stint.db"),
+    NO_COLOR: "1",
+  };
+  for (const k of ["STINT_RUN_ID", "STINT_SCOPE", "STINT_BUCKET"]) {
+    delete env[k];
+  }
+  return { dir, opts: { cwd: dir, env } };
+}
+
 /** Run the runner benchmarks; `n` rounds each (default 21). */
 export async function benchRun(
   options?: { n?: number },
 ): Promise<BenchResult[]> {
   const n = options?.n ?? 21;
-  const dir = Deno.makeTempDirSync({ prefix: "stint-bench-run-" });
+  const { dir, opts } = makeRunProject("stint-bench-run-");
   try {
-    Deno.writeTextFileSync(
-      join(dir, "deno.json"),
-      JSON.stringify({ tasks: { noop: "true" } }),
-    );
-    Deno.writeTextFileSync(join(dir, "empty.ts"), "");
-    const env: Record<string, string> = {
-      ...Deno.env.toObject(),
-      STINT_DB: join(dir, "state", "stint.db"),
-      NO_COLOR: "1",
-    };
-    for (const k of ["STINT_RUN_ID", "STINT_SCOPE", "STINT_BUCKET"]) {
-      delete env[k];
-    }
-    const opts = { cwd: dir, env };
     const empty = ["run", "-A", "--quiet", "empty.ts"];
     const task = ["task", "noop"];
     const run = ["run", "-A", "--quiet", MAIN, "run", "noop"];

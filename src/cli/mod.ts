@@ -4,6 +4,7 @@
  * one place where errors become a line on stderr and an exit code.
  * @module
  */
+import { mark } from "../trace.ts";
 import { StintError, UsageError } from "../errors.ts";
 import { journalHasEntries } from "../store/journal.ts";
 import { resolveDbPath } from "../store/paths.ts";
@@ -43,12 +44,6 @@ interface Entry {
  */
 function loadCommand<M extends CommandModule>(name: string): Promise<M> {
   const specifier = `./${name}.ts`;
-  return import(specifier);
-}
-
-/** run's option table, loaded only for a command line that may be a run. */
-function loadRunArgs(): Promise<typeof import("./run_args.ts")> {
-  const specifier = "./run_args.ts";
   return import(specifier);
 }
 
@@ -139,12 +134,14 @@ async function dispatch(argv: string[]): Promise<number> {
   // The words after __complete are a half-typed command line: no global
   // flag is taken out of it (or rejected: `--db` may still lack its value).
   if (argv[0] === "__complete") return await completeLine(argv.slice(1));
-  // Only a command line that may be a run pays for run's option table.
-  const taskNameIndex = argv.includes("run")
-    ? (await loadRunArgs()).taskNameIndex
+  // Only a run pays for run's option table, which comes with the run
+  // command's modules (one import, not two).
+  const runModule = commandWord(argv) === "run"
+    ? await COMMANDS.run.load() as typeof import("./run.ts")
     : undefined;
+  mark("cli: run command's modules loaded");
   const { args, db, quiet, verbose, help, version } = extractGlobals(argv, {
-    taskNameIndex,
+    taskNameIndex: runModule?.taskNameIndex,
   });
   if (version) {
     println(`stint ${VERSION}`);
@@ -162,7 +159,10 @@ async function dispatch(argv: string[]): Promise<number> {
   if (name === "help") return dispatch([...rest, "--help"]);
   const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!entry) {
-    const { closeMatches } = await import("./suggest.ts");
+    const suggestSpec = "./suggest.ts";
+    const { closeMatches } = await import(
+      suggestSpec
+    ) as typeof import("./suggest.ts");
     const { COMMAND_NAMES } = await loadTable();
     const near = closeMatches(name, [...COMMAND_NAMES]);
     throw new UsageError(
@@ -171,7 +171,9 @@ async function dispatch(argv: string[]): Promise<number> {
       } (see stint --help)`,
     );
   }
-  const mod = await entry.load();
+  mark("cli: global options");
+  const mod = name === "run" && runModule ? runModule : await entry.load();
+  mark(`cli: ${name} command loaded`);
   if (help && name !== "__complete") {
     println(await helpFor(name, rest, mod));
     return 0;
@@ -189,19 +191,24 @@ async function dispatch(argv: string[]): Promise<number> {
     entry.restores && !entry.writes?.includes(rest[0]) &&
     needsRestore(ctx.dbPath)
   ) {
-    const specifier = "./sync_session.ts"; // computed: keeps sync off the graph
-    const { restoreIfMissing }: typeof import("./sync_session.ts") =
-      await import(specifier);
+    const sessionSpec = "./sync_session.ts";
+    const { restoreIfMissing } = await import(
+      sessionSpec
+    ) as typeof import("./sync_session.ts");
     await restoreIfMissing(ctx);
   }
   // Run ends an earlier stint could not write (spec section 3): recorded
   // by the next process, silently; the one that saved them said so.
   if (!entry.leavesJournal && journalHasEntries(ctx.dbPath)) {
-    const specifier = "../store/run_record.ts";
-    const { replayJournal }: typeof import("../store/run_record.ts") =
-      await import(specifier);
+    // Computed, like every import here: Deno walks the graph of a literal
+    // one at start-up, and this one is the whole store.
+    const recordSpec = "../store/run_record.ts";
+    const { replayJournal } = await import(
+      recordSpec
+    ) as typeof import("../store/run_record.ts");
     replayJournal(ctx.dbPath);
   }
+  mark("cli: context, journal checked");
   try {
     return await mod.run(rest, ctx);
   } catch (err) {
@@ -283,6 +290,30 @@ function needsRestore(dbPath: string): boolean {
     return true;
   }
   return restorePending(dbPath);
+}
+
+const GLOBAL_FLAGS = new Set([
+  "--quiet",
+  "-q",
+  "--verbose",
+  "--help",
+  "-h",
+  "--version",
+  "-V",
+]);
+
+/**
+ * The command word of `argv` as {@linkcode extractGlobals} finds it: the
+ * first word that is not a global option (nor `--db`'s value), before `--`.
+ */
+function commandWord(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") return undefined;
+    if (a === "--db") i++;
+    else if (!GLOBAL_FLAGS.has(a) && !a.startsWith("--db=")) return a;
+  }
+  return undefined;
 }
 
 /**

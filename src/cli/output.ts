@@ -151,7 +151,12 @@ export async function printTable(
   rows: string[][],
   layout: TableLayout = {},
 ): Promise<void> {
-  const { outputWidth, renderTable } = await import("./table.ts");
+  // Computed: a literal specifier would have Deno walk table.ts on every
+  // start-up, since this module is on every command's path.
+  const tableSpec = "./table.ts";
+  const { outputWidth, renderTable } = await import(
+    tableSpec
+  ) as typeof import("./table.ts");
   println(
     await renderTable(head, rows.map((r) => r.map(safeCell)), {
       width: outputWidth(ctx.stdoutIsTty),

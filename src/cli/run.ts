@@ -3,17 +3,21 @@
  * `deno task` and record it; and the launch path `stint exec` shares.
  * @module
  */
+import { mark } from "../trace.ts";
 import { UsageError } from "../errors.ts";
 import { runExecution, type RunSpec } from "../runner/execute.ts";
 import { SignalForwarder } from "../runner/forwarder.ts";
-import { executionToJson } from "../store/executions.ts";
 import { resolveRun } from "../tasks/resolve.ts";
 import type { Context } from "./context.ts";
 import { eprintln, printJson, println } from "./output.ts";
 import { parseRunArgs } from "./run_args.ts";
 import { withSyncSession } from "./sync_session.ts";
 
-export { DENO_TASK_OPTIONS, RUN_OWN_OPTIONS } from "./run_args.ts";
+export {
+  DENO_TASK_OPTIONS,
+  RUN_OWN_OPTIONS,
+  taskNameIndex,
+} from "./run_args.ts";
 
 /** Help for `stint run`. */
 export const help =
@@ -73,6 +77,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     );
   }
   if (p.name !== undefined) validateRef(p.name);
+  mark("run: options parsed");
   const cwd = Deno.cwd();
   const denoArgs = ["task", ...p.denoOptions];
   if (p.task === undefined) {
@@ -91,6 +96,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     ifPresent: p.deno["if-present"] === true,
     unknownOption: p.unknownOption,
   });
+  mark("run: task resolved (config found and read)");
   const programArgs = [...denoArgs, p.task, ...p.taskArgs];
   // --if-present and stint is sure nothing matches: deno runs nothing
   // (it may still warn about the config), so nothing is recorded.
@@ -122,9 +128,17 @@ export async function launch(
   options: { background: boolean; json: boolean },
 ): Promise<number> {
   if (options.background) {
-    // Loaded only here: the foreground path stays as small as it can be.
-    const { startBackground } = await import("../runner/background.ts");
-    const { backgroundRunToJson } = await import("../store/background.ts");
+    // Loaded only here, through computed specifiers (Deno walks the graph
+    // of a literal one): the foreground path stays as small as it can be.
+    const backgroundSpec = "../runner/background.ts";
+    const storeSpec = "../store/background.ts";
+    const [{ startBackground }, { backgroundRunToJson }] = await Promise.all([
+      import(backgroundSpec) as Promise<
+        typeof import("../runner/background.ts")
+      >,
+      import(storeSpec) as Promise<typeof import("../store/background.ts")>,
+    ]);
+    mark("run: background modules loaded");
     const { run, logPath } = await withSyncSession(
       ctx,
       { pull: false, flushLoop: false },
@@ -133,6 +147,7 @@ export async function launch(
           startBackground(spec, { dbPath: ctx.dbPath, quiet: ctx.quiet }),
         ),
     );
+    mark("run: background run recorded, supervisor started");
     if (options.json) {
       printJson({ ...backgroundRunToJson(run), log_path: logPath });
     } else {
@@ -146,20 +161,31 @@ export async function launch(
     return 0;
   }
   const forwarder = new SignalForwarder().install({ jobControl: true });
+  mark("run: signal handlers installed");
   try {
     const result = await withSyncSession(
       ctx,
       { pull: true, flushLoop: true },
-      () =>
-        runExecution(spec, {
+      () => {
+        mark("run: sync session checked");
+        return runExecution(spec, {
           dbPath: ctx.dbPath,
           forwarder,
           terminal: true,
           pty: wantsPty(ctx),
-        }),
+        });
+      },
     );
+    mark("run: sync session closed");
     if (result.spawnError) eprintln(`stint: ${result.spawnError}`);
-    if (options.json) printJson(executionToJson(result.execution));
+    if (options.json) {
+      // The store is loaded by now (the run was recorded through it).
+      const executionsSpec = "../store/executions.ts";
+      const { executionToJson } = await import(
+        executionsSpec
+      ) as typeof import("../store/executions.ts");
+      printJson(executionToJson(result.execution));
+    }
     return result.exitCode;
   } finally {
     forwarder.dispose();

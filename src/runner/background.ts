@@ -29,12 +29,8 @@ import {
   journalledBackgroundEnd,
   replayJournal,
 } from "../store/run_record.ts";
-import {
-  holdStore,
-  runExecution,
-  type RunResult,
-  type RunSpec,
-} from "./execute.ts";
+import { runExecution, type RunResult, type RunSpec } from "./execute.ts";
+import { holdStore } from "./recorder.ts";
 import type { SignalForwarder } from "./forwarder.ts";
 import { type RunParent, runParent } from "./env.ts";
 import {

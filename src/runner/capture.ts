@@ -6,13 +6,20 @@
  */
 import { describeFsError } from "../store/paths.ts";
 
+/** Something with a synchronous write(2). */
+type SyncWriter = { writeSync(p: Uint8Array): number };
+
 /** A synchronous byte sink that stops quietly once it fails (a closed terminal). */
 export class TerminalSink {
-  #w: { writeSync(p: Uint8Array): number };
+  #w: SyncWriter | (() => SyncWriter);
   #broken = false;
 
-  /** Wrap `w` (Deno.stdout or Deno.stderr). */
-  constructor(w: { writeSync(p: Uint8Array): number }) {
+  /**
+   * Wrap `w` (Deno.stdout or Deno.stderr, or what {@linkcode stdioWriter}
+   * gives), or a function that makes it on the first write: a task that
+   * prints nothing then costs no reopening of stdout.
+   */
+  constructor(w: SyncWriter | (() => SyncWriter)) {
     this.#w = w;
   }
 
@@ -20,8 +27,10 @@ export class TerminalSink {
   write(bytes: Uint8Array): void {
     if (this.#broken) return;
     try {
+      if (typeof this.#w === "function") this.#w = this.#w();
+      const w = this.#w;
       let off = 0;
-      while (off < bytes.length) off += this.#w.writeSync(bytes.subarray(off));
+      while (off < bytes.length) off += w.writeSync(bytes.subarray(off));
     } catch {
       // The reader went away (a closed pipe or terminal); the log still gets everything.
       this.#broken = true;
@@ -84,7 +93,28 @@ export class LogSink {
     }
   }
 
-  /** Close the file. */
+  /**
+   * Take the run-start lock (store/run_start.ts) on this file: processes
+   * of the run that find its scope missing wait until it is released.
+   */
+  holdStartLock(): void {
+    try {
+      this.#file?.lockSync(true);
+    } catch {
+      // No flock here: nobody can wait on it either, and they look again.
+    }
+  }
+
+  /** Release the run-start lock (a no-op when it is not held). */
+  releaseStartLock(): void {
+    try {
+      this.#file?.unlockSync();
+    } catch {
+      // closed, or never locked
+    }
+  }
+
+  /** Close the file (which also releases the run-start lock). */
   close(): void {
     try {
       this.#file?.close();

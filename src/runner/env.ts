@@ -4,7 +4,9 @@
  * path so nested stint commands use the same file.
  * @module
  */
-import { ROOT_SCOPE } from "../store/vars.ts";
+// ids.ts, not vars.ts: this is on the path before a run's task starts,
+// which loads none of the store.
+import { ROOT_SCOPE } from "../store/ids.ts";
 
 /** Where a new run sits: its caller's run and scope, read from stint's own env. */
 export interface RunParent {

@@ -1,14 +1,28 @@
 /**
- * Running one execution: record it, give the child its scope and ids, spawn
- * it as the leader of its own session (so one signal reaches everything it
- * starts), capture its output, forward signals, and record the end.
+ * Running one execution: spawn it as the leader of its own session (so one
+ * signal reaches everything it starts), record it, capture its output,
+ * forward signals, and record the end.
+ *
+ * When the store is known to be stint's (its header says so), the task is
+ * started first and the run recorded while `deno task` boots: the scope
+ * and run ids are chosen up front, the log file made and the checks that
+ * need no SQLite done, then the child is spawned and only then is the store
+ * loaded and the start (scope, record with the task's pid, recorder)
+ * written in one transaction. Until that commits the recorder holds the
+ * run-start lock (store/run_start.ts), so a process of the run that looks
+ * for its scope waits for it. A start that cannot be recorded stops the
+ * task (SIGKILL to its group) and fails the run as before: a run is
+ * recorded from its start or not at all. A first run (no store yet) and an
+ * unmarked file are recorded before the task starts, as they always were.
  * @module
  */
-import { type Execution, setExecutionPid } from "../store/executions.ts";
-import { openStore, withStore } from "../store/open.ts";
-import { processStartTime } from "../store/process.ts";
+import { mark } from "../trace.ts";
+import type { Execution } from "../store/executions.ts";
 import { uuidv7 } from "../store/ids.ts";
-import { RunRecorder } from "./recorder.ts";
+import { createLogFile, logPath } from "../store/paths.ts";
+import { type ProcessId, processStartTime } from "../store/process.ts";
+import { precheckStore } from "../store/store_file.ts";
+import type { RunRecorder, RunStart } from "./recorder.ts";
 import { LogSink, type Pump } from "./capture.ts";
 import { childEnv, type RunParent, runParent } from "./env.ts";
 import type { SignalForwarder } from "./forwarder.ts";
@@ -77,10 +91,20 @@ export interface RunResult {
   spawnError: string | null;
 }
 
+type Recorders = typeof import("./recorder.ts");
+
+/** The store side of the runner, loaded when the run is first recorded. */
+function loadRecorder(): Promise<Recorders> {
+  // Computed, so Deno does not load (or walk) the store before the task
+  // has been started.
+  const specifier = "./recorder.ts";
+  return import(specifier);
+}
+
 /**
- * Run `spec` to completion and record it. The record is written as
- * `running` before the child starts (with stint's pid until the child's is
- * known), so a run is never invisible, and finished on every path.
+ * Run `spec` to completion and record it. The run is recorded as `running`
+ * before stint waits for its task (before the task starts when the store
+ * is not known to be stint's yet), and finished on every path.
  */
 export async function runExecution(
   spec: RunSpec,
@@ -90,54 +114,8 @@ export async function runExecution(
   const id = options.id ?? uuidv7();
   const env = options.env ?? Deno.env.toObject();
   const parent = options.parent ?? runParent(env);
-
-  const release = holdStore(dbPath);
-  try {
-    return await record(spec, { ...options, id, env, parent });
-  } finally {
-    release();
-  }
-}
-
-/**
- * Keep an idle read-only connection open while the run records itself.
- * SQLite checkpoints the WAL (two fsyncs, ~10 ms on a slow disk) whenever
- * the last connection to a file closes; with this one open, the run's short
- * per-operation connections close without that, and closing a read-only
- * connection never checkpoints. It holds no lock and no transaction, so
- * other processes read, write and checkpoint as usual. The WAL is left for
- * the next writer; durability is that of WAL with synchronous=NORMAL.
- */
-export function holdStore(dbPath: string): () => void {
-  try {
-    Deno.statSync(dbPath);
-  } catch {
-    return () => {}; // a first run creates the file with its first write
-  }
-  try {
-    const db = openStore(dbPath, { readOnly: true });
-    return () => {
-      try {
-        db.close();
-      } catch {
-        // already closed
-      }
-    };
-  } catch {
-    return () => {};
-  }
-}
-
-async function record(
-  spec: RunSpec,
-  options: RunOptions & {
-    id: string;
-    env: Record<string, string>;
-    parent: RunParent;
-  },
-): Promise<RunResult> {
-  const { dbPath, id, env, parent } = options;
-  const rec = RunRecorder.begin(dbPath, {
+  const startedAt = Date.now();
+  const start: RunStart = {
     id,
     ref: spec.ref,
     command: spec.command,
@@ -145,58 +123,234 @@ async function record(
     projectDir: spec.projectDir,
     task: spec.task,
     parentScope: parent.scope,
+    scopeId: uuidv7(startedAt),
     parentId: parent.runId,
     backgroundId: options.backgroundId ?? null,
     rerunOf: spec.rerunOf ?? null,
     matchedTasks: spec.matchedTasks ?? null,
     terminal: options.terminal,
-  });
-  let log: LogSink;
+    startedAt,
+  };
+  const run = new Run(dbPath, start);
+  // Throws for a path that cannot be a store, before anything is made.
+  const early = !precheckStore(dbPath);
+  mark("runner: environment read, store path checked");
   try {
-    log = new LogSink(rec.createLog());
-  } catch (err) {
-    await rec.fail((err as Error).message.split("\n")[0]);
-    throw err;
-  }
-  let outcome: Outcome;
-  try {
-    outcome = await spawnAndWait(spec, {
+    if (early) await run.begin(null);
+    await run.openLog();
+    mark("runner: log file created");
+    return await run.execute(spec, {
       ...options,
-      log,
       env: childEnv(env, {
         runId: id,
-        scopeId: rec.scopeId,
+        scopeId: start.scopeId,
         parentRunId: parent.runId,
         dbPath,
       }, spec.extraEnv),
-      id,
     });
-  } catch (err) {
-    // Never leave the record running behind an error of stint's own.
-    log.close();
-    await rec.fail(
-      `stint failed while running it: ${
-        (err as Error).message?.split("\n")[0] ?? String(err)
-      }`,
-    );
-    throw err;
   } finally {
-    log.close();
+    run.close();
+  }
+}
+
+/** One run: its record, its log and its child, from start to end. */
+class Run {
+  readonly #dbPath: string;
+  readonly #start: RunStart;
+  #recorders: Recorders | null = null;
+  #rec: RunRecorder | null = null;
+  #log: LogSink | null = null;
+  #release: () => void = () => {};
+
+  constructor(dbPath: string, start: RunStart) {
+    this.#dbPath = dbPath;
+    this.#start = start;
   }
 
-  const error = [outcome.error, log.error].filter(Boolean).join("; ") || null;
-  // Recorded, or journalled: the exit code is the task's either way.
-  const execution = await rec.end({
-    status: outcome.status,
-    exitCode: outcome.exitCode,
-    signal: outcome.signal,
-    error,
-  }, { stintExit: outcome.stintExit, started: outcome.started });
-  return {
-    execution,
-    exitCode: outcome.stintExit,
-    spawnError: outcome.spawnError,
-  };
+  /**
+   * Record the start (once): the store is loaded and opened, then the
+   * scope, the record and its recorder written, with the task's process
+   * when it is already running. Throws when it cannot be recorded.
+   */
+  async begin(task: ProcessId | null): Promise<RunRecorder> {
+    if (this.#rec) return this.#rec;
+    const { holdStore, RunRecorder } = this.#recorders ??= await loadRecorder();
+    mark("runner: store modules loaded");
+    this.#rec = RunRecorder.begin(this.#dbPath, this.#start, {
+      task,
+      committed: () => {
+        mark("runner: running record + scope written");
+        // The scope exists: whoever waits for it may go on.
+        this.#log?.releaseStartLock();
+        // Opened before the start's own connection closes, so that close
+        // is not the last one (which would checkpoint the WAL).
+        this.#release = holdStore(this.#dbPath);
+        mark("runner: idle read-only connection opened");
+      },
+    });
+    return this.#rec;
+  }
+
+  /**
+   * Make the log file (a background run's was made by its starter). When
+   * the run is not recorded yet this also takes the run-start lock, held
+   * until it is; a log that cannot be made fails a recorded run.
+   */
+  async openLog(): Promise<void> {
+    const { id, backgroundId } = this.#start;
+    try {
+      this.#log = new LogSink(
+        createLogFile(this.#dbPath, id, { mayExist: backgroundId !== null }),
+      );
+    } catch (err) {
+      await this.#rec?.fail((err as Error).message.split("\n")[0]);
+      throw err;
+    }
+    if (!this.#rec) this.#log.holdStartLock();
+  }
+
+  /** Spawn, record, wait, and record the end. */
+  async execute(
+    spec: RunSpec,
+    options: RunOptions & { env: Record<string, string> },
+  ): Promise<RunResult> {
+    const log = this.#log!;
+    let outcome: Outcome;
+    try {
+      outcome = await this.#spawnAndWait(spec, { ...options, log });
+    } catch (err) {
+      // Never leave the record running behind an error of stint's own.
+      log.close();
+      await this.#rec?.fail(
+        `stint failed while running it: ${
+          (err as Error).message?.split("\n")[0] ?? String(err)
+        }`,
+      );
+      throw err;
+    } finally {
+      log.close();
+    }
+    mark("runner: output drained");
+    const error = [outcome.error, log.error].filter(Boolean).join("; ") ||
+      null;
+    // Recorded, or journalled: the exit code is the task's either way.
+    const execution = await this.#rec!.end({
+      status: outcome.status,
+      exitCode: outcome.exitCode,
+      signal: outcome.signal,
+      error,
+    }, { stintExit: outcome.stintExit, started: outcome.started });
+    mark("runner: end recorded, scope dropped");
+    return {
+      execution,
+      exitCode: outcome.stintExit,
+      spawnError: outcome.spawnError,
+    };
+  }
+
+  /** Release what the run holds (after the end is recorded). */
+  close(): void {
+    this.#log?.close();
+    this.#release();
+    this.#release = () => {};
+  }
+
+  async #spawnAndWait(
+    spec: RunSpec,
+    options: RunOptions & { env: Record<string, string>; log: LogSink },
+  ): Promise<Outcome> {
+    const { forwarder } = options;
+    if (forwarder.received) {
+      // Interrupted before the child existed: nothing to run or forward.
+      await this.#beginUnstarted();
+      return {
+        status: "killed",
+        exitCode: null,
+        signal: forwarder.received,
+        error:
+          `Interrupted by ${forwarder.received} before the command started`,
+        stintExit: signalExitCode(forwarder.received),
+        spawnError: null,
+        started: false,
+      };
+    }
+    const started = await spawnChild(spec, options);
+    mark("runner: child spawned");
+    if ("failure" in started) {
+      await this.#beginUnstarted();
+      const { message, code } = started.failure;
+      return {
+        status: "failed",
+        exitCode: code,
+        signal: null,
+        error: message,
+        stintExit: code,
+        spawnError: message,
+        started: false,
+      };
+    }
+    const child = started.spawned;
+    forwarder.attach(child.pid);
+    try {
+      // Read at once: a quick child may be gone soon after.
+      const task = { pid: child.pid, pidStart: processStartTime(child.pid) };
+      const pidError = await this.#recordTask(child, task);
+      mark("runner: task recorded");
+      return await waitForChild(child, { ...options, pidError });
+    } finally {
+      child.close();
+    }
+  }
+
+  /** A run whose task never started is recorded all the same. */
+  async #beginUnstarted(): Promise<void> {
+    try {
+      await this.begin(null);
+    } catch (err) {
+      this.#dropLog();
+      throw err;
+    } finally {
+      this.#log?.releaseStartLock();
+    }
+  }
+
+  /**
+   * Remove the log of a run whose start could not be recorded: no record
+   * names it. A background run's log was made, and is named, by its
+   * starter's record, so it stays.
+   */
+  #dropLog(): void {
+    this.#log?.close();
+    if (this.#start.backgroundId !== null) return;
+    try {
+      Deno.removeSync(logPath(this.#dbPath, this.#start.id));
+    } catch {
+      // already gone
+    }
+  }
+
+  /**
+   * Record the started task: with the start itself when the run is not
+   * recorded yet (the child boots meanwhile), else its pid. When the start
+   * cannot be recorded the task is stopped, its log removed and the error
+   * thrown. Returns the pid's write error, if any (the run goes on).
+   */
+  async #recordTask(child: Spawned, task: ProcessId): Promise<string | null> {
+    if (this.#rec) return this.#rec.recordTask(task);
+    try {
+      await this.begin(task);
+      return null;
+    } catch (err) {
+      // Not recorded, so not run: stop it before it does anything more.
+      signalGroup(child.pid, "SIGKILL");
+      await child.status;
+      await drain(child.pumps, child.pid);
+      this.#dropLog();
+      throw err;
+    } finally {
+      this.#log?.releaseStartLock();
+    }
+  }
 }
 
 interface Outcome {
@@ -210,54 +364,10 @@ interface Outcome {
   started?: boolean;
 }
 
-async function spawnAndWait(
-  spec: RunSpec,
-  options: RunOptions & {
-    log: LogSink;
-    env: Record<string, string>;
-    id: string;
-  },
-): Promise<Outcome> {
-  const { forwarder } = options;
-  if (forwarder.received) {
-    // Interrupted before the child existed: nothing to run or forward.
-    return {
-      status: "killed",
-      exitCode: null,
-      signal: forwarder.received,
-      error: `Interrupted by ${forwarder.received} before the command started`,
-      stintExit: signalExitCode(forwarder.received),
-      spawnError: null,
-      started: false,
-    };
-  }
-  const started = await spawnChild(spec, options);
-  if ("failure" in started) {
-    const { message, code } = started.failure;
-    return {
-      status: "failed",
-      exitCode: code,
-      signal: null,
-      error: message,
-      stintExit: code,
-      spawnError: message,
-      started: false,
-    };
-  }
-  const child = started.spawned;
-  const pgid = child.pid;
-  forwarder.attach(pgid);
-  try {
-    return await waitForChild(child, options);
-  } finally {
-    child.close();
-  }
-}
-
 /** Wait for a started child, forwarding signals, and say how it ended. */
 async function waitForChild(
   child: Spawned,
-  options: RunOptions & { id: string },
+  options: RunOptions & { pidError: string | null },
 ): Promise<Outcome> {
   const { forwarder } = options;
   const pgid = child.pid;
@@ -271,22 +381,8 @@ async function waitForChild(
     );
   });
 
-  // Read before the store is opened: a quick child may be gone soon after.
-  const pidStart = processStartTime(child.pid);
-  let pidError: string | null = null;
-  try {
-    withStore(
-      options.dbPath,
-      (db) => setExecutionPid(db, options.id, { pid: child.pid, pidStart }),
-    );
-  } catch (err) {
-    // The run goes on; its recorder (this process) is still alive.
-    pidError = `Could not record the child's pid: ${
-      (err as Error).message.split("\n")[0]
-    }`;
-  }
-
   const status = await child.status;
+  mark("runner: child ran (deno task)");
   exited = true;
   // A signal that arrives after the task ended did not interrupt it.
   const received = forwarder.received;
@@ -297,7 +393,7 @@ async function waitForChild(
   }
   await drain(child.pumps, pgid);
   forwarder.detach();
-  return exitOutcome(status, received, pidError);
+  return exitOutcome(status, received, options.pidError);
 }
 
 /**
@@ -351,13 +447,15 @@ function joinErrors(a: string, b: string | null): string {
  * stop reading so the run can be recorded.
  */
 async function drain(pumps: Pump[], pgid: number): Promise<void> {
-  const all = Promise.all(pumps.map((p) => p.done)).then(() => true);
-  // The pipes usually reach EOF before the exit status arrives. Skip the
-  // watchdog then: a process's first timer costs Deno ~7 ms to set up.
-  if (pumps.every((p) => p.finished())) {
-    await all;
-    return;
+  let settled = false;
+  const all = Promise.all(pumps.map((p) => p.done)).then(() => settled = true);
+  // The pipes usually reach EOF within a turn or two of the event loop
+  // after the exit status. Wait for that without a timer (a process's first
+  // timer costs Deno ~7 ms to set up): an async lstat takes one turn.
+  for (let turn = 0; turn < 8 && !settled; turn++) {
+    await Promise.race([all, Deno.lstat("/").catch(() => {})]);
   }
+  if (settled) return;
   let emptySince: number | null = null;
   for (;;) {
     if (await Promise.race([all, sleep(200).then(() => false)])) return;

@@ -1,30 +1,28 @@
 /**
  * A run's record as the runner keeps it: the start (scope, record and
  * recorder in one transaction, the logs dir and the journal's reserve
- * checked first), the log file, and the end, recorded so that nothing that
- * happens to the store can change the task's exit code (spec section 3): it
- * is written with retries, and when the store still cannot take it (locked
- * past the busy timeout, full, read-only, corrupt, deleted) it is saved to
- * the journal beside the store with one warning line, and the next stint
- * process records it.
+ * checked first), the task's pid, and the end, recorded so that nothing
+ * that happens to the store can change the task's exit code (spec section
+ * 3): it is written with retries, and when the store still cannot take it
+ * (locked past the busy timeout, full, read-only, corrupt, deleted) it is
+ * saved to the journal beside the store with one warning line, and the next
+ * stint process records it. This is where the runner loads the store; a
+ * run whose store is known to be stint's loads it only once its task has
+ * been started (execute.ts).
  * @module
  */
 import { stdioWriter, TerminalSink } from "./capture.ts";
 import { sleep } from "./process_group.ts";
+import { describeFsError, ensureLogsDir, logPath } from "../store/paths.ts";
+import { isBusyError, openStore, withStore } from "../store/open.ts";
 import {
-  createLogFile,
-  describeFsError,
-  ensureLogsDir,
-  logPath,
-} from "../store/paths.ts";
-import { isBusyError, withStore } from "../store/open.ts";
-import type {
-  Execution,
-  ExecutionFinish,
-  ExecutionStart,
+  type Execution,
+  type ExecutionFinish,
+  type ExecutionStart,
+  setExecutionPid,
 } from "../store/executions.ts";
 import { journalPath, reserveJournal } from "../store/journal.ts";
-import { processStartTime } from "../store/process.ts";
+import { type ProcessId, processStartTime } from "../store/process.ts";
 import {
   applyRunEnd,
   backgroundStatusFor,
@@ -46,9 +44,12 @@ export interface RunStart extends
     | "parentId"
     | "rerunOf"
     | "matchedTasks"
+    | "startedAt"
   > {
   /** The caller's scope (the run's own hangs under it). */
   parentScope: string;
+  /** The run's own scope id (its task is told it before it is written). */
+  scopeId: string;
   /** The background run this execution is. */
   backgroundId: string | null;
   /** Output goes to a terminal (so warnings go to stderr, not the log). */
@@ -85,18 +86,24 @@ export class RunRecorder {
   }
 
   /**
-   * Record the start: the scope, the record (no task pid yet) and this
-   * process as its recorder, in one transaction, so a failed start leaves
-   * nothing behind. The logs dir is made (or refused: a link, another
-   * user's) and the journal's reserve made first, once the store path is
-   * known to be good. Throws when the start cannot be recorded.
+   * Record the start: the scope, the record (with the task's pid when it
+   * has already been started) and this process as its recorder, in one
+   * transaction, so a failed start leaves nothing behind. The logs dir is
+   * made (or refused: a link, another user's) and the journal's reserve
+   * made first, once the store path is known to be good. `committed` runs
+   * right after the transaction commits, while its connection is still
+   * open. Throws when the start cannot be recorded.
    */
-  static begin(dbPath: string, start: RunStart): RunRecorder {
+  static begin(
+    dbPath: string,
+    start: RunStart,
+    options: { task?: ProcessId | null; committed?: () => void } = {},
+  ): RunRecorder {
     const started = withStore(dbPath, (db) => {
       ensureLogsDir(dbPath);
       // Room for the end, made while the disk still has some.
       reserveJournal(dbPath);
-      return beginRun(db, {
+      const execution = beginRun(db, {
         id: start.id,
         ref: start.ref,
         command: start.command,
@@ -110,16 +117,33 @@ export class RunRecorder {
         parentId: start.parentId,
         rerunOf: start.rerunOf ?? null,
         matchedTasks: start.matchedTasks ?? null,
+        startedAt: start.startedAt,
+        scopeId: start.scopeId,
+        taskProcess: options.task ?? null,
       });
+      options.committed?.();
+      return execution;
     });
     return new RunRecorder(dbPath, start, started);
   }
 
-  /** Create the run's log file (a background run's was made by its starter). */
-  createLog(): string {
-    return createLogFile(this.#dbPath, this.#start.id, {
-      mayExist: this.#start.backgroundId !== null,
-    });
+  /**
+   * Record the task's pid (a run recorded before its task was started).
+   * Returns the one-line error when the store would not take it: the run
+   * goes on, and its recorder (this process) is still alive.
+   */
+  recordTask(task: ProcessId): string | null {
+    try {
+      withStore(
+        this.#dbPath,
+        (db) => setExecutionPid(db, this.#start.id, task),
+      );
+      return null;
+    } catch (err) {
+      return `Could not record the child's pid: ${
+        (err as Error).message.split("\n")[0]
+      }`;
+    }
   }
 
   /** Record that stint itself failed the run. Never throws. */
@@ -166,6 +190,37 @@ export class RunRecorder {
       durationMs: Math.max(0, end.finish.completedAt - this.started.startedAt),
       logId: end.noLog ? null : this.started.logId,
     };
+  }
+}
+
+/**
+ * Keep an idle read-only connection open while the run records itself.
+ * SQLite checkpoints the WAL (two fsyncs, ~3 ms here, ~10 ms on a slow
+ * disk) whenever the last connection to a file closes, and the next write
+ * then starts a new WAL (another ~2.5 ms); with this one open, the run's
+ * short per-operation connections close without that, and closing a
+ * read-only connection never checkpoints. It holds no lock and no
+ * transaction, so other processes read, write and checkpoint as usual. The
+ * WAL is left for the next writer; durability is that of WAL with
+ * synchronous=NORMAL.
+ */
+export function holdStore(dbPath: string): () => void {
+  try {
+    Deno.statSync(dbPath);
+  } catch {
+    return () => {}; // a first run creates the file with its first write
+  }
+  try {
+    const db = openStore(dbPath, { readOnly: true });
+    return () => {
+      try {
+        db.close();
+      } catch {
+        // already closed
+      }
+    };
+  } catch {
+    return () => {};
   }
 }
 

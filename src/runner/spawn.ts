@@ -76,8 +76,10 @@ export async function spawnChild(
     : null;
   if (missing) return { failure: cannotStart(spec, missing) };
   if (options.pty) {
-    // Loaded only on this path (FFI; node-pty's binary off Linux).
-    const { spawnInPty } = await import("./pty.ts");
+    // Loaded only on this path (FFI; node-pty's binary off Linux), through
+    // a computed specifier, so the pipe path does not even walk it.
+    const ptySpec = "./pty.ts";
+    const { spawnInPty } = await import(ptySpec) as typeof import("./pty.ts");
     try {
       const started = await spawnInPty({
         program: spec.program,
@@ -119,7 +121,7 @@ function spawnPiped(spec: SpawnTarget, options: SpawnOptions): Spawned {
     detached: true,
   }).spawn();
   const sink = (which: "stdout" | "stderr") =>
-    options.terminal ? new TerminalSink(stdioWriter(which)) : undefined;
+    options.terminal ? new TerminalSink(() => stdioWriter(which)) : undefined;
   return {
     pid: child.pid,
     status: child.status.then((s) => ({ code: s.code, signal: s.signal })),

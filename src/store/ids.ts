@@ -1,7 +1,11 @@
 /**
- * Identifiers: time-ordered UUIDv7 for executions, short ids for background runs.
+ * Identifiers: time-ordered UUIDv7 for executions, short ids for background
+ * runs, and the id of the root scope.
  * @module
  */
+
+/** The scope every chain ends at; always exists. */
+export const ROOT_SCOPE = "root";
 
 /** A UUIDv7: 48 bits of Unix milliseconds, then random bits; sorts by time. */
 export function uuidv7(now: number = Date.now()): string {

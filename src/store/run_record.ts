@@ -24,26 +24,42 @@ import { appendJournal, peekJournal, takeJournal } from "./journal.ts";
 import { transaction, withStore } from "./open.ts";
 import type { ProcessId } from "./process.ts";
 import type { Database } from "./sqlite.ts";
-import { createScope, deleteScope } from "./vars.ts";
+import { createScope, deleteScope } from "./scopes.ts";
 
 /** What a run's start records. */
-export interface RunBegin extends Omit<ExecutionStart, "scopeId" | "pid"> {
+export interface RunBegin
+  extends Omit<ExecutionStart, "scopeId" | "pid" | "pidStart"> {
   /** The caller's scope: the run's own scope hangs under it. */
   parentScope: string;
+  /** The run's own scope id, when chosen beforehand (its task was told it). */
+  scopeId?: string;
   /** The process recording the run (this stint process or the supervisor). */
   recorder: ProcessId;
+  /** The task's process, when it was started before its record was written. */
+  taskProcess?: ProcessId | null;
 }
 
 /**
  * Record a run's start in one transaction: its scope, its `running` record
- * (no task pid yet) and its recorder; a background run's record is pointed
- * at this supervisor too. Returns the record.
+ * (with the task's pid when it is already known) and its recorder; a
+ * background run's record is pointed at this supervisor too. Returns the
+ * record.
  */
 export function beginRun(db: Database, begin: RunBegin): Execution {
   return transaction(db, () => {
-    const { parentScope, recorder, ...start } = begin;
-    const scopeId = createScope(db, { parent: parentScope, runId: start.id });
-    const execution = startExecution(db, { ...start, pid: null, scopeId });
+    const { parentScope, recorder, taskProcess, scopeId: chosen, ...start } =
+      begin;
+    const scopeId = createScope(db, {
+      parent: parentScope,
+      runId: start.id,
+      id: chosen,
+    });
+    const execution = startExecution(db, {
+      ...start,
+      pid: taskProcess?.pid ?? null,
+      pidStart: taskProcess?.pidStart ?? null,
+      scopeId,
+    });
     setRecorder(db, start.id, recorder);
     if (start.backgroundId) {
       const bg = getBackgroundRunExact(db, start.backgroundId);

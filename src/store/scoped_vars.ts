@@ -8,6 +8,7 @@
  */
 import { NotFoundError } from "../errors.ts";
 import { withStore } from "./open.ts";
+import { waitForRunStart } from "./run_start.ts";
 import { readExisting, storeExists } from "./read.ts";
 import type { Database } from "./sqlite.ts";
 import {
@@ -100,12 +101,35 @@ export function setScopedVar(
 ): void {
   checkVarInput(key, value);
   const scope = currentScope(options);
-  withStore(dbPath, (db) => {
-    if (scope !== ROOT_SCOPE && !scopeExists(db, scope)) {
-      throw scopeGone(scope);
-    }
-    setVar(db, key, value, { scope });
-  });
+  inOwnScope(dbPath, scope, options, (db) => setVar(db, key, value, { scope }));
+}
+
+/**
+ * Run `fn` on the store once this process's scope is known to exist (root
+ * always does). A scope that is not there may belong to a run still
+ * recording its start (run_start.ts): that is waited for, outside any
+ * connection, and looked at once more; after that the scope is gone.
+ */
+function inOwnScope<T>(
+  dbPath: string,
+  scope: string,
+  options: ScopeOptions | undefined,
+  fn: (db: Database) => T,
+): T {
+  const attempt = () =>
+    withStore(
+      dbPath,
+      (db) =>
+        scope !== ROOT_SCOPE && !scopeExists(db, scope)
+          ? { missing: true as const }
+          : { missing: false as const, value: fn(db) },
+    );
+  let result = attempt();
+  if (result.missing && waitForRunStart(dbPath, options?.env ?? Deno.env)) {
+    result = attempt();
+  }
+  if (result.missing) throw scopeGone(scope);
+  return result.value;
 }
 
 /**
@@ -121,10 +145,7 @@ export function unsetScopedVar(
   validateKey(key);
   const scope = currentScope(options);
   if (!storeExists(dbPath)) throw missingVar(key, scope);
-  withStore(dbPath, (db) => {
-    if (scope !== ROOT_SCOPE && !scopeExists(db, scope)) {
-      throw scopeGone(scope);
-    }
+  inOwnScope(dbPath, scope, options, (db) => {
     if (deleteVar(db, key, { scope })) return;
     explainUnsetMiss(db, key, {
       scope,
@@ -144,16 +165,25 @@ export function listScopedVars(
   options?: ScopeOptions,
 ): VarListing {
   const scope = currentScope(options);
-  const { chain, vars } = readExisting(dbPath, (db) => {
-    reclaimEndedScopes(db);
-    return {
-      chain: scopeChain(db, { scope }),
-      vars: getAllVars(db, { scope }),
-    };
-  }, () => ({ chain: [rootInfo()], vars: [] as VarEntry[] }));
+  const read = () =>
+    readExisting(dbPath, (db) => {
+      reclaimEndedScopes(db);
+      return {
+        chain: scopeChain(db, { scope }),
+        vars: getAllVars(db, { scope }),
+      };
+    }, () => ({ chain: [rootInfo()], vars: [] as VarEntry[] }));
+  const missing = (chain: ScopeInfo[]) =>
+    scope !== ROOT_SCOPE && chain[0].id === ROOT_SCOPE;
+  let { chain, vars } = read();
+  // A scope not there yet may be a run's that is still recording its start.
+  if (
+    missing(chain) && storeExists(dbPath) &&
+    waitForRunStart(dbPath, options?.env ?? Deno.env)
+  ) ({ chain, vars } = read());
   return {
     scope,
-    scopeGone: scope !== ROOT_SCOPE && chain[0].id === ROOT_SCOPE,
+    scopeGone: missing(chain),
     vars: vars.map((v) => ({ ...v, where: describeScope(chain, v) })),
   };
 }

@@ -2,17 +2,18 @@
  * Reading vars through the scope chain, as one process sees them: its run's
  * scope (`STINT_SCOPE`), the scopes of the runs that started it, then root.
  * `stint vars get` runs this on scripts' hot path (`$(stint vars get k)`),
- * so it imports nothing beyond the SQLite seam, the read-only open and key
- * validation; the write side is in vars.ts.
+ * so it imports nothing beyond the SQLite seam, the read-only open, key
+ * validation and the run-start lock; the write side is in vars.ts.
  * @module
  */
 import { NotFoundError } from "../errors.ts";
 import { readOnly } from "./read.ts";
 import type { Database } from "./sqlite.ts";
 import { validateKey } from "./validate.ts";
+import { ROOT_SCOPE } from "./ids.ts";
+import { waitForRunStart } from "./run_start.ts";
 
-/** The scope every chain ends at; always exists. */
-export const ROOT_SCOPE = "root";
+export { ROOT_SCOPE };
 
 /** A variable and the scope it was found in. */
 export interface VarEntry {
@@ -64,7 +65,25 @@ export function lookupVar(
 ): VarEntry | undefined {
   validateKey(key);
   const scope = currentScope(options);
-  return readOnly(dbPath, (db) => getVar(db, key, { scope }), () => undefined);
+  const read = () =>
+    readOnly(dbPath, (db) => {
+      const entry = getVar(db, key, { scope });
+      // Not found in the run's own scope: is that scope there at all? A
+      // run records it while its task boots (run_start.ts).
+      const pending = scope !== ROOT_SCOPE && entry?.scopeId !== scope &&
+        !scopeExists(db, scope);
+      return { entry, pending };
+    }, () => ({ entry: undefined, pending: false }));
+  const first = read();
+  if (!first.pending) return first.entry;
+  if (!waitForRunStart(dbPath, options?.env ?? Deno.env)) return first.entry;
+  return read().entry;
+}
+
+/** Whether a scope exists. */
+export function scopeExists(db: Database, id: string): boolean {
+  return db.prepare("SELECT 1 AS x FROM scopes WHERE id = ?").get(id) !==
+    undefined;
 }
 
 // The chain from `scope` up through its parents, then root (even if the chain

@@ -19,46 +19,17 @@ import {
   validateSize,
   validateText,
 } from "./validate.ts";
-import { uuidv7 } from "./ids.ts";
-import { getAllVars, ROOT_SCOPE } from "./var_lookup.ts";
+import { getAllVars, ROOT_SCOPE, scopeExists } from "./var_lookup.ts";
 
-export { getAllVars, getVar, ROOT_SCOPE, type VarEntry } from "./var_lookup.ts";
+export {
+  getAllVars,
+  getVar,
+  ROOT_SCOPE,
+  scopeExists,
+  type VarEntry,
+} from "./var_lookup.ts";
 
-/** Create a scope under `parent` (default root); returns its id. */
-export function createScope(
-  db: Database,
-  options?: { parent?: string | null; runId?: string | null; id?: string },
-): string {
-  const id = options?.id ?? uuidv7();
-  transaction(db, () => {
-    db.prepare(
-      "INSERT INTO scopes (id, parent_id, run_id, created_at) VALUES (?, ?, ?, ?)",
-    ).run(
-      id,
-      options?.parent ?? ROOT_SCOPE,
-      options?.runId ?? null,
-      Date.now(),
-    );
-  });
-  return id;
-}
-
-/** Whether a scope exists. */
-export function scopeExists(db: Database, id: string): boolean {
-  return db.prepare("SELECT 1 AS x FROM scopes WHERE id = ?").get(id) !==
-    undefined;
-}
-
-/** Delete a scope and its vars. Root cannot be deleted. */
-export function deleteScope(db: Database, id: string): boolean {
-  if (id === ROOT_SCOPE) return false;
-  return transaction(db, () => {
-    db.prepare("DELETE FROM vars WHERE scope_id = ?").run(id);
-    return Number(
-      db.prepare("DELETE FROM scopes WHERE id = ?").run(id).changes,
-    ) > 0;
-  });
-}
+export { createScope, deleteScope } from "./scopes.ts";
 
 /** Set a var in `scope`. The scope must exist. */
 export function setVar(
