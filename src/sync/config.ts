@@ -54,6 +54,8 @@ export const DEFAULT_PREFIX = "stint/";
 export const DEFAULT_FLUSH_INTERVAL_S = 30;
 /** The default sync deadline, in seconds. */
 export const DEFAULT_DEADLINE_S = 3;
+/** The default grace period of `sync gc`: 48 hours. */
+export const DEFAULT_GC_GRACE_MS = 48 * 3_600_000;
 /** The default region when neither stint nor the AWS settings name one. */
 export const DEFAULT_REGION = "us-east-1";
 

@@ -29,6 +29,7 @@ import {
 import { BucketError } from "./bucket.ts";
 import { restore, type RestoreResult } from "./restore.ts";
 import { SyncMeta, type SyncOperation } from "./state.ts";
+import { DEFAULT_GC_GRACE_MS } from "./config.ts";
 
 export type { PullResult, PushResult, RestoreResult };
 
@@ -60,6 +61,8 @@ export interface SyncEngineOptions extends Partial<CompactionPolicy> {
   meta?: SyncMeta;
   /** Other hosts' runs count as lost after this long without a write (default 2 min). */
   staleAfterMs?: number;
+  /** The gc grace period (default {@linkcode DEFAULT_GC_GRACE_MS}). */
+  gcGraceMs?: number;
 }
 
 /** The sync operations for one store file and one bucket. */
@@ -99,6 +102,7 @@ export class SyncEngine {
       },
       totals: this.totals,
       staleAfterMs: options.staleAfterMs ?? 120_000,
+      gcGraceMs: options.gcGraceMs ?? DEFAULT_GC_GRACE_MS,
     };
     // Temp files (.restore-*, .pull-*, .snap-*) a killed sync left behind.
     removeStaleTempFiles(dbPath);

@@ -85,6 +85,8 @@ function openSession(ctx: SessionContext, options: SessionOptions) {
       quiet: ctx.quiet,
       stderrIsTty: ctx.stderrIsTty,
       verbose: ctx.verbose,
+      // A task writes to the terminal while the flush loop runs.
+      progress: !options.flushLoop,
     });
   for (const w of options.warnings ?? []) reporter.warn(w);
   const config = options.config;
