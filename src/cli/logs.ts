@@ -29,7 +29,14 @@ import { parseSpec } from "./commands/mod.ts";
 import type { Context } from "./context.ts";
 import { currentProjectDir } from "./here.ts";
 import { FOLLOW_CHUNK_BYTES, openLog, readLogFrom } from "./log_source.ts";
-import { eprintln, paint, relativeTime, writeAll } from "./output.ts";
+import {
+  eprintln,
+  formatBytes,
+  paint,
+  relativeTime,
+  writeAll,
+} from "./output.ts";
+import { prunedLog } from "../store/log_budget.ts";
 import { fetchRemoteLog } from "./sync_session.ts";
 
 const NL = 0x0a;
@@ -73,9 +80,31 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   if (file === null && await fetchRemoteLog(ctx, target.logId)) {
     file = await openLog(ctx.dbPath, target.logId);
   }
-  if (file === null) throw noLog(target);
+  if (file === null) throw prunedOrNoLog(ctx, target);
   await printLog(file, filter, tail);
   return 0;
+}
+
+/**
+ * Why a finished run has no log file here: removed to keep the logs folder
+ * under its budget (one line saying so, and how to keep more), or simply
+ * none on this machine.
+ */
+function prunedOrNoLog(ctx: Context, t: Target): StintError {
+  const logId = t.logId;
+  const pruned = logId === null ? null : readStore(
+    ctx.dbPath,
+    (db) => prunedLog(db, logId),
+    () => null,
+  );
+  if (pruned === null) return noLog(t);
+  return new StintError(
+    `The log of run ${t.id} was pruned ${
+      relativeTime(pruned.prunedAt)
+    } to keep the logs folder under ${
+      formatBytes(pruned.budget)
+    } (a larger STINT_LOG_BUDGET or "log_budget" keeps more); the record is in stint history`,
+  );
 }
 
 /**

@@ -147,6 +147,7 @@ async function openEngine(ctx: Context, config: SyncConfig) {
       reporter,
       meta,
       staleAfterMs: 4 * config.flushIntervalMs,
+      gcGraceMs: config.gcGraceMs,
     }),
     bucket,
   };

@@ -155,6 +155,18 @@ export const MIGRATIONS: readonly string[] = [
     pid_start TEXT
   ) WITHOUT ROWID;
   `,
+  // v6 (log budget): the local log files stint removed to keep the logs
+  // folder under its budget, so \`stint logs\` says so instead of "no log".
+  // Local to this file (another host still has its own copy, and the
+  // bucket its blob): never replicated; rows go with their runs.
+  `
+  CREATE TABLE IF NOT EXISTS pruned_logs (
+    log_id TEXT PRIMARY KEY,
+    pruned_at INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    budget INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** The schema version this build of stint writes. */

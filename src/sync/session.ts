@@ -102,6 +102,7 @@ function openSession(ctx: SessionContext, options: SessionOptions) {
     reporter,
     meta: SyncMeta.of(config),
     staleAfterMs: 4 * config.flushIntervalMs,
+    gcGraceMs: config.gcGraceMs,
   });
   return { reporter, bucket, engine, ownBucket: options.bucket === undefined };
 }
