@@ -55,6 +55,8 @@ export interface SyncContext {
    * once it is older than half of it.
    */
   gcGraceMs: number;
+  /** Fires when the operation is cut short (a deadline, Ctrl-C); the bucket is bound to it already. */
+  signal?: AbortSignal;
 }
 
 /**

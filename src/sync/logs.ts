@@ -217,6 +217,7 @@ async function prepareLog(
       .pipeThrough(hashing(raw))
       .pipeThrough(gzipStream())
       .pipeThrough(hashing(gz)),
+    { signal: ctx.signal },
   );
   return {
     sha256: raw.digest("hex"),
@@ -299,6 +300,7 @@ export async function fetchLog(
             corrupt(`inflates past its recorded ${blob.size} bytes`),
         }))
         .pipeThrough(hashing(content)),
+      { signal: ctx.signal },
     );
   } catch (err) {
     if (err instanceof BucketError) throw err;

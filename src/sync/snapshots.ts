@@ -69,6 +69,7 @@ export async function downloadSnapshot(
         unit: "bytes",
       })
     )),
+    { signal: ctx.signal },
   );
   try {
     return inspectSnapshot(tmp, host);

@@ -156,11 +156,12 @@ export function guarded(
 /**
  * Write `stream` to a new file at `path` (0600, never through an existing
  * file or link). On any failure the partial file is removed and the error
- * rethrown. Returns the bytes written.
+ * rethrown (also when `signal` fires). Returns the bytes written.
  */
 export async function writeNewFile(
   path: string,
   stream: ReadableStream<Uint8Array>,
+  options: { signal?: AbortSignal } = {},
 ): Promise<number> {
   let file: Deno.FsFile;
   try {
@@ -175,7 +176,9 @@ export async function writeNewFile(
   }
   let n = 0;
   try {
-    await stream.pipeThrough(counting((b) => n = b)).pipeTo(file.writable);
+    await stream.pipeThrough(counting((b) => n = b)).pipeTo(file.writable, {
+      signal: options.signal,
+    });
     return n;
   } catch (err) {
     try {
