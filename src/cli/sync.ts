@@ -378,14 +378,18 @@ async function gc(args: string[], ctx: Context): Promise<number> {
     max: 0,
   });
   const config = (await loadConfig(flagsOf(p)))!;
-  if (!storeExists(ctx.dbPath)) {
-    throw new StintError(
-      `stint sync gc judges what the runs still name from the store, and ${ctx.dbPath} does not exist; run stint sync restore first`,
-    );
-  }
   const dryRun = boolFlag(p, "dry-run");
   const { engine, bucket } = await openEngine(ctx, config);
   try {
+    // What the runs name is judged on the store: a machine without one
+    // restores it first.
+    if (!storeExists(ctx.dbPath)) {
+      const restored = await engine.restore();
+      if (!restored.restored) {
+        println(`Nothing to collect: ${where(config)} holds no stint data yet`);
+        return 0;
+      }
+    }
     const r = await interruptible(
       (signal) => engine.gc({ dryRun, signal }),
       () =>

@@ -17,7 +17,8 @@ import {
   type SyncContext,
 } from "./context.ts";
 import { parseSegmentKey, segmentsPrefix, snapshotKey } from "./layout.ts";
-import { logsToUpload, recheckRefreshed, uploadLog } from "./logs.ts";
+import { logsToUpload, uploadLog } from "./logs.ts";
+import { afterRefresh } from "./refreshed.ts";
 import { fileSource } from "./streams.ts";
 
 /** What a compaction uploaded. */
@@ -93,7 +94,7 @@ export async function compact(
       progress.bytes += body.size;
       progress.snapshot = true;
     }
-    await recheckRefreshed(ctx, refreshed);
+    await afterRefresh(ctx, refreshed);
     withStore(ctx.dbPath, (db) =>
       transaction(db, () => {
         ctx.meta.markPushed(db, seq);

@@ -20,7 +20,8 @@
  * before deleting it, and deleting a deleted object is not an error. A push
  * never relies on a blob that old: it uploads again a blob it would reuse
  * once that is past half the grace, and checks it is still there after its
- * record went up (`logs.ts`). Ages are in bucket time.
+ * record went up and again a minute later (`logs.ts`, `refreshed.ts`).
+ * Ages are in bucket time.
  * @module
  */
 import { hostId } from "../store/meta.ts";
@@ -61,6 +62,8 @@ export interface GcResult {
 
 const BATCH = 200;
 const DELETE_BATCH = 10;
+/** The longest a blob's last check may precede its delete request. */
+const CHECK_TO_DELETE_MS = 5_000;
 
 /** Collect the bucket's garbage (see the module doc). */
 export async function collectGarbage(
@@ -195,36 +198,52 @@ async function collectBlobs(ctx: SyncContext, result: GcResult) {
 /**
  * Delete `old` (unreferenced, older than the grace when listed), each
  * checked again just before: still there, unchanged, and still old. A
- * blob a push has just uploaded again is then young, and stays.
+ * blob a push has just uploaded again is then young, and stays. A few are
+ * deleted at a time, each within {@linkcode CHECK_TO_DELETE_MS} of its
+ * check (later, it is checked again): the push that refreshes a blob
+ * checks it again later than a delete can be held up (`refreshed.ts`).
  */
 async function deleteOld(
   ctx: SyncContext,
   old: ObjectInfo[],
   result: GcResult,
 ): Promise<void> {
-  // A few at a time: each is deleted a few requests after its check.
-  for (let i = 0; i < old.length; i += DELETE_BATCH) {
-    const doomed: ObjectInfo[] = [];
-    for (const o of old.slice(i, i + DELETE_BATCH)) {
-      if (result.dryRun) {
-        doomed.push(o);
-        continue;
-      }
-      const now = await ctx.bucket.head(o.key);
-      if (now === null) continue; // another gc took it
-      const changed = now.etag !== undefined && o.etag !== undefined &&
-        now.etag !== o.etag;
-      if (changed || !isOld(ctx, now.lastModified)) {
-        result.young++;
-        continue;
-      }
-      doomed.push(o);
+  let doomed: { obj: ObjectInfo; checkedAt: number }[] = [];
+  const stillOld = async (o: ObjectInfo): Promise<boolean> => {
+    if (result.dryRun) return true;
+    const now = await ctx.bucket.head(o.key);
+    if (now === null) return false; // another gc took it
+    const changed = now.etag !== undefined && o.etag !== undefined &&
+      now.etag !== o.etag;
+    if (changed || !isOld(ctx, now.lastModified)) {
+      result.young++;
+      return false;
     }
-    if (doomed.length === 0) continue;
-    if (!result.dryRun) await ctx.bucket.delete(doomed.map((o) => o.key));
-    result.deletedBlobs += doomed.length;
-    result.blobBytes += doomed.reduce((n, o) => n + o.size, 0);
+    return true;
+  };
+  const flush = async () => {
+    if (doomed.length === 0) return;
+    const late = Date.now() - CHECK_TO_DELETE_MS;
+    const keep: ObjectInfo[] = [];
+    for (const d of doomed) {
+      if (d.checkedAt >= late || await stillOld(d.obj)) keep.push(d.obj);
+    }
+    doomed = [];
+    if (keep.length === 0) return;
+    if (!result.dryRun) await ctx.bucket.delete(keep.map((o) => o.key));
+    result.deletedBlobs += keep.length;
+    result.blobBytes += keep.reduce((n, o) => n + o.size, 0);
+  };
+  for (const o of old) {
+    const checkedAt = Date.now();
+    if (await stillOld(o)) doomed.push({ obj: o, checkedAt });
+    if (
+      doomed.length >= DELETE_BATCH ||
+      (doomed.length > 0 &&
+        Date.now() - doomed[0].checkedAt > CHECK_TO_DELETE_MS / 2)
+    ) await flush();
   }
+  await flush();
 }
 
 /** Whether an object last written at `at` is older than the grace period (bucket time). */

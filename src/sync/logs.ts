@@ -29,7 +29,7 @@ import {
 } from "../store/replication/log_blobs.ts";
 import { type Body, BucketError } from "./bucket.ts";
 import { sha256Hex } from "./checksum.ts";
-import { removeQuietly, reportError, type SyncContext } from "./context.ts";
+import { removeQuietly, type SyncContext } from "./context.ts";
 import { logBlobKey } from "./layout.ts";
 import {
   counting,
@@ -54,7 +54,7 @@ export interface LogUpload {
   /**
    * The blob was there but old enough that `sync gc` could take it, so it
    * was uploaded again; the push checks it is still there once the record
-   * naming it is up.
+   * naming it is up, and once more later (`refreshed.ts`).
    */
   refreshed: boolean;
 }
@@ -314,22 +314,4 @@ export async function fetchLog(
   }
   Deno.renameSync(tmp, path);
   return path;
-}
-
-/**
- * Blobs a push uploaded again because they were old: a `sync gc` that read
- * the bucket before may have deleted them since, after the record naming
- * them went up; each one is checked and, when gone, uploaded once more.
- */
-export async function recheckRefreshed(
-  ctx: SyncContext,
-  refreshed: [string, string][],
-): Promise<void> {
-  for (const [logId, sha] of refreshed) {
-    try {
-      await ensureLogBlob(ctx, logId, sha);
-    } catch (err) {
-      reportError(ctx, err);
-    }
-  }
 }

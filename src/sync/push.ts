@@ -21,7 +21,8 @@ import {
 } from "./context.ts";
 import { heartbeatKey, segmentKey } from "./layout.ts";
 import type { Database } from "../store/sqlite.ts";
-import { recheckRefreshed, uploadLog } from "./logs.ts";
+import { uploadLog } from "./logs.ts";
+import { afterRefresh, recheckDue, refreshedBlobs } from "./refreshed.ts";
 import { encodeSegment } from "./segment.ts";
 
 /** What a push did. */
@@ -85,9 +86,11 @@ export async function push(
       after: ctx.meta.pushedSeq(db),
       // Only asked when there is nothing else to send (one indexed read).
       running: dirty ? false : hasRunningRuns(db, hostId(db)),
+      refreshed: refreshedBlobs(ctx, db),
     };
   });
   result.seq = pending.after;
+  if (pending.refreshed.length > 0) await recheckDue(ctx, pending.refreshed);
   if (!pending.dirty && !options?.compact) {
     if (pending.running) await putHeartbeat(ctx, pending.host, result);
     return finish();
@@ -192,7 +195,7 @@ async function pushSegment(
   result.bytes += body.byteLength;
   progress.bytes += body.byteLength;
   progress.segment = key;
-  await recheckRefreshed(ctx, logs.refreshed);
+  await afterRefresh(ctx, logs.refreshed);
   const due = withStore(ctx.dbPath, (db) =>
     transaction(db, () => {
       ctx.meta.markPushed(db, changes.to);
