@@ -77,8 +77,14 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   if (!target.logId) throw noLog(target);
   let file = await openLog(ctx.dbPath, target.logId);
   // A run recorded on another host: its log may be in the sync bucket.
-  if (file === null && await fetchRemoteLog(ctx, target.logId)) {
-    file = await openLog(ctx.dbPath, target.logId);
+  if (file === null) {
+    const fetched = await fetchRemoteLog(ctx, target.logId);
+    if (typeof fetched === "string") {
+      throw new StintError(
+        `Run ${target.id} has no log file here, and fetching it from the bucket failed: ${fetched}`,
+      );
+    }
+    if (fetched) file = await openLog(ctx.dbPath, target.logId);
   }
   if (file === null) throw prunedOrNoLog(ctx, target);
   await printLog(file, filter, tail);

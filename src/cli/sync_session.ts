@@ -159,13 +159,14 @@ export async function restoreIfMissing(ctx: Context): Promise<void> {
 /**
  * Fetch the log of a run recorded on another host from the bucket into the
  * local logs dir (`stint logs` calls this when the file is missing). Returns
- * whether the log is now on disk; with no bucket configured it loads nothing
- * and returns false. A bucket failure is one line on stderr, never thrown.
+ * true when the log is now on disk, false when there is none to fetch (or
+ * no bucket: then it loads nothing), and a one-line reason when the bucket
+ * failed or its blob was refused; never throws.
  */
 export async function fetchRemoteLog(
   ctx: Context,
   logId: string,
-): Promise<boolean> {
+): Promise<boolean | string> {
   if (!maybeConfigured()) return false;
   try {
     const configSpec = "../sync/config.ts";
@@ -191,13 +192,6 @@ export async function fetchRemoteLog(
       await bucket.close();
     }
   } catch (err) {
-    if (!ctx.quiet) {
-      console.error(
-        `stint: could not fetch the log from the bucket: ${
-          err instanceof Error ? err.message.split("\n")[0] : String(err)
-        }`,
-      );
-    }
-    return false;
+    return err instanceof Error ? err.message.split("\n")[0] : String(err);
   }
 }

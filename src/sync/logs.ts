@@ -113,7 +113,7 @@ function putLog(ctx: SyncContext, key: string, log: PreparedLog) {
     },
     onProgress: (sent, total) =>
       ctx.reporter.progress({
-        operation: `upload ${key}`,
+        operation: `upload log ${log.sha256.slice(0, 12)}`,
         done: sent,
         total,
         unit: "bytes",
@@ -287,7 +287,7 @@ export async function fetchLog(
       obj.body
         .pipeThrough(counting((n) =>
           ctx.reporter.progress({
-            operation: `download ${key}`,
+            operation: `download log ${blob.sha256.slice(0, 12)}`,
             done: n,
             total: obj.size,
             unit: "bytes",
