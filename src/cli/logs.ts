@@ -371,13 +371,18 @@ async function follow(
 ): Promise<number> {
   if (!target.logId) throw noLog(target);
   const logId = target.logId;
+  // One buffer for every read: what is printed is written (or copied) at
+  // once, so nothing keeps a view of it past the next read.
+  const buffer = new Uint8Array(FOLLOW_CHUNK_BYTES);
+  const read = (at: number) =>
+    readLogFrom(ctx.dbPath, logId, at, FOLLOW_CHUNK_BYTES, buffer);
   let offset = 0;
   let first = true;
   for (;;) {
     const running = stillRunning(ctx, target);
     // Read after checking the record: the runner writes the log before it
     // records the end, so a run seen as ended has all its bytes on disk.
-    let chunk = await readLogFrom(ctx.dbPath, logId, offset);
+    let chunk = await read(offset);
     if (chunk === null) {
       if (!running) throw noLog(target);
     } else if (first) {
@@ -392,7 +397,7 @@ async function follow(
         if (selecting) kept.take(filter.lines(chunk, false));
         else out(chunk);
         if (chunk.length < FOLLOW_CHUNK_BYTES) break;
-        chunk = await readLogFrom(ctx.dbPath, logId, offset);
+        chunk = await read(offset);
       }
       if (selecting) {
         kept.take(
@@ -405,7 +410,7 @@ async function follow(
         offset += chunk.length;
         out(filter.filtering ? concat(filter.lines(chunk, false)) : chunk);
         if (chunk.length < FOLLOW_CHUNK_BYTES) break;
-        chunk = await readLogFrom(ctx.dbPath, logId, offset);
+        chunk = await read(offset);
       }
     }
     if (!running) {

@@ -116,6 +116,7 @@ export function destroyStore(dbPath: string): DestroyResult {
     "-journal",
     ".spool",
     ".restore-pending",
+    ".retention",
   ].map((s) => dbPath + s);
   for (const p of [...sideFiles, ...ownTempFiles(dbPath)]) {
     if (removeFile(p)) result.files.push(p);

@@ -125,8 +125,10 @@ export async function push(
 /** Whether `host` has runs recorded as running. */
 function hasRunningRuns(db: Database, host: string): boolean {
   return db.prepare(
-    `SELECT 1 AS x FROM executions WHERE status = 'running' AND host_id = ?
-     UNION ALL SELECT 1 FROM background_runs WHERE status = 'running' AND host_id = ?
+    // `+host_id`: through the (partial) running index, never every row of
+    // this host through the host index (180 ms with a million runs).
+    `SELECT 1 AS x FROM executions WHERE status = 'running' AND +host_id = ?
+     UNION ALL SELECT 1 FROM background_runs WHERE status = 'running' AND +host_id = ?
      LIMIT 1`,
   ).get(host, host) !== undefined;
 }
