@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { stint } from "./support/cli.ts";
 import { HAS_FAKETIME, skewedBy } from "./support/faketime.ts";
 import { Relay } from "./support/relay.ts";
-import { type S3Endpoint, sdkClient } from "./support/s3.ts";
+import { putRaw, type S3Endpoint, sdkClient } from "./support/s3.ts";
 import {
   listKeys,
   okStint as ok,
@@ -23,26 +23,14 @@ const SWIFT = Deno.env.get("STINT_TEST_SWIFT") === "1";
 const MiB = 1024 * 1024;
 
 /** Put raw bytes under `key` (no stint metadata), as anyone with access could. */
-async function plant(
+function plant(
   s3: S3Endpoint,
   bucket: string,
   key: string,
   body: Uint8Array,
   metadata: Record<string, string> = {},
 ): Promise<void> {
-  const { sdk, client } = await sdkClient(s3);
-  try {
-    await client.send(
-      new sdk.PutObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        Body: body,
-        Metadata: metadata,
-      }),
-    );
-  } finally {
-    client.destroy();
-  }
+  return putRaw(s3, { bucket, key }, { body, metadata });
 }
 
 async function remove(s3: S3Endpoint, bucket: string, key: string) {

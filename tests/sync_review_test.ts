@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { createGzip, gzipSync } from "node:zlib";
-import { HAS_SCRIPT } from "./support/script.ts";
-import { MAIN, stint } from "./support/cli.ts";
+import { HAS_SCRIPT, stintOnTty } from "./support/script.ts";
+import { stint } from "./support/cli.ts";
 import { type S3Endpoint, sdkClient } from "./support/s3.ts";
 import {
   bucketAt,
@@ -402,21 +402,11 @@ Deno.test({
             STINT_FLUSH_INTERVAL: "often",
           });
           // The rich reporter needs a terminal: run under script(1)'s pty.
-          const base = Deno.env.toObject();
-          delete base.STINT_BUCKET;
-          const out = await new Deno.Command("script", {
-            args: [
-              "-qec",
-              `${Deno.execPath()} run -A --quiet ${MAIN} vars set k v --global`,
-              "/dev/null",
-            ],
-            env: { ...base, ...b.env },
-            clearEnv: true,
-            stdin: "null",
-            stdout: "piped",
-            stderr: "piped",
-          }).output();
-          const text = new TextDecoder().decode(out.stdout);
+          const out = await stintOnTty(
+            ["vars", "set", "k", "v", "--global"],
+            b.env,
+          );
+          const text = out.text;
           assert.equal(out.code, 0, text);
           assert.match(text, /restored/, "the missing store was restored");
           assert.equal(

@@ -14,7 +14,7 @@ import {
   tempState,
   waitFor,
 } from "./support/cli.ts";
-import { type S3Endpoint, sdkClient } from "./support/s3.ts";
+import { putRaw, type S3Endpoint } from "./support/s3.ts";
 import {
   bucketAt as raw,
   dumpReplicated,
@@ -51,19 +51,7 @@ async function tamper(
   }
   assert.ok(original, `${key} exists`);
   assert.ok(meta["stint-sha256"], `${key} carries a checksum`);
-  const { sdk, client } = await sdkClient(s3);
-  try {
-    await client.send(
-      new sdk.PutObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        Body: change(original),
-        Metadata: meta,
-      }),
-    );
-  } finally {
-    client.destroy();
-  }
+  await putRaw(s3, { bucket, key }, { body: change(original), metadata: meta });
 }
 
 interface HistoryRow {

@@ -11,9 +11,9 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { MAIN, spawnStint, stint, type TempState } from "./support/cli.ts";
-import { HAS_SCRIPT } from "./support/script.ts";
-import { type S3Endpoint, sdkClient } from "./support/s3.ts";
+import { spawnStint, stint, type TempState } from "./support/cli.ts";
+import { HAS_SCRIPT, stintOnTty } from "./support/script.ts";
+import { putRaw } from "./support/s3.ts";
 import {
   bucketAt,
   listKeys,
@@ -57,28 +57,6 @@ async function runWithLog(st: TempState, content: Uint8Array): Promise<string> {
     await ok(st, ["history", "t:big", "--limit", "1", "--json"]),
   ) as { id: string }[];
   return runs[0].id;
-}
-
-async function replaceObject(
-  s3: S3Endpoint,
-  bucket: string,
-  key: string,
-  body: Uint8Array,
-  metadata: Record<string, string>,
-): Promise<void> {
-  const { sdk, client } = await sdkClient(s3);
-  try {
-    await client.send(
-      new sdk.PutObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        Body: body,
-        Metadata: metadata,
-      }),
-    );
-  } finally {
-    client.destroy();
-  }
 }
 
 Deno.test({
@@ -167,7 +145,7 @@ Deno.test({
 
       // Other bytes under the old checksum.
       const other = gzipSync(randomText(2 * MiB));
-      await replaceObject(s3, bucket, key, other, meta);
+      await putRaw(s3, { bucket, key }, { body: other, metadata: meta });
       const b = host(s3, bucket);
       const bad = await stint(["logs", id], { env: b.env });
       assert.equal(bad.code, 1);
@@ -184,9 +162,9 @@ Deno.test({
 
       // A valid checksum, but it inflates past the run's recorded log size.
       const bomb = gzipSync(new Uint8Array(8 * MiB));
-      await replaceObject(s3, bucket, key, bomb, {
-        ...meta,
-        "stint-sha256": sha(bomb),
+      await putRaw(s3, { bucket, key }, {
+        body: bomb,
+        metadata: { ...meta, "stint-sha256": sha(bomb) },
       });
       const big = await stint(["logs", id], { env: b.env });
       assert.equal(big.code, 1);
@@ -215,21 +193,11 @@ Deno.test({
         crypto.getRandomValues(content.subarray(i, i + 65536));
       }
       await runWithLog(a, content);
-      const base = Deno.env.toObject();
-      delete base.STINT_BUCKET;
-      const out = await new Deno.Command("script", {
-        args: [
-          "-qec",
-          `${Deno.execPath()} run -A --quiet ${MAIN} sync push`,
-          "/dev/null",
-        ],
-        env: { ...base, ...a.env, STINT_QUIET: "0" },
-        clearEnv: true,
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const text = new TextDecoder().decode(out.stdout);
+      const out = await stintOnTty(["sync", "push"], {
+        ...a.env,
+        STINT_QUIET: "0",
+      });
+      const text = out.text;
       assert.equal(out.code, 0, text);
       const frames = text.split("\r").filter((f) =>
         f.startsWith("\x1b[2Ksync: ")

@@ -5,8 +5,7 @@
  * story, and `stint sync push` its result once.
  */
 import assert from "node:assert/strict";
-import { HAS_SCRIPT } from "./support/script.ts";
-import { MAIN } from "./support/cli.ts";
+import { HAS_SCRIPT, stintOnTty } from "./support/script.ts";
 import { closedPort } from "./support/relay.ts";
 import {
   okStint as ok,
@@ -23,24 +22,13 @@ async function onTty(
   args: string[],
   extra: Record<string, string> = {},
 ): Promise<{ code: number; lines: string[] }> {
-  const base = Deno.env.toObject();
-  delete base.STINT_BUCKET;
-  const quoted = args.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ");
-  const out = await new Deno.Command("script", {
-    args: [
-      "-qec",
-      `${Deno.execPath()} run -A --quiet ${MAIN} ${quoted}`,
-      "/dev/null",
-    ],
-    env: { ...base, ...st.env, STINT_QUIET: "0", ...extra },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
+  const { code, text } = await stintOnTty(args, {
+    ...st.env,
+    STINT_QUIET: "0",
+    ...extra,
+  });
   return {
-    code: out.code,
+    code,
     lines: text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== ""),
   };
 }

@@ -6,7 +6,6 @@
  * SDK's default chain finds them, so stint never stores or prints them.
  * @module
  */
-import { join } from "node:path";
 import { parseDuration } from "../store/durations.ts";
 import { type Env, readUserConfig, safeGet } from "../user_config.ts";
 
@@ -75,16 +74,6 @@ const FILE_KEYS = new Set([
   "sync_deadline",
   "gc_grace",
 ]);
-
-/** The user config file path (it may not exist). */
-export function configFilePath(
-  env: { get(key: string): string | undefined } = Deno.env,
-): string | null {
-  const xdg = safeGet(env, "XDG_CONFIG_HOME");
-  if (xdg) return join(xdg, "stint", "config.json");
-  const home = safeGet(env, "HOME");
-  return home ? join(home, ".config", "stint", "config.json") : null;
-}
 
 /**
  * Resolve the sync configuration. `config` is null when no bucket is

@@ -122,3 +122,27 @@ async function startSwift(): Promise<S3Endpoint> {
   const mod = await import(spec) as { swiftEndpoint(): Promise<S3Endpoint> };
   return await mod.swiftEndpoint();
 }
+
+/**
+ * Put `body` under `key` straight through the SDK, around stint: to plant a
+ * foreign object or replace one of stint's with other bytes.
+ */
+export async function putRaw(
+  s3: S3Endpoint,
+  target: { bucket: string; key: string },
+  options: { body: Uint8Array | string; metadata?: Record<string, string> },
+): Promise<void> {
+  const { sdk, client } = await sdkClient(s3);
+  try {
+    await client.send(
+      new sdk.PutObjectCommand({
+        Bucket: target.bucket,
+        Key: target.key,
+        Body: options.body,
+        Metadata: options.metadata ?? {},
+      }),
+    );
+  } finally {
+    client.destroy();
+  }
+}
