@@ -56,7 +56,7 @@ const PRUNE: Command = {
   name: "history prune",
   summary: "Delete finished runs (and their logs) beyond a retention policy",
   usage: [
-    "history prune [--older-than <when>] [--keep <n>] [--ref <ref>] [--dry-run] [--yes]",
+    "history prune [--older-than <when>] [--keep <n>] [--ref <ref>]",
   ],
   about:
     `Delete the finished runs a retention policy lets go, with their log files.
@@ -121,7 +121,7 @@ export const HISTORY: Command = {
     "history [ref] [options]",
     "history refs [--json]",
     "history clear <ref> [--yes]",
-    "history prune [--older-than <when>] [--keep <n>] [--ref <ref>] [--dry-run]",
+    "history prune [--older-than <when>] [--keep <n>] [options]",
   ],
   about: `Show recorded runs, newest first. Filters are applied in the store, so
 --status failed --limit 5 gives the five newest failures however old they are.
