@@ -207,7 +207,9 @@ for (const impl of IMPLS) {
       assert.match(
         t.output(),
         /rc=7/,
-        "stint exits with the task's own code, as deno task does",
+        `stint exits with the task's own code, as deno task does: ${
+          JSON.stringify(t.output())
+        }`,
       );
       e = onlyRun(s2);
       assert.equal(e.status, "killed");
