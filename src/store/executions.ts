@@ -45,6 +45,11 @@ export interface Execution {
   rerunOf: string | null;
   /** The task names a wildcard run matched (null for one task or a command). */
   matchedTasks: string[] | null;
+  /**
+   * The directory stint was started in, when that was not the project dir
+   * (deno task resolved relative options against it); else null.
+   */
+  callerCwd: string | null;
 }
 
 /** What a caller supplies when a run starts. */
@@ -64,6 +69,8 @@ export interface ExecutionStart {
   scopeId?: string | null;
   rerunOf?: string | null;
   matchedTasks?: string[] | null;
+  /** The directory stint was started in (kept when it is not `projectDir`). */
+  callerCwd?: string | null;
 }
 
 /** What a caller supplies when a run ends. */
@@ -136,6 +143,15 @@ export function startExecution(db: Database, start: ExecutionStart): Execution {
         start.matchedTasks ? JSON.stringify(start.matchedTasks) : null,
       );
     }
+    if (start.callerCwd && start.callerCwd !== (start.projectDir ?? null)) {
+      // As for the extras: a table of runs started away from their project.
+      db.prepare(
+        "DELETE FROM execution_cwd WHERE execution_id NOT IN (SELECT id FROM executions)",
+      ).run();
+      db.prepare(
+        "INSERT OR REPLACE INTO execution_cwd (execution_id, caller_cwd) VALUES (?, ?)",
+      ).run(start.id, start.callerCwd);
+    }
     return getExecutionExact(db, start.id)!;
   });
 }
@@ -201,9 +217,9 @@ export function setExecutionPid(
   });
 }
 
-/** Execution rows with their extras (`rerun_of`, `matched_tasks`). */
+/** Execution rows with their extras (`rerun_of`, `matched_tasks`, `caller_cwd`). */
 const SELECT_RUNS =
-  "SELECT executions.*, x.rerun_of, x.matched_tasks FROM executions LEFT JOIN execution_extras x ON x.execution_id = executions.id";
+  "SELECT executions.*, x.rerun_of, x.matched_tasks, c.caller_cwd FROM executions LEFT JOIN execution_extras x ON x.execution_id = executions.id LEFT JOIN execution_cwd c ON c.execution_id = executions.id";
 
 /** Get one execution by exact id. */
 export function getExecutionExact(
@@ -417,6 +433,9 @@ export function deleteHistory(
       db.prepare("DELETE FROM execution_extras WHERE execution_id = ?").run(
         row.id,
       );
+      db.prepare("DELETE FROM execution_cwd WHERE execution_id = ?").run(
+        row.id,
+      );
       // Stamped after the row it deletes, whatever this host's clock says.
       writeTombstone(db, {
         kind: "execution",
@@ -535,6 +554,7 @@ export function rowToExecution(r: Row): Execution {
     scopeId: nullableString(r.scope_id),
     rerunOf: nullableString(r.rerun_of),
     matchedTasks: r.matched_tasks ? JSON.parse(String(r.matched_tasks)) : null,
+    callerCwd: nullableString(r.caller_cwd),
   };
 }
 
