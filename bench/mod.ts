@@ -14,6 +14,7 @@ const GROUPS: Record<string, () => Promise<BenchResult[]>> = {
   run: async () => (await import("./run_bench.ts")).benchRun(),
   sync: async () => (await import("./sync_bench.ts")).benchSync(),
   ui: async () => (await import("./ui_bench.ts")).benchUi(),
+  memory: async () => (await import("./memory_bench.ts")).benchMemory(),
 };
 
 function fmt(n: number | undefined, unit = ""): string {

@@ -111,6 +111,15 @@ export async function benchSync(
       (c) => Number(c.prepare("SELECT count(*) AS n FROM executions").get()?.n),
     );
 
+    // gc with the million rows stored: a pull of everything listed, then
+    // one indexed lookup per blob; the baseline is a plain pull.
+    t = performance.now();
+    await engine.pull();
+    const pullMs = performance.now() - t;
+    t = performance.now();
+    const gc = await engine.gc();
+    const gcMs = performance.now() - t;
+
     const late = await startDelay(dir, s3.env);
 
     return [
@@ -150,6 +159,16 @@ export async function benchSync(
         note: `baseline: downloading the ${
           ((snap?.body.byteLength ?? 0) / 1024 / 1024).toFixed(1)
         } MiB snapshot; restored ${count} executions`,
+      },
+      {
+        name: `sync gc, ${rows} rows stored (time)`,
+        value: gcMs,
+        unit: "ms",
+        baseline: pullMs,
+        ratio: gcMs / pullMs,
+        ok: gc.skipped === undefined,
+        note:
+          `baseline: a pull; ${gc.blobs} blobs looked at, ${gc.referenced} referenced, ${gc.deletedBlobs} deleted`,
       },
       {
         name: "run start with the endpoint unresponsive (delay past no sync)",

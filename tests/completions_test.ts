@@ -114,6 +114,7 @@ Deno.test("__complete: commands, subcommands, flags, values, tasks, refs and run
   assert.deepEqual(await values("history", ""), [
     "refs",
     "clear",
+    "prune",
     "shop:build",
     "shop:test",
   ]);
@@ -225,7 +226,7 @@ Deno.test("__complete on a machine without a store offers no runs and creates no
   const refs = await stint(["__complete", "history", ""], { env: st.env });
   assert.equal(
     refs.stdout,
-    "refs\tEvery ref with its run count, last run and last status\nclear\tDelete every finished run of <ref> and its log files\n:none\n",
+    "refs\tEvery ref with its run count, last run and last status\nclear\tDelete every finished run of <ref> and its log files\nprune\tDelete finished runs (and their logs) beyond a retention policy\n:none\n",
   );
   assert.throws(() => Deno.statSync(st.db), Deno.errors.NotFound);
 });

@@ -16,7 +16,7 @@ import {
   waitFor,
 } from "./support/cli.ts";
 import { makeReadOnly } from "./support/readonly.ts";
-import { closedPort } from "./support/relay.ts";
+import { closedPort, stallingRelay } from "./support/relay.ts";
 import { type S3Endpoint, sdkClient, startS3 } from "./support/s3.ts";
 
 const SWIFT = Deno.env.get("STINT_TEST_SWIFT") === "1";
@@ -356,129 +356,6 @@ Deno.test("drill: missing bucket -> status and push name the bucket, runs still 
     assert.deepEqual(dumpStore(st.db), before);
   });
 });
-
-/**
- * A TCP relay in front of the S3 endpoint that can stall one request: either
- * before the server sees it, or after the server stored it but before the
- * client hears back. The bytes are passed through untouched, so SigV4
- * signatures (which cover the Host header the client used) stay valid.
- */
-function stallingRelay(target: string): {
-  url: string;
-  stall(pattern: RegExp, mode: "request" | "response"): Promise<void>;
-  release(): void;
-  close(): Promise<void>;
-} {
-  const t = new URL(target);
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
-  let trap:
-    | { pattern: RegExp; mode: "request" | "response"; hit: () => void }
-    | null = null;
-  let releaseAll: () => void = () => {};
-  let released = new Promise<void>((r) => (releaseAll = r));
-  const dec = new TextDecoder();
-
-  async function pump(
-    from: Deno.Conn,
-    to: Deno.Conn,
-    gate: { held: boolean },
-    inspect: boolean,
-    peerGate: { held: boolean },
-  ): Promise<void> {
-    const buf = new Uint8Array(64 * 1024);
-    try {
-      for (;;) {
-        const n = await from.read(buf);
-        if (n === null) break;
-        const chunk = buf.slice(0, n);
-        if (inspect && trap) {
-          const head = dec.decode(chunk.subarray(0, Math.min(n, 512)));
-          if (trap.pattern.test(head)) {
-            const { mode, hit } = trap;
-            trap = null;
-            if (mode === "request") gate.held = true;
-            else peerGate.held = true;
-            hit();
-          }
-        }
-        if (gate.held) await released;
-        let off = 0;
-        while (off < chunk.length) off += await to.write(chunk.subarray(off));
-      }
-    } catch {
-      // a side closed (the killed client, or close())
-    } finally {
-      try {
-        await to.closeWrite();
-      } catch {
-        // already closed
-      }
-    }
-  }
-
-  const loop = (async () => {
-    try {
-      for await (const client of listener) {
-        conns.add(client);
-        (async () => {
-          let server: Deno.Conn;
-          try {
-            server = await Deno.connect({
-              hostname: t.hostname,
-              port: Number(t.port),
-            });
-          } catch {
-            client.close();
-            return;
-          }
-          conns.add(server);
-          const up = { held: false };
-          const downGate = { held: false };
-          await Promise.all([
-            pump(client, server, up, true, downGate),
-            pump(server, client, downGate, false, up),
-          ]);
-          for (const c of [client, server]) {
-            conns.delete(c);
-            try {
-              c.close();
-            } catch {
-              // already closed
-            }
-          }
-        })();
-      }
-    } catch {
-      // listener closed
-    }
-  })();
-
-  return {
-    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
-    stall(pattern, mode) {
-      return new Promise<void>((hit) => {
-        trap = { pattern, mode, hit };
-      });
-    },
-    release() {
-      releaseAll();
-      released = new Promise<void>((r) => (releaseAll = r));
-    },
-    async close() {
-      releaseAll();
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch {
-          // already closed
-        }
-      }
-      await loop;
-    },
-  };
-}
 
 for (const mode of ["request", "response"] as const) {
   Deno.test(`drill: SIGKILL mid-push (segment ${mode} stalled) -> the next push completes, nothing duplicated or lost`, async () => {

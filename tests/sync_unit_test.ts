@@ -96,6 +96,7 @@ Deno.test("config: flags beat env beat the config file; defaults apply", () => {
     prefix: "stint/",
     flushIntervalMs: 30_000,
     deadlineMs: 3_000,
+    gcGraceMs: 48 * 3_600_000,
   });
   const deadline = loadSyncConfig({
     env: envOf({

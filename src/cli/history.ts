@@ -58,12 +58,15 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   const at = subcommandAt(args);
   if (at !== -1) {
     const rest = [...args.slice(0, at), ...args.slice(at + 1)];
+    if (args[at] === "prune") {
+      return (await import("./history_prune.ts")).prune(rest, ctx);
+    }
     return args[at] === "refs" ? refs(rest, ctx) : await clear(rest, ctx);
   }
   return await list(args, ctx);
 }
 
-/** Where `refs` / `clear` is in `args` as the first positional, else -1. */
+/** Where `refs` / `clear` / `prune` is in `args` as the first positional, else -1. */
 function subcommandAt(args: string[]): number {
   const valued = valuedFlags(HISTORY.flags);
   for (let i = 0; i < args.length; i++) {
@@ -74,7 +77,7 @@ function subcommandAt(args: string[]): number {
       continue;
     }
     if (a.startsWith("-") && a !== "-") continue;
-    return a === "refs" || a === "clear" ? i : -1;
+    return a === "refs" || a === "clear" || a === "prune" ? i : -1;
   }
   return -1;
 }

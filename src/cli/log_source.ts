@@ -7,32 +7,21 @@
 import { StintError } from "../errors.ts";
 import { describeFsError, logPath } from "../store/paths.ts";
 
-/**
- * The whole log of `logId`, byte-exact, or null when this machine has no
- * such log file.
- */
-export async function readLogBytes(
-  dbPath: string,
-  logId: string,
-): Promise<Uint8Array | null> {
-  try {
-    return await Deno.readFile(logPath(dbPath, logId));
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
-    throw new StintError(
-      `Cannot read the log ${logPath(dbPath, logId)}: ${describeFsError(err)}`,
-    );
-  }
-}
+/** The most a follow reads (and holds) at once. */
+export const FOLLOW_CHUNK_BYTES = 1024 * 1024;
 
 /**
- * Read the bytes of the local log file of `logId` from `offset` to its
- * current end (for --follow), or null while the file does not exist yet.
+ * The bytes of the local log file of `logId` from `offset`, at most `max`
+ * of them (so following a multi-gigabyte log holds a chunk, not the log),
+ * or null while the file does not exist yet. With `into`, they are read
+ * into it (and returned as a view of it) rather than a new buffer.
  */
 export async function readLogFrom(
   dbPath: string,
   logId: string,
   offset: number,
+  max: number = FOLLOW_CHUNK_BYTES,
+  into?: Uint8Array,
 ): Promise<Uint8Array | null> {
   let file: Deno.FsFile;
   try {
@@ -47,7 +36,10 @@ export async function readLogFrom(
     const size = (await file.stat()).size;
     if (size <= offset) return new Uint8Array(0);
     await file.seek(offset, Deno.SeekMode.Start);
-    const out = new Uint8Array(size - offset);
+    const want = Math.min(max, size - offset);
+    const out = into && into.length >= want
+      ? into.subarray(0, want)
+      : new Uint8Array(want);
     let got = 0;
     while (got < out.length) {
       const n = await file.read(out.subarray(got));

@@ -33,14 +33,16 @@ import { LOGS } from "./commands/history.ts";
 import { parseSpec } from "./commands/mod.ts";
 import type { Context } from "./context.ts";
 import { currentProjectDir } from "./here.ts";
-import { openLog, readLogBytes, readLogFrom } from "./log_source.ts";
+import { FOLLOW_CHUNK_BYTES, openLog, readLogFrom } from "./log_source.ts";
 import {
   eprintln,
+  formatBytes,
   paint,
   plainText,
   relativeTime,
   writeAll,
 } from "./output.ts";
+import { prunedLog } from "../store/log_budget.ts";
 import { fetchRemoteLog } from "./sync_session.ts";
 
 const NL = 0x0a;
@@ -81,12 +83,40 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   if (!target.logId) throw noLog(target);
   let file = await openLog(ctx.dbPath, target.logId);
   // A run recorded on another host: its log may be in the sync bucket.
-  if (file === null && await fetchRemoteLog(ctx, target.logId)) {
-    file = await openLog(ctx.dbPath, target.logId);
+  if (file === null) {
+    const fetched = await fetchRemoteLog(ctx, target.logId);
+    if (typeof fetched === "string") {
+      throw new StintError(
+        `Run ${target.id} has no log file here, and fetching it from the bucket failed: ${fetched}`,
+      );
+    }
+    if (fetched) file = await openLog(ctx.dbPath, target.logId);
   }
-  if (file === null) throw noLog(target);
+  if (file === null) throw prunedOrNoLog(ctx, target);
   await printLog(file, filter, tail);
   return 0;
+}
+
+/**
+ * Why a finished run has no log file here: removed to keep the logs folder
+ * under its budget (one line saying so, and how to keep more), or simply
+ * none on this machine.
+ */
+function prunedOrNoLog(ctx: Context, t: Target): StintError {
+  const logId = t.logId;
+  const pruned = logId === null ? null : readStore(
+    ctx.dbPath,
+    (db) => prunedLog(db, logId),
+    () => null,
+  );
+  if (pruned === null) return noLog(t);
+  return new StintError(
+    `The log of run ${t.id} was pruned ${
+      relativeTime(pruned.prunedAt)
+    } to keep the logs folder under ${
+      formatBytes(pruned.budget)
+    } (a larger STINT_LOG_BUDGET or "log_budget" keeps more); the record is in stint history`,
+  );
 }
 
 /**
@@ -102,20 +132,12 @@ async function printLog(
     for await (const chunk of file.readable) out(chunk);
     return;
   }
-  const kept: Uint8Array[] = [];
-  const take = (lines: Uint8Array[]): void => {
-    if (tail === undefined) {
-      out(concat(lines));
-      return;
-    }
-    if (tail === 0) return;
-    // Copies: a line must not pin the whole chunk it was cut from.
-    for (const l of lines) kept.push(l.slice());
-    if (kept.length > 2 * tail) kept.splice(0, kept.length - tail);
-  };
-  for await (const chunk of file.readable) take(filter.lines(chunk, false));
-  take(filter.lines(new Uint8Array(0), true));
-  if (tail !== undefined) out(concat(kept.slice(-tail)));
+  const kept = new TailKeeper(tail);
+  for await (const chunk of file.readable) {
+    kept.take(filter.lines(chunk, false));
+  }
+  kept.take(filter.lines(new Uint8Array(0), true));
+  kept.flush();
 }
 
 /** What `stint logs` resolved an id to. */
@@ -324,19 +346,6 @@ class LineFilter {
   }
 }
 
-/** Apply --grep and --tail to `bytes`; unchanged bytes when neither is given. */
-function selectLines(
-  bytes: Uint8Array,
-  filter: LineFilter,
-  tail: number | undefined,
-  final: boolean,
-): Uint8Array {
-  if (!filter.filtering && tail === undefined) return bytes;
-  let lines = filter.lines(bytes, final);
-  if (tail !== undefined) lines = tail === 0 ? [] : lines.slice(-tail);
-  return concat(lines);
-}
-
 function concat(parts: Uint8Array[]): Uint8Array {
   let n = 0;
   for (const p of parts) n += p.length;
@@ -357,6 +366,8 @@ function out(bytes: Uint8Array): void {
  * Print what the log holds (honouring --tail and --grep), then new bytes
  * as they arrive, until the run's record is no longer `running`. Without
  * --grep partial lines are printed as they come, like the terminal saw them.
+ * The log is read a chunk at a time ({@linkcode FOLLOW_CHUNK_BYTES}), so a
+ * multi-gigabyte log costs a chunk of memory (and --tail its last lines).
  */
 async function follow(
   ctx: Context,
@@ -365,36 +376,82 @@ async function follow(
   tail: number | undefined,
 ): Promise<number> {
   if (!target.logId) throw noLog(target);
+  const logId = target.logId;
+  // One buffer for every read: what is printed is written (or copied) at
+  // once, so nothing keeps a view of it past the next read.
+  const buffer = new Uint8Array(FOLLOW_CHUNK_BYTES);
+  const read = (at: number) =>
+    readLogFrom(ctx.dbPath, logId, at, FOLLOW_CHUNK_BYTES, buffer);
   let offset = 0;
   let first = true;
   for (;;) {
     const running = stillRunning(ctx, target);
     // Read after checking the record: the runner writes the log before it
     // records the end, so a run seen as ended has all its bytes on disk.
-    const chunk = await readLogFrom(ctx.dbPath, target.logId, offset);
+    let chunk = await read(offset);
     if (chunk === null) {
-      if (!running) {
-        const bytes = await readLogBytes(ctx.dbPath, target.logId);
-        if (bytes === null) throw noLog(target);
-        out(selectLines(bytes, filter, first ? tail : undefined, true));
-        return 0;
+      if (!running) throw noLog(target);
+    } else if (first) {
+      // --tail picks where to start (keeping only the last lines of what
+      // is there); without --grep a partial last line is printed now and
+      // the rest of it follows raw, with --grep it waits for its end.
+      first = false;
+      const kept = new TailKeeper(tail);
+      const selecting = filter.filtering || tail !== undefined;
+      while (chunk !== null && chunk.length > 0) {
+        offset += chunk.length;
+        if (selecting) kept.take(filter.lines(chunk, false));
+        else out(chunk);
+        if (chunk.length < FOLLOW_CHUNK_BYTES) break;
+        chunk = await read(offset);
+      }
+      if (selecting) {
+        kept.take(
+          filter.lines(new Uint8Array(0), filter.filtering ? !running : true),
+        );
+        kept.flush();
       }
     } else {
-      offset += chunk.length;
-      if (first) {
-        // Without --grep a partial last line is printed now; the rest of
-        // it follows raw. With --grep it waits in the filter for its end.
-        const final = filter.filtering ? !running : true;
-        out(selectLines(chunk, filter, tail, final));
-        first = false;
-      } else if (filter.filtering) {
-        out(concat(filter.lines(chunk, !running)));
-      } else {
-        out(chunk);
+      while (chunk !== null && chunk.length > 0) {
+        offset += chunk.length;
+        out(filter.filtering ? concat(filter.lines(chunk, false)) : chunk);
+        if (chunk.length < FOLLOW_CHUNK_BYTES) break;
+        chunk = await read(offset);
       }
     }
-    if (!running) return 0;
+    if (!running) {
+      if (filter.filtering) out(concat(filter.lines(new Uint8Array(0), true)));
+      return 0;
+    }
     await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+/** Prints lines as they come, or with a tail, keeps only the last `tail` (copies). */
+class TailKeeper {
+  #tail: number | undefined;
+  #kept: Uint8Array[] = [];
+
+  constructor(tail: number | undefined) {
+    this.#tail = tail;
+  }
+
+  take(lines: Uint8Array[]): void {
+    if (this.#tail === undefined) {
+      out(concat(lines));
+      return;
+    }
+    if (this.#tail === 0) return;
+    // Copies: a line must not pin the whole chunk it was cut from.
+    for (const l of lines) this.#kept.push(l.slice());
+    if (this.#kept.length > 2 * this.#tail) {
+      this.#kept.splice(0, this.#kept.length - this.#tail);
+    }
+  }
+
+  flush(): void {
+    if (this.#tail !== undefined) out(concat(this.#kept.slice(-this.#tail)));
+    this.#kept = [];
   }
 }
 

@@ -71,7 +71,7 @@ const COMMANDS: Record<string, Entry> = {
   history: {
     load: () => loadCommand<typeof import("./history.ts")>("history"),
     restores: true,
-    writes: ["clear"],
+    writes: ["clear", "prune"],
   },
   logs: {
     load: () => loadCommand<typeof import("./logs.ts")>("logs"),

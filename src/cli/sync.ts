@@ -1,11 +1,14 @@
 /**
- * `stint sync push | pull | restore [--force] | status`: each step of the
- * sync lifecycle by hand. Unlike the lifecycle inside other commands, these
- * report failures as one line and exit 1.
+ * `stint sync push | pull | restore [--force] | status | gc [--dry-run]`:
+ * each step of the sync lifecycle by hand, and the bucket's garbage
+ * collection. Unlike the lifecycle inside other commands, these report
+ * failures as one line and exit 1. Ctrl-C in the middle of a transfer
+ * aborts it and says what went through and what did not (exit 130).
  * @module
  */
 import { StintError, UsageError } from "../errors.ts";
 import type { SyncConfig, SyncFlags } from "../sync/config.ts";
+import type { PushProgress } from "../sync/context.ts";
 import { withStore } from "../store/open.ts";
 import { clockOffset } from "../store/replication/clock.ts";
 import { boolFlag, type FlagSpec, parseFlags, stringFlag } from "./args.ts";
@@ -34,6 +37,10 @@ Subcommands:
   status               Local view: configuration, last push and pull, unpushed changes,
                        failures since the last success, refused objects, cursors
                        (no network; for a probe of the bucket use stint status)
+  gc [--dry-run]       Delete log blobs no run names any more (older than the grace
+                       period, 48h) and segments a snapshot covers; reports what it
+                       freed. Safe while other hosts push or collect. Runs on its own
+                       at most once a day after a push that compacts
 
 Options:
   --json               Print the result as JSON
@@ -50,19 +57,23 @@ Configuration (flags > environment > $XDG_CONFIG_HOME/stint/config.json):
   STINT_FLUSH_INTERVAL    seconds between pushes while a task runs (default 30)
   STINT_SYNC_DEADLINE     seconds the pull before a run and the final push may
                           wait for the bucket (default 3; stint sync has none)
+  STINT_GC_GRACE          how old an unreferenced object must be before gc deletes
+                          it (default 48h)
   STINT_QUIET=1           no sync messages on stderr
   STINT_VERBOSE=1         also report routine successes (like --verbose)
   Credentials come only from the AWS chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
   AWS_PROFILE, ...); stint never stores or prints them.
 
 Exit codes: 0 done, 1 sync not configured or a bucket error (or a corrupt
-object was skipped), 2 usage error.
+object was skipped, or gc could not judge the log blobs), 2 usage error,
+130 interrupted (Ctrl-C; what went through is kept).
 
 Examples:
   stint sync push
   stint sync pull --json
   STINT_BUCKET=team-stint stint sync restore
-  stint sync status`;
+  stint sync status
+  stint sync gc --dry-run`;
 
 const COMMON: FlagSpec = {
   json: { type: "boolean" },
@@ -84,13 +95,15 @@ export async function run(args: string[], ctx: Context): Promise<number> {
       return await restore(rest, ctx);
     case "status":
       return await status(rest, ctx);
+    case "gc":
+      return await gc(rest, ctx);
     case undefined:
       throw new UsageError(
-        "stint sync needs a subcommand: push, pull, restore or status (see stint sync --help)",
+        "stint sync needs a subcommand: push, pull, restore, status or gc (see stint sync --help)",
       );
     default:
       throw new UsageError(
-        `Unknown subcommand "${sub}" for stint sync; use push, pull, restore or status`,
+        `Unknown subcommand "${sub}" for stint sync; use push, pull, restore, status or gc`,
       );
   }
 }
@@ -147,6 +160,7 @@ async function openEngine(ctx: Context, config: SyncConfig) {
       reporter,
       meta,
       staleAfterMs: 4 * config.flushIntervalMs,
+      gcGraceMs: config.gcGraceMs,
     }),
     bucket,
   };
@@ -190,8 +204,15 @@ async function push(args: string[], ctx: Context): Promise<number> {
     return 0;
   }
   const { engine, bucket } = await openEngine(ctx, config);
+  const { newPushProgress } = await import("../sync/context.ts");
+  const progress = newPushProgress();
   try {
-    const r = await engine.push({ compact: boolFlag(p, "compact") });
+    const r = await interruptible(
+      (signal) =>
+        engine.push({ compact: boolFlag(p, "compact"), signal, progress }),
+      () => interruptedPush(progress),
+    );
+    if (r === null) return 130;
     if (boolFlag(p, "json")) {
       printJson({
         pushed: r.pushed,
@@ -247,7 +268,12 @@ async function pull(args: string[], ctx: Context): Promise<number> {
   }
   const { engine, bucket } = await openEngine(ctx, config);
   try {
-    const r = await engine.pull();
+    const r = await interruptible(
+      (signal) => engine.pull({ signal }),
+      () =>
+        "Interrupted: what was applied stays applied; stint sync pull fetches the rest",
+    );
+    if (r === null) return 130;
     reportProblems(r, config);
     if (boolFlag(p, "json")) {
       printJson({
@@ -284,7 +310,12 @@ async function restore(
   const config = (await loadConfig(flagsOf(p)))!;
   const { engine, bucket } = await openEngine(ctx, config);
   try {
-    const r = await engine.restore({ force: boolFlag(p, "force") });
+    const r = await interruptible(
+      (signal) => engine.restore({ force: boolFlag(p, "force"), signal }),
+      () =>
+        `Interrupted: nothing was restored (${ctx.dbPath} is as it was); run stint sync restore again`,
+    );
+    if (r === null) return 130;
     reportProblems(r, config);
     if (r.raced) {
       throw new StintError(
@@ -339,6 +370,140 @@ async function restore(
   } finally {
     await bucket.close();
   }
+}
+
+async function gc(args: string[], ctx: Context): Promise<number> {
+  const p = parseFlags(args, { ...COMMON, "dry-run": { type: "boolean" } }, {
+    command: "sync gc",
+    max: 0,
+  });
+  const config = (await loadConfig(flagsOf(p)))!;
+  const dryRun = boolFlag(p, "dry-run");
+  const { engine, bucket } = await openEngine(ctx, config);
+  try {
+    // What the runs name is judged on the store: a machine without one
+    // restores it first.
+    if (!storeExists(ctx.dbPath)) {
+      const restored = await engine.restore();
+      if (!restored.restored) {
+        println(`Nothing to collect: ${where(config)} holds no stint data yet`);
+        return 0;
+      }
+    }
+    const r = await interruptible(
+      (signal) => engine.gc({ dryRun, signal }),
+      () =>
+        "Interrupted: what was deleted is gone, nothing else was touched; stint sync gc carries on from scratch",
+    );
+    if (r === null) return 130;
+    if (boolFlag(p, "json")) {
+      printJson({
+        dry_run: r.dryRun,
+        blobs: r.blobs,
+        referenced: r.referenced,
+        young: r.young,
+        deleted_blobs: r.deletedBlobs,
+        blob_bytes: r.blobBytes,
+        deleted_segments: r.deletedSegments,
+        segment_bytes: r.segmentBytes,
+        freed_bytes: r.blobBytes + r.segmentBytes,
+        skipped: r.skipped ?? null,
+        grace_ms: r.graceMs,
+        duration_ms: r.durationMs,
+      });
+    } else {
+      const verb = r.dryRun ? "Would delete" : "Deleted";
+      println(
+        `${verb} ${r.deletedBlobs} log blob(s) (${
+          formatBytes(r.blobBytes)
+        }) and ${r.deletedSegments} covered segment(s) (${
+          formatBytes(r.segmentBytes)
+        }) in ${
+          where(config)
+        }; kept ${r.referenced} blob(s) runs still name and ${r.young} unreferenced one(s) younger than ${
+          formatGrace(r.graceMs)
+        }`,
+      );
+    }
+    if (r.skipped !== undefined) {
+      eprintln(
+        `Warning: no log blob was deleted: ${r.skipped}; see stint status`,
+      );
+      return 1;
+    }
+    return 0;
+  } finally {
+    await bucket.close();
+  }
+}
+
+/**
+ * Run `fn` with a signal that Ctrl-C (SIGINT) fires: the transfer in
+ * flight is aborted (a multipart upload too, on the server), `message()`
+ * says what went through, and null is returned (exit 130). A second Ctrl-C
+ * exits at once.
+ */
+async function interruptible<T>(
+  fn: (signal: AbortSignal) => Promise<T>,
+  message: () => string,
+): Promise<T | null> {
+  const controller = new AbortController();
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) Deno.exit(130);
+    interrupted = true;
+    controller.abort(new StintError("Interrupted"));
+  };
+  try {
+    Deno.addSignalListener("SIGINT", onSigint);
+  } catch {
+    // No signals here (Windows without a console): not interruptible.
+  }
+  try {
+    return await fn(controller.signal);
+  } catch (err) {
+    if (!interrupted) throw err;
+    eprintln(message());
+    return null;
+  } finally {
+    try {
+      Deno.removeSignalListener("SIGINT", onSigint);
+    } catch {
+      // never added
+    }
+  }
+}
+
+/** A grace period as `48h`, `90m`, `5s`. */
+function formatGrace(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return `${Math.round(ms / 1000)}s`;
+}
+
+/** What an interrupted push did and did not send. */
+function interruptedPush(p: PushProgress): string {
+  const sent: string[] = [];
+  const unsent: string[] = [];
+  if (p.logsTotal > 0) {
+    sent.push(`${p.logsDone} of ${p.logsTotal} log(s)`);
+    if (p.logsDone < p.logsTotal) {
+      unsent.push(`${p.logsTotal - p.logsDone} log(s)`);
+    }
+  }
+  const changes = `${p.records} change(s)`;
+  if (p.segment) sent.push(`the segment of ${changes}`);
+  else if (p.snapshot) sent.push(`a snapshot of ${changes}`);
+  else if (p.records > 0) unsent.push(`${changes}`);
+  if (p.segment && !p.snapshot && p.logsDone === p.logsTotal) {
+    // Interrupted while compacting: the changes are up, the snapshot is not.
+    unsent.push("the snapshot (the next push compacts)");
+  }
+  return `Interrupted: pushed ${
+    sent.length ? sent.join(" and ") : "nothing"
+  } (${formatBytes(p.bytes)})${
+    unsent.length ? `; not pushed: ${unsent.join(" and ")}` : ""
+  }; nothing is lost, stint sync push sends the rest`;
 }
 
 async function status(args: string[], ctx: Context): Promise<number> {

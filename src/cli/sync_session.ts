@@ -20,14 +20,24 @@ export interface SyncSessionOptions {
 /**
  * Run `fn` inside the sync lifecycle. The final flush runs once, after `fn`
  * settles (normal exit, error, or a signal that `fn` handled). Sync errors
- * are reported, never thrown, and never change what `fn` returns.
+ * are reported, never thrown, and never change what `fn` returns. After a
+ * `fn` that succeeded, the hourly housekeeping pass (retention, the log
+ * budget) runs when it is due, before the final push so its tombstones go
+ * with it: one `lstat` otherwise.
  */
 export async function withSyncSession<T>(
   ctx: Context,
   options: SyncSessionOptions,
   fn: () => Promise<T>,
 ): Promise<T> {
-  if (env("STINT_RUN_ID") || !maybeConfigured()) return await fn();
+  // Inside a run the outermost stint syncs and keeps house.
+  if (env("STINT_RUN_ID")) return await fn();
+  const work = async (): Promise<T> => {
+    const result = await fn();
+    await keepHouse(ctx);
+    return result;
+  };
+  if (!maybeConfigured()) return await work();
   let loaded;
   try {
     const configSpec = "../sync/config.ts";
@@ -44,7 +54,7 @@ export async function withSyncSession<T>(
       if (warnings.length > 0 && !ctx.quiet && ctx.stderrIsTty) {
         for (const w of warnings) console.error(`sync: ${w}`);
       }
-      return await fn();
+      return await work();
     }
     const sessionSpec = "../sync/session.ts";
     const session = await import(
@@ -53,13 +63,38 @@ export async function withSyncSession<T>(
     loaded = { session, config, warnings };
   } catch {
     // Sync must never stop a command from running.
-    return await fn();
+    return await work();
   }
   return await loaded.session.runInSyncSession(
     ctx,
     { ...options, config: loaded.config, warnings: loaded.warnings },
-    fn,
+    work,
   );
+}
+
+/**
+ * The housekeeping pass, when due (`housekeeping.ts`, loaded only then).
+ * The check is one `lstat` of `<store>.retention`; nothing here may fail
+ * the command.
+ */
+async function keepHouse(ctx: Context): Promise<void> {
+  try {
+    const st = Deno.lstatSync(`${ctx.dbPath}.retention`);
+    if (st.isFile && (st.mtime?.getTime() ?? 0) > Date.now() - 3_600_000) {
+      return;
+    }
+  } catch {
+    // No marker yet: due (housekeepIfDue checks the store exists).
+  }
+  try {
+    const spec = "./housekeeping.ts"; // computed: keeps it off the graph
+    const { housekeepIfDue }: typeof import("./housekeeping.ts") = await import(
+      spec
+    );
+    await housekeepIfDue(ctx);
+  } catch {
+    // Housekeeping never changes a command's result.
+  }
 }
 
 let warned = false;
@@ -124,13 +159,14 @@ export async function restoreIfMissing(ctx: Context): Promise<void> {
 /**
  * Fetch the log of a run recorded on another host from the bucket into the
  * local logs dir (`stint logs` calls this when the file is missing). Returns
- * whether the log is now on disk; with no bucket configured it loads nothing
- * and returns false. A bucket failure is one line on stderr, never thrown.
+ * true when the log is now on disk, false when there is none to fetch (or
+ * no bucket: then it loads nothing), and a one-line reason when the bucket
+ * failed or its blob was refused; never throws.
  */
 export async function fetchRemoteLog(
   ctx: Context,
   logId: string,
-): Promise<boolean> {
+): Promise<boolean | string> {
   if (!maybeConfigured()) return false;
   try {
     const configSpec = "../sync/config.ts";
@@ -156,13 +192,6 @@ export async function fetchRemoteLog(
       await bucket.close();
     }
   } catch (err) {
-    if (!ctx.quiet) {
-      console.error(
-        `stint: could not fetch the log from the bucket: ${
-          err instanceof Error ? err.message.split("\n")[0] : String(err)
-        }`,
-      );
-    }
-    return false;
+    return err instanceof Error ? err.message.split("\n")[0] : String(err);
   }
 }

@@ -120,6 +120,7 @@ export function destroyStore(dbPath: string): DestroyResult {
     "-journal",
     ".spool",
     ".restore-pending",
+    ".retention",
   ].map((s) => dbPath + s);
   for (const p of [...sideFiles, ...ownTempFiles(dbPath)]) {
     if (removeFile(p)) result.files.push(p);
@@ -196,7 +197,8 @@ function ownTempFiles(dbPath: string): string[] {
 
 // Temp files stint makes beside a store (`<store>.new-<uuid>` while
 // creating it, `<store>.restore-<8 hex>` while restoring it), beside any
-// store in the dir (`.pull-<uuid>.db`, `.snap-<uuid>.db` for sync), and in
+// store in the dir (`.pull-<uuid>.db`, `.snap-<uuid>.db`, `.up-<uuid>.gz`
+// for sync), and in
 // the logs dir (`<log>.log.fetch-<8 hex>`, `<run>.payload`), with SQLite's
 // side files.
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
@@ -204,7 +206,9 @@ const SIDE = "(?:-wal|-shm|-journal)?";
 const STORE_TEMP = new RegExp(
   `^(.+)\\.(?:new-${UUID}|restore-[0-9a-f]{8})${SIDE}$`,
 );
-const SYNC_TEMP = new RegExp(`^\\.(?:pull|snap)-${UUID}\\.db${SIDE}$`);
+const SYNC_TEMP = new RegExp(
+  `^\\.(?:(?:pull|snap)-${UUID}\\.db${SIDE}|up-${UUID}\\.gz)$`,
+);
 const LOG_TEMP =
   /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}\.(?:log\.fetch-[0-9a-f]{8}|payload)$/;
 

@@ -155,7 +155,22 @@ export const MIGRATIONS: readonly string[] = [
     pid_start TEXT
   ) WITHOUT ROWID;
   `,
-  // v6 (rerun): the directory stint was started in, for a run started
+  // v6 (retention, log budget, sync gc): the local log files stint removed
+  // to keep the logs folder under its budget, so `stint logs` says so
+  // instead of "no log" (local to this file: another host still has its
+  // own copy, and the bucket its blob; never replicated; rows go with their
+  // runs); and log blobs by hash, so `sync gc` asks "does any run still
+  // name this blob?" with one index seek per blob.
+  `
+  CREATE INDEX IF NOT EXISTS log_blobs_sha256 ON log_blobs(sha256);
+  CREATE TABLE IF NOT EXISTS pruned_logs (
+    log_id TEXT PRIMARY KEY,
+    pruned_at INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    budget INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
+  // v7 (rerun): the directory stint was started in, for a run started
   // elsewhere than its project dir (\`cd ws && stint run --cwd pkg test\`,
   // \`stint run -c ../other.json\` from a member): deno task resolved
   // --cwd, -c, --env-file and --lock against it, so a rerun runs from

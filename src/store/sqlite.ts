@@ -19,6 +19,8 @@ export interface Statement {
   get(...params: SqlValue[]): Row | undefined;
   /** All rows. */
   all(...params: SqlValue[]): Row[];
+  /** The rows one at a time (nothing else may use the connection meanwhile). */
+  iterate(...params: SqlValue[]): IterableIterator<Row>;
 }
 
 /** An open database connection. */

@@ -17,7 +17,7 @@
  * @module
  */
 import { isValidLogId, logsDir, refuseForeignEntry } from "./paths.ts";
-import { type ProcessId, processGoneReason } from "./process.ts";
+import { processGoneReason, type ProcessId } from "./process.ts";
 
 /** The start facts of a run whose record is not written yet. */
 export interface StartFacts {

@@ -33,12 +33,42 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * A body read from disk (or anything that can be read again): opened once
+ * per attempt, so it can be hashed before it is sent and sent again after a
+ * failure, without ever being held in memory whole.
+ */
+export interface BodySource {
+  /** Its size in bytes. */
+  readonly size: number;
+  /** A fresh stream of its bytes, from the start. */
+  open(): ReadableStream<Uint8Array>;
+  /**
+   * Read the bytes at `offset` into `into` (as many as fit, fewer at the
+   * end); returns how many. A file has it, so the parts of a big upload
+   * are read straight into reused buffers, in any order.
+   */
+  readAt?(offset: number, into: Uint8Array): Promise<number>;
+}
+
+/** What {@link Bucket.put} uploads: bytes in memory, or a {@link BodySource}. */
+export type Body = Uint8Array | BodySource;
+
 /** Options for {@link Bucket.put}. */
 export interface PutOptions extends RequestOptions {
   /** The object's content type (default `application/octet-stream`). */
   contentType?: string;
   /** User metadata; names are lower-cased `[a-z0-9-]` words. */
   metadata?: Record<string, string>;
+  /**
+   * The body's SHA-256 (hex) when the caller already computed it (while
+   * writing the file it uploads); the checksum wrapper then does not read
+   * the body an extra time. It must be right: readers refuse the object
+   * otherwise.
+   */
+  sha256?: string;
+  /** Called as the upload moves on: bytes handed to the upload so far, and in all. */
+  onProgress?: (sent: number, total: number) => void;
 }
 
 /** Options for {@link Bucket.get}. */
@@ -59,12 +89,40 @@ export interface StoredObject {
   etag?: string;
 }
 
+/**
+ * An object being read: its bytes as a stream (to be consumed or cancelled
+ * by the caller) and what the server keeps with them. A stream of a
+ * checksummed bucket errors at its end when the bytes do not match.
+ */
+export interface StreamedObject {
+  /** The object's bytes. */
+  body: ReadableStream<Uint8Array>;
+  /** Its size in bytes, as the server announced it. */
+  size: number;
+  /** User metadata (`x-amz-meta-*`, lower-case names). */
+  metadata: Record<string, string>;
+  /** The entity tag, without quotes, when the server sent one. */
+  etag?: string;
+}
+
 /** A place to keep objects: the only thing sync code talks to. */
 export interface Bucket {
-  /** Write `body` under `key`, replacing what was there. */
-  put(key: string, body: Uint8Array, options?: PutOptions): Promise<void>;
-  /** Read the object under `key`; null when there is none. */
+  /**
+   * Write `body` under `key`, replacing what was there. A
+   * {@link BodySource} is streamed (in parts when it is big), never held
+   * in memory whole.
+   */
+  put(key: string, body: Body, options?: PutOptions): Promise<void>;
+  /** Read the object under `key` into memory; null when there is none. */
   get(key: string, options?: GetOptions): Promise<StoredObject | null>;
+  /**
+   * Read the object under `key` as a stream; null when there is none. The
+   * size cap applies to the announced size and to the bytes as they come.
+   */
+  getStream(
+    key: string,
+    options?: GetOptions,
+  ): Promise<StreamedObject | null>;
   /** What is known about `key` without reading it; null when missing. */
   head(key: string, options?: RequestOptions): Promise<ObjectInfo | null>;
   /** Every object whose key starts with `prefix` (may be ""), in key order. */
@@ -147,6 +205,11 @@ export function tooLarge(key: string, size: number, max: number): BucketError {
     } is ${size} bytes, over the ${max}-byte cap for its kind; not read`,
     { operation: "get", key, code: "TooLarge" },
   );
+}
+
+/** Whether `body` is a {@link BodySource} rather than bytes. */
+export function isSource(body: Body): body is BodySource {
+  return !(body instanceof Uint8Array);
 }
 
 /** The longest object key S3 accepts, in UTF-8 bytes. */

@@ -11,9 +11,15 @@ import { transaction, withStore } from "../store/open.ts";
 import { stateDir } from "../store/paths.ts";
 import { buildSnapshot } from "../store/replication/snapshot.ts";
 import { SCHEMA_VERSION } from "../store/schema.ts";
-import { removeQuietly, type SyncContext } from "./context.ts";
+import {
+  type PushProgress,
+  removeQuietly,
+  type SyncContext,
+} from "./context.ts";
 import { parseSegmentKey, segmentsPrefix, snapshotKey } from "./layout.ts";
 import { logsToUpload, uploadLog } from "./logs.ts";
+import { afterRefresh } from "./refreshed.ts";
+import { fileSource } from "./streams.ts";
 
 /** What a compaction uploaded. */
 export interface Compaction {
@@ -35,8 +41,9 @@ const LEASE_MS = 600_000;
 export async function compact(
   ctx: SyncContext,
   host: string,
-  options: { unpushedAfter: number },
+  options: { unpushedAfter: number; progress?: PushProgress },
 ): Promise<Compaction | null> {
+  const progress = options.progress;
   const lease = `${Deno.pid}:${crypto.randomUUID()}`;
   if (
     !withStore(
@@ -50,23 +57,23 @@ export async function compact(
   try {
     let logs = 0;
     let bytes = 0;
-    for (const logId of logsToUpload(ctx, host, options.unpushedAfter)) {
+    const refreshed: [string, string][] = [];
+    const ids = logsToUpload(ctx, host, options.unpushedAfter);
+    if (progress) progress.logsTotal += ids.length;
+    for (const logId of ids) {
       const up = await uploadLog(ctx, logId);
       if (up && up.bytes > 0) {
         logs++;
         bytes += up.bytes;
+        if (progress) progress.bytes += up.bytes;
       }
+      if (up?.refreshed) refreshed.push([logId, up.sha256]);
+      if (progress) progress.logsDone++;
     }
     const seq = buildSnapshot(ctx.dbPath, tmp, host);
-    const body = Deno.readFileSync(tmp);
-    const progress = (done: number) =>
-      ctx.reporter.progress({
-        operation: "snapshot upload",
-        done,
-        total: body.byteLength,
-        unit: "bytes",
-      });
-    progress(0);
+    // Streamed from the file (hashed first, then sent in parts): a
+    // snapshot of a million runs is never in memory.
+    const body = fileSource(tmp);
     await ctx.bucket.put(snapshotKey(host), body, {
       contentType: "application/vnd.sqlite3",
       metadata: {
@@ -74,9 +81,20 @@ export async function compact(
         "stint-seq": String(seq),
         "stint-schema": String(SCHEMA_VERSION),
       },
+      onProgress: (done, total) =>
+        ctx.reporter.progress({
+          operation: "upload snapshot",
+          done,
+          total,
+          unit: "bytes",
+        }),
     });
-    progress(body.byteLength);
-    bytes += body.byteLength;
+    bytes += body.size;
+    if (progress) {
+      progress.bytes += body.size;
+      progress.snapshot = true;
+    }
+    await afterRefresh(ctx, refreshed);
     withStore(ctx.dbPath, (db) =>
       transaction(db, () => {
         ctx.meta.markPushed(db, seq);

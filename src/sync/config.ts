@@ -7,6 +7,8 @@
  * @module
  */
 import { join } from "node:path";
+import { parseDuration } from "../store/durations.ts";
+import { type Env, readUserConfig, safeGet } from "../user_config.ts";
 
 /** Where and how often to sync. Holds no credential. */
 export interface SyncConfig {
@@ -26,6 +28,11 @@ export interface SyncConfig {
    * answer.
    */
   deadlineMs: number;
+  /**
+   * `sync gc` deletes only unreferenced objects older than this (default
+   * 48 h when unset), so a push in flight is never broken.
+   */
+  gcGraceMs?: number;
   /** The config file that contributed values, when one was read. */
   configFile?: string;
 }
@@ -54,6 +61,8 @@ export const DEFAULT_PREFIX = "stint/";
 export const DEFAULT_FLUSH_INTERVAL_S = 30;
 /** The default sync deadline, in seconds. */
 export const DEFAULT_DEADLINE_S = 3;
+/** The default grace period of `sync gc`: 48 hours. */
+export const DEFAULT_GC_GRACE_MS = 48 * 3_600_000;
 /** The default region when neither stint nor the AWS settings name one. */
 export const DEFAULT_REGION = "us-east-1";
 
@@ -64,6 +73,7 @@ const FILE_KEYS = new Set([
   "prefix",
   "flush_interval",
   "sync_deadline",
+  "gc_grace",
 ]);
 
 /** The user config file path (it may not exist). */
@@ -130,6 +140,12 @@ export function loadSyncConfig(
     warnings,
   );
 
+  const gcGraceMs = duration(
+    pick(undefined, "STINT_GC_GRACE", "gc_grace"),
+    { minMs: 1000, maxMs: 365 * 86_400_000, fallbackMs: DEFAULT_GC_GRACE_MS },
+    warnings,
+  );
+
   let prefix = DEFAULT_PREFIX;
   if (prefixIn) {
     const p = normalisePrefix(prefixIn.value);
@@ -192,6 +208,7 @@ export function loadSyncConfig(
     prefix,
     flushIntervalMs,
     deadlineMs,
+    gcGraceMs,
   };
   if (endpoint) config.endpoint = endpoint;
   if (file && Object.keys(file.values).length > 0) {
@@ -220,6 +237,32 @@ function seconds(
     return range.fallback * 1000;
   }
   return Math.round(s * 1000);
+}
+
+/** A setting as a duration (`48h`, `2d`, `90m`; a bare number is seconds). */
+function duration(
+  given: { value: string; from: string } | undefined,
+  range: { minMs: number; maxMs: number; fallbackMs: number },
+  warnings: string[],
+): number {
+  if (!given) return range.fallbackMs;
+  let ms = NaN;
+  try {
+    ms = parseDuration(given.value, given.from);
+  } catch {
+    // reported below
+  }
+  if (!(ms >= range.minMs && ms <= range.maxMs)) {
+    warnings.push(
+      `Ignoring ${given.from}=${
+        show(given.value)
+      }: expected a duration such as 48h or 2d (1s to 365d); using ${
+        range.fallbackMs / 3_600_000
+      }h`,
+    );
+    return range.fallbackMs;
+  }
+  return ms;
 }
 
 /** Whether `name` is a valid S3 bucket name (the common rules). */
@@ -253,55 +296,19 @@ function normaliseEndpoint(value: string): string | null {
   }
 }
 
+/**
+ * The sync settings of the user config file, as strings (numbers are
+ * accepted for the settings in seconds); anything else gets a warning.
+ */
 function readConfigFile(
-  env: { get(key: string): string | undefined },
+  env: Env,
   warnings: string[],
 ): { path: string; values: Record<string, string> } | null {
-  const path = configFilePath(env);
-  if (path === null) return null;
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
-    warnings.push(
-      `Ignoring the config file ${path}: it cannot be read (${
-        err instanceof Error ? err.message.split("\n")[0] : String(err)
-      })`,
-    );
-    return null;
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch {
-    warnings.push(
-      `Ignoring the config file ${path}: it is not valid JSON`,
-    );
-    return null;
-  }
-  if (data === null || typeof data !== "object" || Array.isArray(data)) {
-    warnings.push(
-      `Ignoring the config file ${path}: expected a JSON object like {"bucket": "my-bucket"}`,
-    );
-    return null;
-  }
+  const file = readUserConfig(env, warnings);
+  if (file === null) return null;
   const values: Record<string, string> = {};
-  for (const [key, value] of Object.entries(data as Record<string, unknown>)) {
-    if (/secret|access_key|token|password|credential/i.test(key)) {
-      warnings.push(
-        `Ignoring "${key}" in ${path}: credentials come only from the AWS settings (AWS_ACCESS_KEY_ID, AWS_PROFILE, ...); remove it from the file`,
-      );
-      continue;
-    }
-    if (!FILE_KEYS.has(key)) {
-      warnings.push(
-        `Ignoring unknown setting "${key}" in ${path} (known: ${
-          [...FILE_KEYS].join(", ")
-        })`,
-      );
-      continue;
-    }
+  for (const [key, value] of Object.entries(file.values)) {
+    if (!FILE_KEYS.has(key)) continue; // another reader's setting
     if (typeof value === "string") values[key] = value;
     else if (
       typeof value === "number" &&
@@ -309,21 +316,10 @@ function readConfigFile(
     ) {
       values[key] = String(value);
     } else {
-      warnings.push(`Ignoring "${key}" in ${path}: expected a string`);
+      warnings.push(`Ignoring "${key}" in ${file.path}: expected a string`);
     }
   }
-  return { path, values };
-}
-
-function safeGet(
-  env: { get(key: string): string | undefined },
-  key: string,
-): string | undefined {
-  try {
-    return env.get(key);
-  } catch {
-    return undefined;
-  }
+  return { path: file.path, values };
 }
 
 // A URL may carry user:password; never echo it back.

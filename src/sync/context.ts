@@ -49,6 +49,38 @@ export interface SyncContext {
   totals: SyncTotals;
   /** Other hosts' runs count as lost after this long without a write (ms). */
   staleAfterMs: number;
+  /**
+   * `sync gc` deletes only unreferenced objects older than this (ms), so a
+   * push in flight is never broken; a push uploads again a blob it reuses
+   * once it is older than half of it.
+   */
+  gcGraceMs: number;
+  /** Fires when the operation is cut short (a deadline, Ctrl-C); the bucket is bound to it already. */
+  signal?: AbortSignal;
+}
+
+/**
+ * What a push has done so far, kept up to date as it goes, so a push cut
+ * short (Ctrl-C, a deadline) can say what went up and what did not.
+ */
+export interface PushProgress {
+  /** Logs of finished runs this push has to upload (known once it looked). */
+  logsTotal: number;
+  /** Of those, how many are up (uploaded, or already there). */
+  logsDone: number;
+  /** Changes in the segment or snapshot to go up (known once read). */
+  records: number;
+  /** Bytes uploaded so far. */
+  bytes: number;
+  /** The segment, once it is up. */
+  segment?: string;
+  /** Whether a snapshot is up. */
+  snapshot: boolean;
+}
+
+/** A push that has done nothing yet. */
+export function newPushProgress(): PushProgress {
+  return { logsTotal: 0, logsDone: 0, records: 0, bytes: 0, snapshot: false };
 }
 
 /** Options of one pull or restore. */

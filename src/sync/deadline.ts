@@ -7,13 +7,16 @@
  * @module
  */
 import {
+  type Body,
   type Bucket,
   BucketError,
   type GetOptions,
   type ObjectInfo,
   type PutOptions,
   type StoredObject,
+  type StreamedObject,
 } from "./bucket.ts";
+import { guarded } from "./streams.ts";
 import { WrappedBucket } from "./wrapped_bucket.ts";
 
 /** The error a passed deadline aborts with. */
@@ -72,7 +75,7 @@ class AbortableBucket extends WrappedBucket {
 
   override put(
     key: string,
-    body: Uint8Array,
+    body: Body,
     options: PutOptions = {},
   ): Promise<void> {
     return this.#bound(() =>
@@ -87,6 +90,19 @@ class AbortableBucket extends WrappedBucket {
     return this.#bound(() =>
       this.inner.get(key, { ...options, signal: this.#signal })
     );
+  }
+
+  override async getStream(
+    key: string,
+    options: GetOptions = {},
+  ): Promise<StreamedObject | null> {
+    const obj = await this.#bound(() =>
+      this.inner.getStream(key, { ...options, signal: this.#signal })
+    );
+    if (obj === null) return null;
+    // The body is read after the answer came: the deadline cuts it too.
+    const body = guarded(obj.body, { signal: this.#signal });
+    return { ...obj, body };
   }
 
   override head(key: string): Promise<ObjectInfo | null> {

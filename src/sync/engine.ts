@@ -13,10 +13,12 @@ import {
   type CompactionPolicy,
   fileExists,
   type ListingOptions,
+  type PushProgress,
   type SyncContext,
   type SyncTotals,
 } from "./context.ts";
 import { type HostListing, listHosts } from "./layout.ts";
+import { collectGarbage, type GcResult } from "./gc.ts";
 import { fetchLog } from "./logs.ts";
 import { pull, type PullResult } from "./pull.ts";
 import { push, type PushResult } from "./push.ts";
@@ -29,8 +31,14 @@ import {
 import { BucketError } from "./bucket.ts";
 import { restore, type RestoreResult } from "./restore.ts";
 import { SyncMeta, type SyncOperation } from "./state.ts";
+import { DEFAULT_GC_GRACE_MS } from "./config.ts";
 
-export type { PullResult, PushResult, RestoreResult };
+export type { GcResult, PullResult, PushResult, RestoreResult };
+
+/** An automatic gc runs at most this often per host (after a compaction). */
+export const AUTO_GC_EVERY_MS = 24 * 3_600_000;
+/** ... and an automatic gc that did not finish is tried again after this. */
+export const AUTO_GC_RETRY_MS = 3_600_000;
 
 /** A pull that completed but refused objects or found a gap is still a failure to show. */
 function pullProblem(r: PullResult): BucketError | null {
@@ -60,6 +68,8 @@ export interface SyncEngineOptions extends Partial<CompactionPolicy> {
   meta?: SyncMeta;
   /** Other hosts' runs count as lost after this long without a write (default 2 min). */
   staleAfterMs?: number;
+  /** The gc grace period (default {@linkcode DEFAULT_GC_GRACE_MS}). */
+  gcGraceMs?: number;
 }
 
 /** The sync operations for one store file and one bucket. */
@@ -99,6 +109,7 @@ export class SyncEngine {
       },
       totals: this.totals,
       staleAfterMs: options.staleAfterMs ?? 120_000,
+      gcGraceMs: options.gcGraceMs ?? DEFAULT_GC_GRACE_MS,
     };
     // Temp files (.restore-*, .pull-*, .snap-*) a killed sync left behind.
     removeStaleTempFiles(dbPath);
@@ -107,7 +118,7 @@ export class SyncEngine {
   /** The context of one operation: its requests bound to `signal`, if given. */
   #op(signal?: AbortSignal): SyncContext {
     return signal
-      ? { ...this.#ctx, bucket: abortable(this.bucket, signal) }
+      ? { ...this.#ctx, bucket: abortable(this.bucket, signal), signal }
       : this.#ctx;
   }
 
@@ -116,19 +127,64 @@ export class SyncEngine {
     return this.#ctx.meta;
   }
 
-  /** Push this host's changes if there are any (no request when nothing changed). */
+  /**
+   * Push this host's changes if there are any (no request when nothing
+   * changed). A push that compacted also collects the bucket's garbage,
+   * at most once a day ({@linkcode AUTO_GC_EVERY_MS}); its failure is
+   * reported, never the push's.
+   */
   async push(
-    options?: { compact?: boolean; signal?: AbortSignal },
+    options?: {
+      compact?: boolean;
+      signal?: AbortSignal;
+      progress?: PushProgress;
+    },
   ): Promise<PushResult> {
     this.#adoptLegacy();
+    let r: PushResult;
     try {
-      const r = await push(this.#op(options?.signal), options);
+      r = await push(this.#op(options?.signal), options);
       // An idle push touches nothing: no request, and no write here either.
       this.#settle("push", r.pushed ? null : undefined);
-      return r;
     } catch (err) {
       this.#settle("push", err);
       throw err;
+    }
+    if (r.snapshot) await this.#autoGc(options?.signal);
+    return r;
+  }
+
+  /**
+   * `stint sync gc`: push this host's changes (its tombstones must be in
+   * the bucket before their blobs can go), then collect (see `gc.ts`).
+   */
+  async gc(
+    options: { dryRun?: boolean; signal?: AbortSignal } = {},
+  ): Promise<GcResult> {
+    if (!options.dryRun) await this.push({ signal: options.signal });
+    const r = await collectGarbage(this.#op(options.signal), options);
+    if (!options.dryRun && r.skipped === undefined) {
+      withStore(this.dbPath, (db) => this.meta.markGcDone(db));
+    }
+    return r;
+  }
+
+  /** The daily gc of a host that compacts, when it is this process's turn. */
+  async #autoGc(signal?: AbortSignal): Promise<void> {
+    try {
+      const turn = withStore(this.dbPath, (db) =>
+        this.meta.takeGcTurn(db, {
+          everyMs: AUTO_GC_EVERY_MS,
+          retryMs: AUTO_GC_RETRY_MS,
+        }));
+      if (!turn) return;
+      const r = await collectGarbage(this.#op(signal));
+      if (r.skipped === undefined) {
+        withStore(this.dbPath, (db) => this.meta.markGcDone(db));
+      }
+    } catch (err) {
+      this.totals.errors++;
+      this.reporter.error(err);
     }
   }
 

@@ -6,11 +6,14 @@
  * @module
  */
 import {
+  type Body,
   type Bucket,
   type GetOptions,
+  isSource,
   type ObjectInfo,
   type PutOptions,
   type StoredObject,
+  type StreamedObject,
   tooLarge,
   validateObjectKey,
   validatePrefix,
@@ -58,8 +61,15 @@ export class MemoryBucket implements Bucket {
   }
 
   /** {@inheritDoc Bucket.put} */
-  put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<void> {
+  async put(key: string, body: Body, options: PutOptions = {}): Promise<void> {
     validateObjectKey(key);
+    if (isSource(body)) {
+      const bytes = new Uint8Array(
+        await new Response(body.open()).arrayBuffer(),
+      );
+      options.onProgress?.(bytes.byteLength, body.size);
+      body = bytes;
+    }
     this.#requests++;
     const metadata: Record<string, string> = {};
     for (const [k, v] of Object.entries(options.metadata ?? {})) {
@@ -71,7 +81,6 @@ export class MemoryBucket implements Bucket {
       etag: `m${++this.#version}`,
       lastModified: new Date(Date.now() + this.clockOffsetMs),
     });
-    return Promise.resolve();
   }
 
   /** {@inheritDoc Bucket.get} */
@@ -88,6 +97,30 @@ export class MemoryBucket implements Bucket {
         ? { body: e.body.slice(), metadata: { ...e.metadata }, etag: e.etag }
         : null,
     );
+  }
+
+  /** {@inheritDoc Bucket.getStream} */
+  async getStream(
+    key: string,
+    options?: GetOptions,
+  ): Promise<StreamedObject | null> {
+    const obj = await this.get(key, options);
+    if (obj === null) return null;
+    const bytes = obj.body;
+    return {
+      body: new ReadableStream({
+        start(controller) {
+          // In pieces, as a server sends them.
+          for (let i = 0; i < bytes.byteLength; i += 65536) {
+            controller.enqueue(bytes.slice(i, i + 65536));
+          }
+          controller.close();
+        },
+      }),
+      size: bytes.byteLength,
+      metadata: obj.metadata,
+      etag: obj.etag,
+    };
   }
 
   /** {@inheritDoc Bucket.head} */

@@ -13,10 +13,16 @@ import {
 } from "../store/replication/changelog.ts";
 import { SCHEMA_VERSION } from "../store/schema.ts";
 import { compact } from "./compact.ts";
-import { reportError, type SyncContext } from "./context.ts";
+import {
+  newPushProgress,
+  type PushProgress,
+  reportError,
+  type SyncContext,
+} from "./context.ts";
 import { heartbeatKey, segmentKey } from "./layout.ts";
 import type { Database } from "../store/sqlite.ts";
 import { uploadLog } from "./logs.ts";
+import { afterRefresh, recheckDue, refreshedBlobs } from "./refreshed.ts";
 import { encodeSegment } from "./segment.ts";
 
 /** What a push did. */
@@ -46,8 +52,9 @@ export interface PushResult {
 /** Push this host's changes if there are any. */
 export async function push(
   ctx: SyncContext,
-  options?: { compact?: boolean },
+  options?: { compact?: boolean; progress?: PushProgress },
 ): Promise<PushResult> {
+  const progress = options?.progress ?? newPushProgress();
   const started = Date.now();
   const result: PushResult = {
     pushed: false,
@@ -79,9 +86,11 @@ export async function push(
       after: ctx.meta.pushedSeq(db),
       // Only asked when there is nothing else to send (one indexed read).
       running: dirty ? false : hasRunningRuns(db, hostId(db)),
+      refreshed: refreshedBlobs(ctx, db),
     };
   });
   result.seq = pending.after;
+  if (pending.refreshed.length > 0) await recheckDue(ctx, pending.refreshed);
   if (!pending.dirty && !options?.compact) {
     if (pending.running) await putHeartbeat(ctx, pending.host, result);
     return finish();
@@ -90,8 +99,10 @@ export async function push(
   // without materialising every row as a record.
   const count = withStore(ctx.dbPath, (db) => ctx.meta.unpushedCount(db));
   if (options?.compact || count > ctx.policy.snapshotRecords) {
+    progress.records = count;
     const snap = await compact(ctx, pending.host, {
       unpushedAfter: pending.after,
+      progress,
     });
     if (snap) {
       Object.assign(result, {
@@ -107,15 +118,17 @@ export async function push(
     // Another process on this host holds the compaction lease: a segment
     // is just as safe.
   }
-  await pushSegment(ctx, result);
+  await pushSegment(ctx, result, progress);
   return finish();
 }
 
 /** Whether `host` has runs recorded as running. */
 function hasRunningRuns(db: Database, host: string): boolean {
   return db.prepare(
-    `SELECT 1 AS x FROM executions WHERE status = 'running' AND host_id = ?
-     UNION ALL SELECT 1 FROM background_runs WHERE status = 'running' AND host_id = ?
+    // `+host_id`: through the (partial) running index, never every row of
+    // this host through the host index (180 ms with a million runs).
+    `SELECT 1 AS x FROM executions WHERE status = 'running' AND +host_id = ?
+     UNION ALL SELECT 1 FROM background_runs WHERE status = 'running' AND +host_id = ?
      LIMIT 1`,
   ).get(host, host) !== undefined;
 }
@@ -144,6 +157,7 @@ async function putHeartbeat(
 async function pushSegment(
   ctx: SyncContext,
   result: PushResult,
+  progress: PushProgress,
 ): Promise<void> {
   const changes = withStore(
     ctx.dbPath,
@@ -154,7 +168,8 @@ async function pushSegment(
   // segments as a contiguous run of seqs, and a range the cursor skipped
   // without an object would look like a gap to them.
   if (changes.to <= changes.from) return;
-  const logs = await uploadFinishedLogs(ctx, changes.records);
+  progress.records = changes.records.length;
+  const logs = await uploadFinishedLogs(ctx, changes.records, progress);
   result.bytes += logs.bytes;
   result.logs += logs.count;
   const from = changes.from + 1;
@@ -180,6 +195,9 @@ async function pushSegment(
     seq: changes.to,
   });
   result.bytes += body.byteLength;
+  progress.bytes += body.byteLength;
+  progress.segment = key;
+  await afterRefresh(ctx, logs.refreshed);
   const due = withStore(ctx.dbPath, (db) =>
     transaction(db, () => {
       ctx.meta.markPushed(db, changes.to);
@@ -194,6 +212,7 @@ async function pushSegment(
   try {
     const snap = await compact(ctx, changes.host, {
       unpushedAfter: changes.to,
+      progress,
     });
     if (snap) {
       result.snapshot = true;
@@ -207,26 +226,40 @@ async function pushSegment(
   }
 }
 
+/** What uploading a push's logs did. */
+export interface LogsUploaded {
+  /** Bytes sent. */
+  bytes: number;
+  /** Blobs uploaded. */
+  count: number;
+  /** Blobs that were there but uploaded again (log id, hash): checked again later. */
+  refreshed: [string, string][];
+}
+
 /** Upload the logs of finished runs in `records`, noting their hashes in them. */
 async function uploadFinishedLogs(
   ctx: SyncContext,
   records: ChangeRecord[],
-): Promise<{ bytes: number; count: number }> {
-  let bytes = 0, count = 0;
-  for (const rec of records) {
-    if (
-      (rec.k === "execution" || rec.k === "background") &&
-      typeof rec.log_id === "string" && rec.status !== "running" &&
-      rec.log_sha256 === undefined
-    ) {
-      const up = await uploadLog(ctx, rec.log_id);
-      if (up) {
-        rec.log_sha256 = up.sha256;
-        rec.log_size = up.size;
-        bytes += up.bytes;
-        if (up.bytes > 0) count++;
-      }
+  progress: PushProgress,
+): Promise<LogsUploaded> {
+  const todo = records.filter((rec) =>
+    (rec.k === "execution" || rec.k === "background") &&
+    typeof rec.log_id === "string" && rec.status !== "running" &&
+    rec.log_sha256 === undefined
+  );
+  progress.logsTotal += todo.length;
+  const out: LogsUploaded = { bytes: 0, count: 0, refreshed: [] };
+  for (const rec of todo) {
+    const up = await uploadLog(ctx, rec.log_id as string);
+    if (up) {
+      rec.log_sha256 = up.sha256;
+      rec.log_size = up.size;
+      out.bytes += up.bytes;
+      progress.bytes += up.bytes;
+      if (up.bytes > 0) out.count++;
+      if (up.refreshed) out.refreshed.push([rec.log_id as string, up.sha256]);
     }
+    progress.logsDone++;
   }
-  return { bytes, count };
+  return out;
 }

@@ -148,6 +148,7 @@ export class RichReporter implements SyncReporter {
   #errors = 0;
   #progressShown = false;
   #lastProgress = 0;
+  #transfer: { operation: string; startedAt: number } | null = null;
 
   /** Build a reporter writing to stderr unless told otherwise. */
   constructor(options: RichReporterOptions = {}) {
@@ -224,23 +225,34 @@ export class RichReporter implements SyncReporter {
     this.#line(`sync: ${message}`, "yellow");
   }
 
-  /** {@inheritDoc SyncReporter.progress} */
+  /**
+   * {@inheritDoc SyncReporter.progress} Drawn in place on a terminal, at
+   * most ten times a second: objects as `n / total`, a transfer of at least
+   * {@linkcode PROGRESS_MIN_BYTES} as bytes, rate and time left.
+   */
   progress(info: ProgressInfo): void {
     if (!this.#live) return;
     const now = Date.now();
+    const bytes = info.unit === "bytes";
+    if (bytes && this.#transfer?.operation !== info.operation) {
+      this.#transfer = { operation: info.operation, startedAt: now };
+    }
+    if (bytes && (info.total ?? Infinity) < PROGRESS_MIN_BYTES) return;
     const finished = info.total !== undefined && info.done >= info.total;
-    if (!finished && now - this.#lastProgress < 100) return;
+    if (finished) {
+      if (bytes) this.#transfer = null;
+      this.#endProgress();
+      return;
+    }
+    if (now - this.#lastProgress < 100) return;
     this.#lastProgress = now;
-    const amount = info.unit === "bytes"
-      ? `${formatBytes(info.done)}${
-        info.total !== undefined ? ` / ${formatBytes(info.total)}` : ""
-      }`
+    const amount = bytes
+      ? transferLine(info, now - (this.#transfer?.startedAt ?? now))
       : `${info.done}${
         info.total !== undefined ? ` / ${info.total}` : ""
       } ${info.unit}`;
     this.#write(`\r\x1b[2Ksync: ${info.operation} ${amount}`);
     this.#progressShown = true;
-    if (finished) this.#endProgress();
   }
 
   /** {@inheritDoc SyncReporter.stop} */
@@ -263,6 +275,39 @@ export class RichReporter implements SyncReporter {
   }
 }
 
+/** Byte transfers smaller than this show no progress (they are over at once). */
+export const PROGRESS_MIN_BYTES = 4 * 1024 * 1024;
+
+/** `12.0 MiB / 50.0 MiB  8.1 MiB/s  5s left`, for a transfer `elapsedMs` in. */
+export function transferLine(info: ProgressInfo, elapsedMs: number): string {
+  const total = info.total;
+  const parts = [
+    `${formatBytes(info.done)}${
+      total !== undefined ? ` / ${formatBytes(total)}` : ""
+    }`,
+  ];
+  if (elapsedMs >= 200 && info.done > 0) {
+    const rate = info.done / (elapsedMs / 1000);
+    parts.push(`${formatBytes(Math.round(rate))}/s`);
+    if (total !== undefined && total > info.done) {
+      parts.push(`${formatEta((total - info.done) / rate)} left`);
+    }
+  }
+  return parts.join("  ");
+}
+
+/** Seconds as `42s`, `3m05s`, `1h02m`. */
+function formatEta(seconds: number): string {
+  const s = Math.max(0, Math.ceil(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) {
+    return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  }
+  return `${Math.floor(s / 3600)}h${
+    String(Math.floor((s % 3600) / 60)).padStart(2, "0")
+  }m`;
+}
+
 function writeStderr(text: string): void {
   const bytes = new TextEncoder().encode(text);
   try {
@@ -275,19 +320,24 @@ function writeStderr(text: string): void {
   }
 }
 
-/** Pick the reporter for a command: rich on a TTY stderr unless quiet. */
+/**
+ * Pick the reporter for a command: rich on a TTY stderr unless quiet.
+ * `progress: false` keeps progress off the terminal (while a task writes
+ * to it).
+ */
 export function makeReporter(
   options: {
     quiet: boolean;
     stderrIsTty: boolean;
     color?: boolean;
     verbose?: boolean;
+    progress?: boolean;
   },
 ): SyncReporter {
   if (options.quiet || !options.stderrIsTty) return new SilentReporter();
   return new RichReporter({
     color: options.color ?? false,
-    live: true,
+    live: options.progress ?? true,
     verbose: options.verbose,
   });
 }

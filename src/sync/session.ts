@@ -85,6 +85,8 @@ function openSession(ctx: SessionContext, options: SessionOptions) {
       quiet: ctx.quiet,
       stderrIsTty: ctx.stderrIsTty,
       verbose: ctx.verbose,
+      // A task writes to the terminal while the flush loop runs.
+      progress: !options.flushLoop,
     });
   for (const w of options.warnings ?? []) reporter.warn(w);
   const config = options.config;
@@ -100,6 +102,7 @@ function openSession(ctx: SessionContext, options: SessionOptions) {
     reporter,
     meta: SyncMeta.of(config),
     staleAfterMs: 4 * config.flushIntervalMs,
+    gcGraceMs: config.gcGraceMs,
   });
   return { reporter, bucket, engine, ownBucket: options.bucket === undefined };
 }

@@ -16,6 +16,7 @@ import {
 import { BucketError, type ObjectInfo, tooLarge } from "./bucket.ts";
 import { removeQuietly, type SyncContext } from "./context.ts";
 import { type HostListing, snapshotKey } from "./layout.ts";
+import { counting, writeNewFile } from "./streams.ts";
 
 /** The largest snapshot a pull or restore downloads. */
 export const MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
@@ -51,12 +52,25 @@ export async function downloadSnapshot(
   tmp: string,
 ): Promise<number | null> {
   const key = snapshotKey(host);
-  const obj = await ctx.bucket.get(key, {
+  const obj = await ctx.bucket.getStream(key, {
     requireChecksum: true,
     maxBytes: MAX_SNAPSHOT_BYTES,
   });
   if (obj === null) return null;
-  Deno.writeFileSync(tmp, obj.body, { mode: 0o600 });
+  // Streamed to disk and verified as it passes: a bad checksum fails the
+  // write, which removes the file.
+  await writeNewFile(
+    tmp,
+    obj.body.pipeThrough(counting((done) =>
+      ctx.reporter.progress({
+        operation: `download ${key}`,
+        done,
+        total: obj.size,
+        unit: "bytes",
+      })
+    )),
+    { signal: ctx.signal },
+  );
   try {
     return inspectSnapshot(tmp, host);
   } catch (err) {

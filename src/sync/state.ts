@@ -316,6 +316,38 @@ export class SyncMeta {
     });
   }
 
+  /** When this host last finished a `sync gc` of this location. */
+  lastGcAt(db: Database): number | null {
+    const v = getMeta(db, this.key("gc_done_at"));
+    return v === undefined ? null : Number(v);
+  }
+
+  /** Record a finished gc. */
+  markGcDone(db: Database, at: number = Date.now()): void {
+    setMeta(db, this.key("gc_done_at"), String(at));
+  }
+
+  /**
+   * Take the turn of an automatic gc: due when none finished in `everyMs`
+   * and none was tried in the last `retryMs` (one that was cut short, by a
+   * deadline, waits that long). Returns whether this process takes it.
+   */
+  takeGcTurn(
+    db: Database,
+    options: { everyMs: number; retryMs: number; now?: number },
+  ): boolean {
+    const now = options.now ?? Date.now();
+    return transaction(db, () => {
+      const done = Number(getMeta(db, this.key("gc_done_at")) ?? 0);
+      const tried = Number(getMeta(db, this.key("gc_tried_at")) ?? 0);
+      if (now - done < options.everyMs || now - tried < options.retryMs) {
+        return false;
+      }
+      setMeta(db, this.key("gc_tried_at"), String(now));
+      return true;
+    });
+  }
+
   /** When the last successful pull finished. */
   lastPullAt(db: Database): number | null {
     const v = getMeta(db, this.key("last_pull_at"));

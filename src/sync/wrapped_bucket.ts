@@ -5,12 +5,14 @@
  * @module
  */
 import type {
+  Body,
   Bucket,
   GetOptions,
   ObjectInfo,
   PutOptions,
   RequestOptions,
   StoredObject,
+  StreamedObject,
 } from "./bucket.ts";
 import type { OffsetBounds } from "./clock.ts";
 
@@ -40,13 +42,21 @@ export class WrappedBucket implements Bucket {
   }
 
   /** {@inheritDoc Bucket.put} */
-  put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
+  put(key: string, body: Body, options?: PutOptions): Promise<void> {
     return this.inner.put(key, body, options);
   }
 
   /** {@inheritDoc Bucket.get} */
   get(key: string, options?: GetOptions): Promise<StoredObject | null> {
     return this.inner.get(key, options);
+  }
+
+  /** {@inheritDoc Bucket.getStream} */
+  getStream(
+    key: string,
+    options?: GetOptions,
+  ): Promise<StreamedObject | null> {
+    return this.inner.getStream(key, options);
   }
 
   /** {@inheritDoc Bucket.head} */

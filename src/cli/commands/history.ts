@@ -52,6 +52,58 @@ name (test) means the current project's ref for it, as for stint history.`,
   examples: ["stint history clear myapp:test --yes"],
 };
 
+const PRUNE: Command = {
+  name: "history prune",
+  summary: "Delete finished runs (and their logs) beyond a retention policy",
+  usage: [
+    "history prune [--older-than <when>] [--keep <n>] [--ref <ref>] [--dry-run] [--yes]",
+  ],
+  about:
+    `Delete the finished runs a retention policy lets go, with their log files.
+Without --older-than or --keep, the configured policy applies (STINT_RETENTION
+or "retention" in the config file; default: runs older than 90 days that are
+not among the newest 100 of their ref). With either, the policy is exactly the
+rules given: --older-than alone deletes every finished run older than that,
+--keep alone keeps the newest n of each ref whatever their age, both together
+delete a run only when both say so. Running runs are never deleted. With a
+bucket configured the deletion syncs (tombstones), so every host ends up with
+the same history. Asks first on a terminal; without one, --yes is required.
+stint also applies the configured policy on its own, at most once an hour,
+after a command that writes.`,
+  flags: [
+    {
+      name: "older-than",
+      value: "<when>",
+      help: "Only runs started longer ago than <when> (90d, 12w, 36h)",
+    },
+    {
+      name: "keep",
+      value: "<n>",
+      help: "Keep the newest n runs of each ref, however old",
+    },
+    {
+      name: "ref",
+      value: "<ref>",
+      help: "Only runs of this ref (or a task name of the current project)",
+      complete: "refs",
+    },
+    { name: "dry-run", help: "Print what would be deleted; delete nothing" },
+    { name: "yes", short: "y", help: "Do not ask" },
+    {
+      ...JSON_FLAG,
+      help:
+        "Print JSON: { dry_run, runs, logs, log_bytes, refs: [...], ids: [...] }",
+    },
+  ],
+  notes:
+    `Exit codes: 0 done (nothing to delete is not an error), 1 declined, 2 bad usage.`,
+  examples: [
+    "stint history prune --dry-run",
+    "stint history prune --older-than 30d --keep 20 --yes",
+    "stint history prune --ref myapp:test --keep 10 --dry-run",
+  ],
+};
+
 const REFS: Command = {
   name: "history refs",
   summary: "Every ref with its run count, last run and last status",
@@ -64,11 +116,12 @@ const REFS: Command = {
 /** `stint history`. */
 export const HISTORY: Command = {
   name: "history",
-  summary: "Show recorded runs (filters, refs, clear)",
+  summary: "Show recorded runs (filters, refs, clear, prune)",
   usage: [
     "history [ref] [options]",
     "history refs [--json]",
     "history clear <ref> [--yes]",
+    "history prune [--older-than <when>] [--keep <n>] [--ref <ref>] [--dry-run]",
   ],
   about: `Show recorded runs, newest first. Filters are applied in the store, so
 --status failed --limit 5 gives the five newest failures however old they are.
@@ -129,7 +182,7 @@ Filters combine (AND).`,
     },
   ],
   args: ["refs"],
-  subcommands: [REFS, CLEAR],
+  subcommands: [REFS, CLEAR, PRUNE],
   notes:
     `Exit codes: 0 ok (an empty result is not an error), 1 nothing to clear,
 2 bad usage.`,
@@ -141,6 +194,7 @@ Filters combine (AND).`,
     "stint history --since 2026-11-01 --until 2026-11-08 --json",
     "stint history refs",
     "stint history clear myapp:test --yes",
+    "stint history prune --dry-run",
   ],
 };
 

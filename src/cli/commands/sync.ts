@@ -17,7 +17,7 @@ const BUCKET_FLAGS: Flag[] = [
 /** `stint sync`. */
 export const SYNC: Command = {
   name: "sync",
-  summary: "Push, pull or restore the store with the bucket",
+  summary: "Push, pull or restore the store with the bucket; collect garbage",
   usage: ["sync <subcommand> [options]"],
   moduleHelp: true,
   flags: [],
@@ -61,6 +61,19 @@ export const SYNC: Command = {
         "Local view: configuration, last push, unpushed changes, cursors",
       usage: ["sync status [options]"],
       flags: BUCKET_FLAGS,
+    },
+    {
+      name: "sync gc",
+      summary:
+        "Delete log blobs no run names (older than 48h) and covered segments",
+      usage: ["sync gc [--dry-run] [options]"],
+      flags: [
+        ...BUCKET_FLAGS,
+        {
+          name: "dry-run",
+          help: "Count what would be deleted; delete nothing",
+        },
+      ],
     },
   ],
 };

@@ -49,3 +49,23 @@ export function logsWithoutBlob(
      WHERE t.log_id IS NOT NULL AND t.status != 'running' AND b.log_id IS NULL`,
   ).all(host, after, host, after).map((r) => String(r.log_id));
 }
+
+/**
+ * Of `shas`, the blobs a run in this store still names (an execution or a
+ * background run whose log it holds): one index seek per hash. A blob row
+ * left by a deleted run names nothing.
+ */
+export function referencedBlobs(db: Database, shas: string[]): Set<string> {
+  const out = new Set<string>();
+  for (let i = 0; i < shas.length; i += 500) {
+    const part = shas.slice(i, i + 500);
+    const rows = db.prepare(
+      `SELECT DISTINCT b.sha256 FROM log_blobs b
+       WHERE b.sha256 IN (${part.map(() => "?").join(", ")})
+         AND (EXISTS (SELECT 1 FROM executions e WHERE e.id = b.log_id)
+           OR EXISTS (SELECT 1 FROM background_runs g WHERE g.log_id = b.log_id))`,
+    ).all(...part);
+    for (const r of rows) out.add(String(r.sha256));
+  }
+  return out;
+}

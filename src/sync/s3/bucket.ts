@@ -11,21 +11,26 @@
  *   (`WHEN_REQUIRED`), plus `Content-MD5` on DeleteObjects, for servers that
  *   predate the newer checksum headers (Swift s3api, older MinIO, R2).
  *   Integrity is ours instead (`../checksum.ts`).
- * - Bodies over 8 MiB go up as a multipart upload (fauxqs caps a request at
- *   11 MiB).
+ * - Bodies over 8 MiB go up in parts (`multipart.ts`; fauxqs caps a request
+ *   at 11 MiB), read from their source into a few reused buffers;
+ *   downloads can be streamed too (`getStream`), with the size cap and a
+ *   stall timeout applied as the bytes come.
  * - Our own retry loop (`retry.ts`) and error classification (`errors.ts`).
  * @module
  */
 import type * as S3 from "@aws-sdk/client-s3";
 import {
+  type Body,
   type Bucket,
   BucketError,
   type GetOptions,
+  isSource,
   type ObjectInfo,
   type PutOptions,
   quoteForMessage,
   type RequestOptions,
   type StoredObject,
+  type StreamedObject,
   tooLarge,
   validateObjectKey,
   validatePrefix,
@@ -35,6 +40,7 @@ import { displayEndpoint } from "../config.ts";
 import { classifyS3Error, httpStatus, isMissingObject } from "./errors.ts";
 import { checkMetadata, makeS3Client, unquote } from "./client.ts";
 import { deleteBatch } from "./delete.ts";
+import { counting, guarded } from "../streams.ts";
 import { putMultipart } from "./multipart.ts";
 import { type Attempt, type RetryPolicy, withRetry } from "./retry.ts";
 import { loadS3Sdk } from "./sdk.ts";
@@ -55,7 +61,7 @@ export interface S3BucketOptions extends Partial<RetryPolicy> {
   multipartThreshold?: number;
   /** Size of one multipart part (default 8 MiB, min 5 MiB). */
   partSize?: number;
-  /** Parts uploaded at once (default 4). */
+  /** Parts uploaded at once (default 3). */
   partConcurrency?: number;
   /** Bucket time minus local time, to sign requests with (default 0). */
   clockOffsetMs?: number;
@@ -72,7 +78,7 @@ const DEFAULTS = {
   listPageSize: 1000,
   multipartThreshold: 8 * MiB,
   partSize: 8 * MiB,
-  partConcurrency: 4,
+  partConcurrency: 3,
 };
 
 type Tuning = Omit<typeof DEFAULTS, "region">;
@@ -156,18 +162,17 @@ export class S3Bucket implements Bucket {
   /** {@inheritDoc Bucket.put} */
   async put(
     key: string,
-    body: Uint8Array,
+    body: Body,
     options: PutOptions = {},
   ): Promise<void> {
     validateObjectKey(key);
     const metadata = checkMetadata(options.metadata ?? {}, key);
     const contentType = options.contentType ?? "application/octet-stream";
-    const sdk = await loadS3Sdk();
-    const client = await this.#getClient();
-    if (body.byteLength > this.#opts.multipartThreshold) {
+    const size = isSource(body) ? body.size : body.byteLength;
+    if (size > this.#opts.multipartThreshold) {
       await putMultipart({
-        sdk,
-        client,
+        sdk: await loadS3Sdk(),
+        client: await this.#getClient(),
         bucket: this.bucket,
         fullKey: this.prefix + key,
         key,
@@ -175,24 +180,34 @@ export class S3Bucket implements Bucket {
         contentType,
         metadata,
         partSize: this.#opts.partSize,
-        partConcurrency: this.#opts.partConcurrency,
+        concurrency: this.#opts.partConcurrency,
         requestTimeoutMs: this.#opts.requestTimeoutMs,
         retry: (fn) => this.#retry("put", key, fn, options.signal),
+        signal: options.signal,
+        onProgress: options.onProgress,
       }, body);
       return;
     }
+    // Small enough for one request: read into memory (at most the
+    // threshold), so a retry can send the same bytes again.
+    const bytes = isSource(body)
+      ? new Uint8Array(await new Response(body.open()).arrayBuffer())
+      : body;
+    const sdk = await loadS3Sdk();
+    const client = await this.#getClient();
     await this.#retry("put", key, (a) =>
       client.send(
         new sdk.PutObjectCommand({
           Bucket: this.bucket,
           Key: this.prefix + key,
-          Body: body,
-          ContentLength: body.byteLength,
+          Body: bytes,
+          ContentLength: bytes.byteLength,
           ContentType: contentType,
           Metadata: metadata,
         }),
         { abortSignal: a.signal },
       ), options.signal);
+    options.onProgress?.(bytes.byteLength, bytes.byteLength);
   }
 
   /** {@inheritDoc Bucket.get} */
@@ -228,6 +243,61 @@ export class S3Bucket implements Bucket {
         throw err;
       }
     }, options?.signal);
+  }
+
+  /** {@inheritDoc Bucket.getStream} */
+  async getStream(
+    key: string,
+    options?: GetOptions,
+  ): Promise<StreamedObject | null> {
+    validateObjectKey(key);
+    const sdk = await loadS3Sdk();
+    const client = await this.#getClient();
+    const max = options?.maxBytes;
+    const out = await this.#retry("get", key, async (a) => {
+      try {
+        const out = await client.send(
+          new sdk.GetObjectCommand({
+            Bucket: this.bucket,
+            Key: this.prefix + key,
+          }),
+          { abortSignal: a.signal },
+        );
+        if (max !== undefined && (out.ContentLength ?? 0) > max) {
+          await out.Body?.transformToWebStream().cancel().catch(() => {});
+          throw tooLarge(key, out.ContentLength ?? 0, max);
+        }
+        return out;
+      } catch (err) {
+        if (isMissingObject(err)) return null;
+        throw err;
+      }
+    }, options?.signal);
+    if (out === null) return null;
+    const raw = out.Body
+      ? out.Body.transformToWebStream() as ReadableStream<Uint8Array>
+      : new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+    const timeoutMs = this.#opts.requestTimeoutMs;
+    // The answer came within the request's timeout; the bytes after it
+    // must keep coming (a stall is a timeout) and stay under the cap.
+    const body = guarded(raw, {
+      idleMs: timeoutMs,
+      signal: options?.signal,
+      stalled: () =>
+        this.#classify(new Error("stalled"), "get", key, true, timeoutMs).error,
+    }).pipeThrough(
+      counting(() => {}, {
+        max,
+        tooMany: (n) => tooLarge(key, n, max!),
+      }),
+    );
+    const obj: StreamedObject = {
+      body,
+      size: out.ContentLength ?? 0,
+      metadata: out.Metadata ?? {},
+    };
+    if (out.ETag) obj.etag = unquote(out.ETag);
+    return obj;
   }
 
   /** {@inheritDoc Bucket.head} A missing bucket also reads as null here (HEAD has no error body). */
@@ -358,21 +428,35 @@ export class S3Bucket implements Bucket {
     return this.#client;
   }
 
+  #classify(
+    err: unknown,
+    operation: string,
+    key: string | undefined,
+    timedOut: boolean,
+    timeoutMs: number,
+  ) {
+    return classifyS3Error(err, {
+      operation,
+      key,
+      timedOut,
+      timeoutMs,
+      description: this.description,
+      bucket: this.bucket,
+      endpoint: this.endpoint,
+    });
+  }
+
   #retry<T>(
     operation: string,
     key: string | undefined,
     fn: (attempt: Attempt) => Promise<T>,
     signal?: AbortSignal,
   ): Promise<T> {
-    return withRetry(this.#opts, fn, (err, a) =>
-      classifyS3Error(err, {
-        operation,
-        key,
-        timedOut: a.timedOut,
-        timeoutMs: a.timeoutMs,
-        description: this.description,
-        bucket: this.bucket,
-        endpoint: this.endpoint,
-      }), signal);
+    return withRetry(
+      this.#opts,
+      fn,
+      (err, a) => this.#classify(err, operation, key, a.timedOut, a.timeoutMs),
+      signal,
+    );
   }
 }

@@ -15,6 +15,7 @@ export interface ClientOptions {
   endpoint?: string;
   /** Server time minus local time, for signing (the SDK corrects it on a skew error). */
   clockOffsetMs: number;
+
   /** Called once per request on the wire (per attempt, per part). */
   onRequest(): void;
   /** Called with each response's `Date` header and the request's send and receive times. */
