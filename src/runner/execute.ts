@@ -400,7 +400,8 @@ async function waitForChild(
  * The outcome of a child that ran. After a forwarded signal the run is
  * `killed` with that signal, and stint exits as deno task does: with the
  * task's own code when it handled the signal and exited (a trap that does
- * `exit 7`), else 128+n of the signal.
+ * `exit 7`), else 128+n of the signal. A child that died of a signal
+ * nobody forwarded failed, with 128+n.
  */
 function exitOutcome(
   status: ChildExit,
@@ -418,11 +419,18 @@ function exitOutcome(
     };
   }
   if (status.signal) {
+    // A death by a signal stint did not forward (a crash, the command's
+    // own kill, another user's): a failure with the shell's 128+n, as
+    // `deno task` reports it for a task run; only an interruption by the
+    // user (above) is `killed`.
     return {
-      status: "killed",
+      status: "failed",
       exitCode: status.code,
-      signal: status.signal,
-      error: joinErrors(`Killed by ${status.signal}`, pidError),
+      signal: null,
+      error: joinErrors(
+        `Died of ${status.signal} (exit code ${status.code})`,
+        pidError,
+      ),
       stintExit: status.code,
       spawnError: null,
     };
