@@ -357,3 +357,81 @@ Deno.test("Ctrl-C after a quick task ended while its run waits for the store: st
   assert.equal(run.exit_code, 0);
   cleanup(t.dir);
 });
+
+Deno.test("stint SIGKILLed between spawning the task and recording its start: the start sidecar makes the run running while its task lives, then lost", async () => {
+  const t = tempState();
+  const env = { ...t.env, STINT_BUSY_TIMEOUT: "20s" };
+  assert.equal((await stint(["exec", "--", "true"], { env })).code, 0);
+  // The store's lock holds the start back: the window, widened.
+  const lock = await holdWriteLock(t.db, 3_000);
+  const pidFile = join(t.dir, "task.pid");
+  const child = spawnStint([
+    "exec",
+    "--name",
+    "start:killed",
+    "--shell",
+    "--",
+    `echo $$ > ${pidFile}; exec sleep 30`,
+  ], { env });
+  child.stdin.close();
+  const starting = join(t.dir, "state", "logs", ".starting");
+  const sidecar = await waitFor((): string | null => {
+    try {
+      Deno.statSync(pidFile);
+      const names = [...Deno.readDirSync(starting)].map((e) => e.name);
+      return names.length === 1 ? join(starting, names[0]) : null;
+    } catch {
+      return null;
+    }
+  }, { what: "the task and its start sidecar" });
+  assert.equal(Deno.lstatSync(sidecar!).mode! & 0o777, 0o600);
+  assert.equal(Deno.lstatSync(starting).mode! & 0o777, 0o700);
+  child.kill("SIGKILL");
+  await child.status;
+  await child.stdout.cancel();
+  await child.stderr.cancel();
+  await lock.released;
+  const pid = Number(Deno.readTextFileSync(pidFile).trim());
+  try {
+    const [run] = await historyOf(env, "start:killed");
+    assert.ok(run, "the run is recorded from its sidecar");
+    assert.equal(run.status, "running", "its task still runs");
+    assert.equal(run.command, `sh -c 'echo $$ > ${pidFile}; exec sleep 30'`);
+    noSidecars(t.dir);
+  } finally {
+    Deno.kill(-pid, "SIGKILL");
+  }
+  await waitFor(() => {
+    try {
+      return Deno.readTextFileSync(`/proc/${pid}/stat`).includes(") Z");
+    } catch {
+      return true;
+    }
+  });
+  const [run] = await historyOf(env, "start:killed");
+  assert.equal(run.status, "lost");
+  assert.match(String(run.error), /Run lost/);
+  cleanup(t.dir);
+});
+
+Deno.test("a start sidecar is never written through a link: a symbolic link at logs/.starting is refused in one line before the task runs", async () => {
+  const t = tempState();
+  assert.equal((await stint(["exec", "--", "true"], { env: t.env })).code, 0);
+  const elsewhere = join(t.dir, "elsewhere");
+  Deno.mkdirSync(elsewhere);
+  const starting = join(t.dir, "state", "logs", ".starting");
+  try {
+    Deno.removeSync(starting);
+  } catch {
+    // not made yet
+  }
+  Deno.symlinkSync(elsewhere, starting);
+  const marker = join(t.dir, "ran");
+  const r = await stint(["exec", "--", "touch", marker], { env: t.env });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(lines(r.stderr)[0], /symbolic link/);
+  assert.equal(lines(r.stderr).length, 1, r.stderr);
+  assert.deepEqual([...Deno.readDirSync(elsewhere)], []);
+  assert.throws(() => Deno.statSync(marker), "nothing ran");
+  cleanup(t.dir);
+});

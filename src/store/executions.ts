@@ -10,6 +10,7 @@ import { type ProcessId, runGoneReason } from "./process.ts";
 import type { Database, Row, SqlValue } from "./sqlite.ts";
 import { writeTombstone } from "./replication/tombstones.ts";
 import { showSilentHostsLost } from "./replication/liveness.ts";
+import { removeStartSidecar, staleStarts } from "./start_sidecar.ts";
 
 /** Status of an execution. */
 export type ExecutionStatus =
@@ -457,9 +458,11 @@ export function deleteHistory(
  * recorder (the stint process or supervisor writing the record) nor their
  * task (its leader or any member of its process group) is alive, and
  * reclaim their scopes. Called before every read that shows runs. Returns
- * the ids marked lost.
+ * the ids marked lost. Runs whose stint was killed before it recorded the
+ * start are adopted from their start sidecars first (start_sidecar.ts).
  */
 export function reconcileExecutions(db: Database): string[] {
+  adoptStaleStarts(db);
   const host = hostId(db);
   // `+host_id`: read the running rows through the status index, never
   // every row of this host through the host index.
@@ -513,6 +516,41 @@ export function reconcileExecutions(db: Database): string[] {
     })
   ) return [];
   return lost.map((l) => l.id);
+}
+
+/**
+ * Record the runs whose start sidecar outlived its recorder (stint killed
+ * between spawning the task and recording it) as `running` under that dead
+ * recorder, so the liveness check right after judges them like any run:
+ * `running` while a process of the run lives, else `lost`. One `readdir`
+ * of a directory that is usually missing. Best effort, like markLost.
+ */
+function adoptStaleStarts(db: Database): void {
+  const dbPath = db.location?.();
+  if (!dbPath) return;
+  for (const f of staleStarts(dbPath)) {
+    const adopted = markLost(db, () => {
+      if (getExecutionExact(db, f.id)) return; // recorded after all
+      startExecution(db, {
+        id: f.id,
+        ref: f.ref,
+        command: f.command,
+        args: f.args,
+        projectDir: f.projectDir,
+        task: f.task,
+        startedAt: f.startedAt,
+        logId: f.logId,
+        backgroundId: f.backgroundId,
+        parentId: f.parentId,
+        rerunOf: f.rerunOf,
+        matchedTasks: f.matchedTasks,
+        callerCwd: f.callerCwd,
+        scopeId: null,
+      });
+      setRecorder(db, f.id, f.recorder);
+    });
+    if (adopted) removeStartSidecar(dbPath, f.id);
+  }
 }
 
 /**
