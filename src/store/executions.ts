@@ -627,6 +627,7 @@ export function executionToJson(e: Execution): Record<string, unknown> {
     parent_id: e.parentId,
     rerun_of: e.rerunOf,
     matched_tasks: e.matchedTasks,
+    caller_cwd: e.callerCwd,
   };
 }
 
