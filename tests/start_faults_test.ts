@@ -16,6 +16,7 @@ import { createScope, setVar } from "../src/store/vars.ts";
 import {
   cleanup,
   MAIN,
+  makeProject,
   spawnStint,
   stint,
   tempState,
@@ -433,5 +434,31 @@ Deno.test("a start sidecar is never written through a link: a symbolic link at l
   assert.equal(lines(r.stderr).length, 1, r.stderr);
   assert.deepEqual([...Deno.readDirSync(elsewhere)], []);
   assert.throws(() => Deno.statSync(marker), "nothing ran");
+  cleanup(t.dir);
+});
+
+Deno.test("stint run (the task started before the store is loaded) with the store locked past the busy timeout: the task runs, stint exits with its code, the run is recorded later", async () => {
+  const t = tempState();
+  const env = { ...t.env, STINT_BUSY_TIMEOUT: "1s" };
+  const dir = makeProject(t.dir, {
+    slow: "sleep 2 && echo slow-done && exit 4",
+  }, {
+    name: "app",
+  });
+  assert.equal((await stint(["exec", "--", "true"], { env })).code, 0);
+  const lock = await holdWriteLock(t.db, 6_000);
+  const r = await stint(["run", "slow"], { env, cwd: dir });
+  assert.equal(r.code, 4, r.stderr);
+  assert.equal(r.stdout, "slow-done\n");
+  // deno task's own "Task slow ..." line aside.
+  const warned = lines(r.stderr).filter((l) => l.startsWith("stint:"));
+  startWarning(warned[0]);
+  assert.equal(warned.length, 2, r.stderr);
+  await lock.released;
+  const [run] = await historyOf(env, "app:slow");
+  assert.equal(run.status, "failed");
+  assert.equal(run.exit_code, 4);
+  assert.equal(run.task, "slow");
+  noSidecars(t.dir);
   cleanup(t.dir);
 });
