@@ -287,22 +287,28 @@ async function readUntil(
   return seen;
 }
 
-Deno.test("Ctrl-C while the start waits for the store: the task gets it at once, stint exits 130, and the record says so", async () => {
+/**
+ * Start `stint exec --name <name> -- sh -c <script>` while another process
+ * holds the store's write lock for 8 s (busy timeout 20 s): its start
+ * waits for the store for as long as the test wants.
+ */
+async function startWhileLocked(name: string, script: string) {
   const t = tempState();
   const env = { ...t.env, STINT_BUSY_TIMEOUT: "20s" };
   assert.equal((await stint(["exec", "--", "true"], { env })).code, 0);
   const lock = await holdWriteLock(t.db, 8_000);
-  const child = spawnStint([
-    "exec",
-    "--name",
-    "start:int",
-    "--",
-    "sh",
-    "-c",
-    "echo up; sleep 3; echo ran",
-  ], { env });
+  const child = spawnStint(["exec", "--name", name, "--", "sh", "-c", script], {
+    env,
+  });
   child.stdin.close();
-  const reader = child.stdout.getReader();
+  return { t, env, lock, child, reader: child.stdout.getReader() };
+}
+
+Deno.test("Ctrl-C while the start waits for the store: the task gets it at once, stint exits 130, and the record says so", async () => {
+  const { t, env, lock, child, reader } = await startWhileLocked(
+    "start:int",
+    "echo up; sleep 3; echo ran",
+  );
   assert.match(await readUntil(reader, "up\n"), /up/);
   await new Promise((r) => setTimeout(r, 500));
   const sentAt = Date.now();
@@ -323,21 +329,10 @@ Deno.test("Ctrl-C while the start waits for the store: the task gets it at once,
 });
 
 Deno.test("Ctrl-C after a quick task ended while its run waits for the store: stint stops waiting and exits with the task's code, as recorded", async () => {
-  const t = tempState();
-  const env = { ...t.env, STINT_BUSY_TIMEOUT: "20s" };
-  assert.equal((await stint(["exec", "--", "true"], { env })).code, 0);
-  const lock = await holdWriteLock(t.db, 8_000);
-  const child = spawnStint([
-    "exec",
-    "--name",
+  const { t, env, lock, child, reader } = await startWhileLocked(
     "start:quick",
-    "--",
-    "sh",
-    "-c",
     "echo ran",
-  ], { env });
-  child.stdin.close();
-  const reader = child.stdout.getReader();
+  );
   const startedAt = Date.now();
   assert.equal(await readUntil(reader, "ran\n"), "ran\n");
   assert.ok(Date.now() - startedAt < 4_000, "the output was not held back");
