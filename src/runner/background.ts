@@ -343,7 +343,11 @@ export async function killBackground(
     await reapGroup(group, { graceMs: 0 });
   }
   state = readBackground(dbPath, id);
-  if (!forwarded) markUserKill(dbPath, state, signal);
+  if (!forwarded) {
+    // Its own signal, or the SIGKILL that followed it.
+    markUserKill(dbPath, state, [signal, "SIGKILL"]);
+    state = readBackground(dbPath, id);
+  }
   if (state.run.status === "running") {
     finishAbandoned(dbPath, state, {
       status: "killed",
@@ -365,13 +369,13 @@ export async function killBackground(
 function markUserKill(
   dbPath: string,
   state: BackgroundState,
-  signal: Deno.Signal,
+  sent: Deno.Signal[],
 ): void {
   const e = state.execution;
+  if (!e || e.status !== "failed" || e.signal !== null) return;
+  const signal = sent.find((s) => signalExitCode(s) === e.exitCode);
+  if (!signal) return; // it ended some other way
   const code = signalExitCode(signal);
-  if (
-    !e || e.status !== "failed" || e.signal !== null || e.exitCode !== code
-  ) return;
   withStore(dbPath, (db) => {
     finishExecution(db, e.id, {
       status: "killed",

@@ -205,6 +205,16 @@ export function setRecorder(
   ).run(id, recorder.pid, recorder.pidStart);
 }
 
+/** The process recording a running execution, if one is named. */
+export function getRecorder(db: Database, id: string): ProcessId | null {
+  const row = db.prepare(
+    "SELECT pid, pid_start FROM recorders WHERE execution_id = ?",
+  ).get(id);
+  return row
+    ? { pid: Number(row.pid), pidStart: nullableString(row.pid_start) }
+    : null;
+}
+
 /** Set the pid of a running execution (known only after the child spawned). */
 export function setExecutionPid(
   db: Database,
