@@ -45,3 +45,19 @@ export class NotFoundError extends StintError {
     this.name = "NotFoundError";
   }
 }
+
+/**
+ * The store path names something that is not stint's own (a database of
+ * another program, a link, a directory, another user's file): refused with
+ * one line before anything is written or run (spec section 3,
+ * "Ownership"). A store that is stint's but cannot take a write just now
+ * (locked, full, read-only, corrupt) is a fault, never this: a run goes
+ * on through a fault.
+ */
+export class NotOursError extends StintError {
+  /** Build a refusal (exit 1). */
+  constructor(message: string) {
+    super(message, { exitCode: 1 });
+    this.name = "NotOursError";
+  }
+}

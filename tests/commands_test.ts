@@ -14,12 +14,24 @@ import { stint, tempState } from "./support/cli.ts";
 const visible = (cmds: Command[] | undefined) =>
   (cmds ?? []).filter((c) => !c.hidden);
 
-Deno.test("every command and subcommand prints its own help", async () => {
+/** Every line of `help` (as the CLI printed it) fits 80 columns. */
+function fits80(help: string, what: string): void {
+  for (const line of help.split("\n")) {
+    assert.ok(
+      line.length <= 80,
+      `${what} --help: ${line.length} columns: ${line}`,
+    );
+  }
+}
+
+Deno.test("every command and subcommand prints its own help, in lines of at most 80 columns", async () => {
   const { env } = tempState();
+  fits80((await stint(["--help"], { env })).stdout, "stint");
   for (const cmd of visible(await allCommands())) {
     const words = cmd.name.split(" ");
     const group = await stint([...words, "--help"], { env });
     assert.equal(group.code, 0, `${cmd.name} --help: ${group.stderr}`);
+    fits80(group.stdout, cmd.name);
     assert.match(
       group.stdout,
       new RegExp(`^Usage: stint ${cmd.name}\\b`),
@@ -28,6 +40,7 @@ Deno.test("every command and subcommand prints its own help", async () => {
     for (const sub of visible(cmd.subcommands)) {
       const r = await stint([...sub.name.split(" "), "--help"], { env });
       assert.equal(r.code, 0, `${sub.name} --help: ${r.stderr}`);
+      fits80(r.stdout, sub.name);
       assert.match(
         r.stdout,
         new RegExp(`^Usage: stint ${sub.name}\\b`),

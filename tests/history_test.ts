@@ -176,6 +176,7 @@ Deno.test("history --json: stable snake_case fields and ISO-8601 times", async (
   assert.deepEqual(Object.keys(e).sort(), [
     "args",
     "background_id",
+    "caller_cwd",
     "command",
     "completed_at",
     "duration_ms",

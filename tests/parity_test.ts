@@ -12,7 +12,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { listExecutions, withStore } from "../src/store/mod.ts";
 import { parseListing } from "../src/tasks/listing.ts";
-import { stint, type TempState, tempState } from "./support/cli.ts";
+import {
+  assertFails,
+  stint,
+  type TempState,
+  tempState,
+} from "./support/cli.ts";
 
 /** Files of a project, by path relative to its root. */
 type Tree = Record<string, string | Record<string, unknown>>;
@@ -619,6 +624,30 @@ Deno.test("parity: stint run with no task lists the tasks as deno task does", as
     assert.equal(ours.stderr, deno.stderr);
     assert.equal(ours.code, deno.code);
   }
+  assert.equal(withStore(s.db, (db) => listExecutions(db)).length, 0);
+});
+
+Deno.test("stint run --json / --name / -b with no task: a one-line usage error (exit 2), nothing run or recorded; with deno task's own options it still lists", async () => {
+  const s = tempState("stint-parity-");
+  const root = join(s.dir, "project");
+  build(root, DENO_WORKSPACE);
+  for (
+    const [args, flag] of [
+      [["--json"], "--json"],
+      [["--name", "x:y"], "--name"],
+      [["--name=x:y"], "--name"],
+      [["-b"], "--background"],
+      [["--background", "--cwd", "packages/a"], "--background"],
+    ] as const
+  ) {
+    const r = await stint(["run", ...args], { cwd: root, env: s.env });
+    assertFails(r, 2, new RegExp(`${flag} needs a task`));
+  }
+  const deno = await denoTask(s, root, ["--cwd", "packages/a"]);
+  const ours = await stintRun(s, root, ["--cwd", "packages/a"]);
+  assert.match(deno.stdout, /^Available tasks:/);
+  assert.equal(ours.stdout, deno.stdout);
+  assert.equal(ours.code, deno.code);
   assert.equal(withStore(s.db, (db) => listExecutions(db)).length, 0);
 });
 

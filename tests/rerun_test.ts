@@ -29,6 +29,7 @@ interface RunJson {
   project_dir: string;
   rerun_of: string | null;
   background_id: string | null;
+  caller_cwd: string | null;
 }
 
 async function history(st: TempState): Promise<RunJson[]> {
@@ -87,6 +88,46 @@ Deno.test("rerun repeats a task with the same arguments and names the run it rep
   assert.equal(all.length, 5);
   // The id prefix named the original itself.
   assert.equal(all[0].rerun_of, original.id);
+});
+
+Deno.test("rerun of a run started away from its project dir with a relative -c / --env-file runs from where it was started, so deno task reads the same files", async () => {
+  const st = tempState();
+  const dir = makeProject(st.dir, { greet: "echo value=$GREETING" }, {
+    name: "app",
+  });
+  Deno.writeTextFileSync(
+    join(dir, "other.json"),
+    JSON.stringify({ name: "other", tasks: { alt: "echo alt-ran" } }),
+  );
+  Deno.writeTextFileSync(join(dir, ".env.test"), "GREETING=hi-from-env\n");
+  const sub = join(dir, "sub");
+  Deno.mkdirSync(sub);
+  const cases = [
+    [["-c", "../other.json", "alt"], "alt-ran\n"],
+    [["--env-file=../.env.test", "greet"], "value=hi-from-env\n"],
+  ] as const;
+  for (const [args, out] of cases) {
+    const first = await stint(["run", ...args], { env: st.env, cwd: sub });
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(first.stdout, out);
+    const [original] = await history(st);
+    assert.equal(original.caller_cwd, sub);
+    assert.equal(original.project_dir, dir);
+    // From a directory that is neither the caller's nor the project's.
+    const again = await stint(["rerun", original.id], {
+      env: st.env,
+      cwd: st.dir,
+    });
+    assert.equal(again.code, 0, `${args.join(" ")}: ${again.stderr}`);
+    assert.equal(again.stdout, out);
+    const [repeat] = await history(st);
+    assert.equal(repeat.rerun_of, original.id);
+    assert.equal(repeat.status, "succeeded");
+    // And a rerun of the rerun, from the project dir itself.
+    const third = await stint(["rerun", repeat.id], { env: st.env, cwd: dir });
+    assert.equal(third.code, 0, third.stderr);
+    assert.equal(third.stdout, out);
+  }
 });
 
 Deno.test("rerun --failed repeats the newest failure and exits with its code", async () => {

@@ -209,6 +209,30 @@ Deno.test("a task that handles the forwarded Ctrl-C and exits 7: stint exits 7, 
   assert.equal(e.exitCode, 7);
 });
 
+Deno.test("an exec command that dies of its own signal is recorded failed with 128+n, as a task run is; stint exits 128+n", async () => {
+  for (const [sig, n] of [["SEGV", 11], ["TERM", 15]] as const) {
+    const s = tempState();
+    for (
+      const args of [["--", "sh", "-c", `kill -${sig} $$`], [
+        "--shell",
+        "--",
+        `kill -${sig} $$`,
+      ]]
+    ) {
+      const r = await stint(["exec", ...args], { env: s.env });
+      assert.equal(r.code, 128 + n, r.stderr);
+    }
+    const runs = withStore(s.db, (db) => listExecutions(db, { limit: 10 }));
+    assert.equal(runs.length, 2);
+    for (const e of runs) {
+      assert.equal(e.status, "failed", `SIG${sig}: ${e.error}`);
+      assert.equal(e.exitCode, 128 + n);
+      assert.equal(e.signal, null, "stint did not interrupt it");
+      assert.match(e.error ?? "", new RegExp(`SIG${sig}`));
+    }
+  }
+});
+
 Deno.test("a task that dies of its own signal is recorded failed with deno's 128+n and no signal (stint did not interrupt it)", async () => {
   const s = tempState();
   const dir = makeProject(s.dir, { selfterm: "sh -c 'kill -TERM $$'" }, {

@@ -226,6 +226,7 @@ function recorded(over: Partial<Execution>): Execution {
     scopeId: null,
     rerunOf: null,
     matchedTasks: null,
+    callerCwd: null,
     ...over,
   };
 }

@@ -81,6 +81,20 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   const cwd = Deno.cwd();
   const denoArgs = ["task", ...p.denoOptions];
   if (p.task === undefined) {
+    // stint's own options say what to do with a run; with no task there is
+    // none, and silently listing the tasks would hide the mistake.
+    const own = p.json
+      ? "--json"
+      : p.name !== undefined
+      ? "--name"
+      : p.background
+      ? "--background"
+      : null;
+    if (own) {
+      throw new UsageError(
+        `${own} needs a task to run: stint run ${own} <task>; with no task, stint run lists the tasks`,
+      );
+    }
     // No task: deno task lists the tasks (or explains what is missing).
     return await passThrough(denoArgs);
   }

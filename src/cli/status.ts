@@ -16,12 +16,14 @@ Probe the store and the bucket. Nothing is restored, pulled, pushed or
 written, so it is safe from cron and works on a read-only store.
 
 Probes (each passes, fails, is skipped when a prerequisite is missing, or
-is "info" when there is nothing to judge yet: no store, no bucket, never pushed):
+is "info" when there is nothing to judge yet: no store, no bucket, never
+pushed):
   store        the store file is readable; its schema version and host id
   sync         the bucket configured (STINT_BUCKET or the config file), if any
   credentials  AWS credentials are present (key id shown as ****1234)
   endpoint     the S3 endpoint answers HTTP
-  bucket       the bucket can be listed, and holds nothing corrupt, foreign or missing
+  bucket       the bucket can be listed, and holds nothing corrupt, foreign
+               or missing
   last push    when this host last pushed, and whether its last push failed
   unpushed     changes of this host not in the bucket yet (fails past an hour)
   hosts        hosts seen in the bucket and their last push

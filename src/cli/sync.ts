@@ -29,40 +29,46 @@ run tasks already do this on their own when a bucket is configured: restore
 on a new machine, pull before a run, push every interval and at the end.
 
 Subcommands:
-  push [--compact]     Upload this host's changes (and new logs) since the last push;
-                       --compact also writes hosts/<host>/snap.db and drops old segments
-  pull                 Apply other hosts' new changes (with no local store: a restore)
-  restore [--force]    Build the local store from the bucket (only when it does not
-                       exist, unless --force: rebuilds it, unpushed changes are lost)
-  status               Local view: configuration, last push and pull, unpushed changes,
-                       failures since the last success, refused objects, cursors
-                       (no network; for a probe of the bucket use stint status)
-  gc [--dry-run]       Delete log blobs no run names any more (older than the grace
-                       period, 48h) and segments a snapshot covers; reports what it
-                       freed. Safe while other hosts push or collect. Runs on its own
-                       at most once a day after a push that compacts
+  push [--compact]   Upload this host's changes (and new logs) since the last
+                     push; --compact also writes hosts/<host>/snap.db and
+                     drops old segments
+  pull               Apply other hosts' new changes (with no local store: a
+                     restore)
+  restore [--force]  Build the local store from the bucket (only when it does
+                     not exist, unless --force: rebuilds it, unpushed changes
+                     are lost)
+  status             Local view: configuration, last push and pull, unpushed
+                     changes, failures since the last success, refused
+                     objects, cursors (no network; for a probe of the bucket
+                     use stint status)
+  gc [--dry-run]     Delete log blobs no run names any more (older than the
+                     grace period, 48h) and segments a snapshot covers;
+                     reports what it freed. Safe while other hosts push or
+                     collect. Runs on its own at most once a day after a
+                     push that compacts
 
 Options:
-  --json               Print the result as JSON
-  --bucket <name>      Override STINT_BUCKET
-  --endpoint <url>     Override STINT_S3_ENDPOINT
-  --region <region>    Override STINT_S3_REGION
-  --prefix <prefix>    Override STINT_S3_PREFIX
+  --json             Print the result as JSON
+  --bucket <name>    Override STINT_BUCKET
+  --endpoint <url>   Override STINT_S3_ENDPOINT
+  --region <region>  Override STINT_S3_REGION
+  --prefix <prefix>  Override STINT_S3_PREFIX
 
 Configuration (flags > environment > $XDG_CONFIG_HOME/stint/config.json):
   STINT_BUCKET            bucket name; sync is off without one
-  STINT_S3_ENDPOINT       S3-compatible endpoint URL (MinIO, R2, Swift); unset = AWS
+  STINT_S3_ENDPOINT       S3-compatible endpoint URL (MinIO, R2, Swift);
+                          unset = AWS
   STINT_S3_REGION         signing region (default AWS_REGION, else us-east-1)
   STINT_S3_PREFIX         key prefix inside the bucket (default stint/)
   STINT_FLUSH_INTERVAL    seconds between pushes while a task runs (default 30)
   STINT_SYNC_DEADLINE     seconds the pull before a run and the final push may
                           wait for the bucket (default 3; stint sync has none)
-  STINT_GC_GRACE          how old an unreferenced object must be before gc deletes
-                          it (default 48h)
+  STINT_GC_GRACE          how old an unreferenced object must be before gc
+                          deletes it (default 48h)
   STINT_QUIET=1           no sync messages on stderr
   STINT_VERBOSE=1         also report routine successes (like --verbose)
-  Credentials come only from the AWS chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
-  AWS_PROFILE, ...); stint never stores or prints them.
+  Credentials come only from the AWS chain (AWS_ACCESS_KEY_ID /
+  AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ...); stint never stores or prints them.
 
 Exit codes: 0 done, 1 sync not configured or a bucket error (or a corrupt
 object was skipped, or gc could not judge the log blobs), 2 usage error,

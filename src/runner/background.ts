@@ -312,7 +312,8 @@ export async function killBackground(
     processGoneReason(state.run.pid, state.run.pidStart) === null;
   let group = taskGroup(state);
 
-  if (FORWARDED_SIGNALS.includes(signal) && supervisorAlive()) {
+  const forwarded = FORWARDED_SIGNALS.includes(signal) && supervisorAlive();
+  if (forwarded) {
     signalProcess(supervisor, signal);
   } else if (group !== null) {
     signalGroup(group, signal);
@@ -342,6 +343,11 @@ export async function killBackground(
     await reapGroup(group, { graceMs: 0 });
   }
   state = readBackground(dbPath, id);
+  if (!forwarded) {
+    // Its own signal, or the SIGKILL that followed it.
+    markUserKill(dbPath, state, [signal, "SIGKILL"]);
+    state = readBackground(dbPath, id);
+  }
   if (state.run.status === "running") {
     finishAbandoned(dbPath, state, {
       status: "killed",
@@ -352,6 +358,41 @@ export async function killBackground(
     state = readBackground(dbPath, id);
   }
   return state;
+}
+
+/**
+ * A signal sent straight to the task's group (one the supervisor cannot
+ * forward, such as SIGKILL) reads to the supervisor as a death by a signal
+ * nobody forwarded, which it records `failed` with 128+n; it was the
+ * user's kill, so the record is corrected to `killed` with the signal.
+ */
+function markUserKill(
+  dbPath: string,
+  state: BackgroundState,
+  sent: Deno.Signal[],
+): void {
+  const e = state.execution;
+  if (!e || e.status !== "failed" || e.signal !== null) return;
+  const signal = sent.find((s) => signalExitCode(s) === e.exitCode);
+  if (!signal) return; // it ended some other way
+  const code = signalExitCode(signal);
+  withStore(dbPath, (db) => {
+    finishExecution(db, e.id, {
+      status: "killed",
+      exitCode: code,
+      signal,
+      error: `Killed by ${signal} (stint bg kill)`,
+      completedAt: e.completedAt ?? Date.now(),
+    });
+    saveBackgroundRun(db, {
+      id: state.run.id,
+      ref: state.run.ref,
+      status: "killed",
+      exitCode: code,
+      error: `Killed by ${signal} (stint bg kill)`,
+      completedAt: state.run.completedAt ?? Date.now(),
+    });
+  });
 }
 
 /**

@@ -70,9 +70,12 @@ export class LogSink {
   /** The first write error, if any (the run goes on; the record notes it). */
   error: string | null = null;
 
-  /** Open (creating if needed) the log at `path` for appending. */
-  constructor(path: string) {
-    this.#file = Deno.openSync(path, {
+  /**
+   * Open (creating if needed) the log at `path` for appending; with null,
+   * a sink that keeps nothing (a run that could make no log at all).
+   */
+  constructor(path: string | null) {
+    this.#file = path === null ? null : Deno.openSync(path, {
       write: true,
       append: true,
       create: true,

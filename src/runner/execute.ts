@@ -10,19 +10,31 @@
  * loaded and the start (scope, record with the task's pid, recorder)
  * written in one transaction. Until that commits the recorder holds the
  * run-start lock (store/run_start.ts), so a process of the run that looks
- * for its scope waits for it. A start that cannot be recorded stops the
- * task (SIGKILL to its group) and fails the run as before: a run is
- * recorded from its start or not at all. A first run (no store yet) and an
- * unmarked file are recorded before the task starts, as they always were.
+ * for its scope waits for it, and a start sidecar (store/start_sidecar.ts)
+ * says the run exists should stint be killed before it commits. The start
+ * waits for a locked store without blocking the event loop, so the task's
+ * output flows and a Ctrl-C reaches it at once. A start that cannot be
+ * recorded (locked past the busy timeout, read-only, corrupt, full, no
+ * store to be had) never stops the task: one line says so, the task runs
+ * to its end, stint exits with its code, and the whole run is recorded
+ * then, or journalled (rules 1 and 2). Only a store path that is not
+ * stint's (NotOursError) is refused, before anything runs. A first run (no
+ * store yet) and an unmarked file are recorded before the task starts.
  * @module
  */
 import { mark } from "../trace.ts";
 import type { Execution } from "../store/executions.ts";
 import { uuidv7 } from "../store/ids.ts";
+import { NotOursError } from "../errors.ts";
 import { createLogFile, logPath } from "../store/paths.ts";
+import {
+  removeStartSidecar,
+  writeStartSidecar,
+} from "../store/start_sidecar.ts";
 import { type ProcessId, processStartTime } from "../store/process.ts";
 import { precheckStore } from "../store/store_file.ts";
 import type { RunRecorder, RunStart } from "./recorder.ts";
+import type { StartFacts } from "../store/start_sidecar.ts";
 import { LogSink, type Pump } from "./capture.ts";
 import { childEnv, type RunParent, runParent } from "./env.ts";
 import type { SignalForwarder } from "./forwarder.ts";
@@ -128,6 +140,8 @@ export async function runExecution(
     backgroundId: options.backgroundId ?? null,
     rerunOf: spec.rerunOf ?? null,
     matchedTasks: spec.matchedTasks ?? null,
+    // deno task resolves --cwd, -c, --env-file against it (a rerun too).
+    callerCwd: spec.cwd,
     terminal: options.terminal,
     startedAt,
   };
@@ -136,7 +150,7 @@ export async function runExecution(
   const early = !precheckStore(dbPath);
   mark("runner: environment read, store path checked");
   try {
-    if (early) await run.begin(null);
+    if (early) await run.beginOrDefer(null);
     await run.openLog();
     mark("runner: log file created");
     return await run.execute(spec, {
@@ -161,6 +175,12 @@ class Run {
   #rec: RunRecorder | null = null;
   #log: LogSink | null = null;
   #release: () => void = () => {};
+  /** Why the start could not be recorded (the run goes on); else null. */
+  #deferred: string | null = null;
+  /** The task's process, once spawned. */
+  #task: ProcessId | null = null;
+  /** Whether this run wrote a start sidecar (removed once recorded). */
+  #sidecar = false;
 
   constructor(dbPath: string, start: RunStart) {
     this.#dbPath = dbPath;
@@ -172,12 +192,17 @@ class Run {
    * scope, the record and its recorder written, with the task's process
    * when it is already running. Throws when it cannot be recorded.
    */
-  async begin(task: ProcessId | null): Promise<RunRecorder> {
+  async begin(
+    task: ProcessId | null,
+    interrupted: () => boolean = () => false,
+  ): Promise<RunRecorder> {
     if (this.#rec) return this.#rec;
-    const { holdStore, RunRecorder } = this.#recorders ??= await loadRecorder();
+    const { holdStore, beginWaiting } = this.#recorders ??=
+      await loadRecorder();
     mark("runner: store modules loaded");
-    this.#rec = RunRecorder.begin(this.#dbPath, this.#start, {
+    this.#rec = await beginWaiting(this.#dbPath, this.#start, {
       task,
+      interrupted,
       committed: () => {
         mark("runner: running record + scope written");
         // The scope exists: whoever waits for it may go on.
@@ -188,7 +213,36 @@ class Run {
         mark("runner: idle read-only connection opened");
       },
     });
+    if (this.#sidecar) removeStartSidecar(this.#dbPath, this.#start.id);
     return this.#rec;
+  }
+
+  /**
+   * Record the start, or, when the store cannot take it, say so in one
+   * line and go on without a record until the end (rules 1 and 2). A
+   * store that is not stint's is refused (thrown).
+   */
+  async beginOrDefer(
+    task: ProcessId | null,
+    interrupted?: () => boolean,
+  ): Promise<void> {
+    if (this.#rec || this.#deferred !== null) return;
+    try {
+      await this.begin(task, interrupted);
+    } catch (err) {
+      if (err instanceof NotOursError || !this.#recorders) throw err;
+      const why = firstClause(err);
+      this.#deferred = why;
+      // Nothing to wait for: whoever looks for the run's scope goes on.
+      this.#log?.releaseStartLock();
+      const warn = this.#recorders.runWarner({
+        terminal: this.#start.terminal,
+        logPath: logPath(this.#dbPath, this.#start.id),
+      });
+      warn(
+        `stint: could not record the start of this run (${why}); the task goes on and the run is recorded when it ends`,
+      );
+    }
   }
 
   /**
@@ -203,6 +257,12 @@ class Run {
         createLogFile(this.#dbPath, id, { mayExist: backgroundId !== null }),
       );
     } catch (err) {
+      if (this.#deferred !== null && !(err instanceof NotOursError)) {
+        // No store and no log dir: the task still runs, its output only
+        // to the terminal (the start's warning said it is not recorded).
+        this.#log = new LogSink(null);
+        return;
+      }
       await this.#rec?.fail((err as Error).message.split("\n")[0]);
       throw err;
     }
@@ -233,13 +293,25 @@ class Run {
     mark("runner: output drained");
     const error = [outcome.error, log.error].filter(Boolean).join("; ") ||
       null;
-    // Recorded, or journalled: the exit code is the task's either way.
-    const execution = await this.#rec!.end({
+    const finish = {
       status: outcome.status,
       exitCode: outcome.exitCode,
       signal: outcome.signal,
       error,
-    }, { stintExit: outcome.stintExit, started: outcome.started });
+    };
+    // Recorded, or journalled: the exit code is the task's either way.
+    const execution = this.#rec
+      ? await this.#rec.end(finish, {
+        stintExit: outcome.stintExit,
+        started: outcome.started,
+      })
+      : await this.#recorders!.recordUnstartedRun(this.#dbPath, this.#start, {
+        task: this.#task,
+        finish,
+        stintExit: outcome.stintExit,
+        started: outcome.started !== false,
+        hurry: options.forwarder.received !== null,
+      });
     mark("runner: end recorded, scope dropped");
     return {
       execution,
@@ -274,6 +346,11 @@ class Run {
         started: false,
       };
     }
+    if (!this.#rec && this.#deferred === null) {
+      // Before the spawn: should stint be killed before the start is
+      // recorded, a reader still finds the run (start_sidecar.ts).
+      this.#sidecar = writeStartSidecar(this.#dbPath, this.#sidecarFacts());
+    }
     const started = await spawnChild(spec, options);
     mark("runner: child spawned");
     if ("failure" in started) {
@@ -291,21 +368,54 @@ class Run {
     }
     const child = started.spawned;
     forwarder.attach(child.pid);
+    // Whether stint had been signalled when the child ended: a signal
+    // that comes later (while the start or end waits for the store) did
+    // not interrupt it.
+    const exit = child.status.then((status) => ({
+      status,
+      received: forwarder.received,
+    }));
     try {
       // Read at once: a quick child may be gone soon after.
       const task = { pid: child.pid, pidStart: processStartTime(child.pid) };
-      const pidError = await this.#recordTask(child, task);
+      this.#task = task;
+      const pidError = await this.#recordTask(child, task, forwarder);
       mark("runner: task recorded");
-      return await waitForChild(child, { ...options, pidError });
+      return await waitForChild(child, exit, { ...options, pidError });
     } finally {
       child.close();
     }
   }
 
+  /** What the start sidecar says about this run. */
+  #sidecarFacts(): StartFacts {
+    const s = this.#start;
+    return {
+      v: 1,
+      db: this.#dbPath,
+      id: s.id,
+      ref: s.ref,
+      command: s.command,
+      args: s.args ?? [],
+      projectDir: s.projectDir ?? null,
+      task: s.task ?? null,
+      callerCwd: s.callerCwd ?? null,
+      parentScope: s.parentScope,
+      scopeId: s.scopeId,
+      parentId: s.parentId ?? null,
+      backgroundId: s.backgroundId,
+      rerunOf: s.rerunOf ?? null,
+      matchedTasks: s.matchedTasks ?? null,
+      startedAt: s.startedAt ?? Date.now(),
+      logId: s.id,
+      recorder: { pid: Deno.pid, pidStart: processStartTime(Deno.pid) },
+    };
+  }
+
   /** A run whose task never started is recorded all the same. */
   async #beginUnstarted(): Promise<void> {
     try {
-      await this.begin(null);
+      await this.beginOrDefer(null);
     } catch (err) {
       this.#dropLog();
       throw err;
@@ -331,21 +441,34 @@ class Run {
 
   /**
    * Record the started task: with the start itself when the run is not
-   * recorded yet (the child boots meanwhile), else its pid. When the start
-   * cannot be recorded the task is stopped, its log removed and the error
-   * thrown. Returns the pid's write error, if any (the run goes on).
+   * recorded yet (the child boots meanwhile), else its pid. A start the
+   * store cannot take now is deferred to the end (the task goes on); only
+   * a store that is not stint's stops the task (its log removed, the error
+   * thrown). Returns the pid's write error, if any (the run goes on).
    */
-  async #recordTask(child: Spawned, task: ProcessId): Promise<string | null> {
+  async #recordTask(
+    child: Spawned,
+    task: ProcessId,
+    forwarder: SignalForwarder,
+  ): Promise<string | null> {
     if (this.#rec) return this.#rec.recordTask(task);
+    if (this.#deferred !== null) {
+      this.#log?.releaseStartLock();
+      return null;
+    }
     try {
-      await this.begin(task);
+      await this.beginOrDefer(
+        task,
+        () => forwarder.received !== null,
+      );
       return null;
     } catch (err) {
-      // Not recorded, so not run: stop it before it does anything more.
+      // Not stint's store: stop the task before it does anything more.
       signalGroup(child.pid, "SIGKILL");
       await child.status;
       await drain(child.pumps, child.pid);
       this.#dropLog();
+      if (this.#sidecar) removeStartSidecar(this.#dbPath, this.#start.id);
       throw err;
     } finally {
       this.#log?.releaseStartLock();
@@ -367,6 +490,7 @@ interface Outcome {
 /** Wait for a started child, forwarding signals, and say how it ended. */
 async function waitForChild(
   child: Spawned,
+  exit: Promise<{ status: ChildExit; received: Deno.Signal | null }>,
   options: RunOptions & { pidError: string | null },
 ): Promise<Outcome> {
   const { forwarder } = options;
@@ -381,11 +505,9 @@ async function waitForChild(
     );
   });
 
-  const status = await child.status;
+  const { status, received } = await exit;
   mark("runner: child ran (deno task)");
   exited = true;
-  // A signal that arrives after the task ended did not interrupt it.
-  const received = forwarder.received;
   if (escalation !== undefined) clearTimeout(escalation);
   if (received) {
     // Whatever ignored the forwarded signal must not outlive the run.
@@ -400,7 +522,8 @@ async function waitForChild(
  * The outcome of a child that ran. After a forwarded signal the run is
  * `killed` with that signal, and stint exits as deno task does: with the
  * task's own code when it handled the signal and exited (a trap that does
- * `exit 7`), else 128+n of the signal.
+ * `exit 7`), else 128+n of the signal. A child that died of a signal
+ * nobody forwarded failed, with 128+n.
  */
 function exitOutcome(
   status: ChildExit,
@@ -418,11 +541,18 @@ function exitOutcome(
     };
   }
   if (status.signal) {
+    // A death by a signal stint did not forward (a crash, the command's
+    // own kill, another user's): a failure with the shell's 128+n, as
+    // `deno task` reports it for a task run; only an interruption by the
+    // user (above) is `killed`.
     return {
-      status: "killed",
+      status: "failed",
       exitCode: status.code,
-      signal: status.signal,
-      error: joinErrors(`Killed by ${status.signal}`, pidError),
+      signal: null,
+      error: joinErrors(
+        `Died of ${status.signal} (exit code ${status.code})`,
+        pidError,
+      ),
       stintExit: status.code,
       spawnError: null,
     };
@@ -435,6 +565,12 @@ function exitOutcome(
     stintExit: status.code,
     spawnError: null,
   };
+}
+
+/** The first clause of an error, for a warning that must stay one line. */
+function firstClause(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split("\n")[0].split(";")[0];
 }
 
 function joinErrors(a: string, b: string | null): string {

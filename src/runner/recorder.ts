@@ -14,7 +14,14 @@
 import { stdioWriter, TerminalSink } from "./capture.ts";
 import { sleep } from "./process_group.ts";
 import { describeFsError, ensureLogsDir, logPath } from "../store/paths.ts";
-import { isBusyError, openStore, withStore } from "../store/open.ts";
+import { openStore, withStore } from "../store/open.ts";
+import {
+  busyTimeoutMs,
+  isBusyError,
+  lockRetryDelay,
+  transaction,
+} from "../store/lock.ts";
+import { removeStartSidecar } from "../store/start_sidecar.ts";
 import {
   type Execution,
   type ExecutionFinish,
@@ -28,8 +35,13 @@ import {
   backgroundStatusFor,
   beginRun,
   journalRunEnd,
+  journalWholeRun,
+  recordWholeRun,
+  type RunBegin,
   type RunEnd,
 } from "../store/run_record.ts";
+
+export { busyTimeoutMs, isBusyError, lockRetryDelay, removeStartSidecar };
 
 /** What a run is recorded as when it starts. */
 export interface RunStart extends
@@ -45,6 +57,7 @@ export interface RunStart extends
     | "rerunOf"
     | "matchedTasks"
     | "startedAt"
+    | "callerCwd"
   > {
   /** The caller's scope (the run's own hangs under it). */
   parentScope: string;
@@ -97,33 +110,23 @@ export class RunRecorder {
   static begin(
     dbPath: string,
     start: RunStart,
-    options: { task?: ProcessId | null; committed?: () => void } = {},
+    options: {
+      task?: ProcessId | null;
+      committed?: () => void;
+      waitMs?: number;
+    } = {},
   ): RunRecorder {
+    const { waitMs } = options;
     const started = withStore(dbPath, (db) => {
       ensureLogsDir(dbPath);
       // Room for the end, made while the disk still has some.
       reserveJournal(dbPath);
-      const execution = beginRun(db, {
-        id: start.id,
-        ref: start.ref,
-        command: start.command,
-        args: start.args,
-        projectDir: start.projectDir,
-        task: start.task,
-        recorder: { pid: Deno.pid, pidStart: processStartTime(Deno.pid) },
-        parentScope: start.parentScope,
-        logId: start.id,
-        backgroundId: start.backgroundId,
-        parentId: start.parentId,
-        rerunOf: start.rerunOf ?? null,
-        matchedTasks: start.matchedTasks ?? null,
-        startedAt: start.startedAt,
-        scopeId: start.scopeId,
-        taskProcess: options.task ?? null,
+      const execution = beginRun(db, runBegin(start, options.task ?? null), {
+        waitMs,
       });
       options.committed?.();
       return execution;
-    });
+    }, { waitMs });
     return new RunRecorder(dbPath, start, started);
   }
 
@@ -193,6 +196,141 @@ export class RunRecorder {
   }
 }
 
+/** The start facts of a run as the store records them. */
+export function runBegin(start: RunStart, task: ProcessId | null): RunBegin {
+  return {
+    id: start.id,
+    ref: start.ref,
+    command: start.command,
+    args: start.args,
+    projectDir: start.projectDir,
+    task: start.task,
+    recorder: { pid: Deno.pid, pidStart: processStartTime(Deno.pid) },
+    parentScope: start.parentScope,
+    logId: start.id,
+    backgroundId: start.backgroundId,
+    parentId: start.parentId ?? null,
+    rerunOf: start.rerunOf ?? null,
+    matchedTasks: start.matchedTasks ?? null,
+    callerCwd: start.callerCwd ?? null,
+    startedAt: start.startedAt,
+    scopeId: start.scopeId,
+    taskProcess: task,
+  };
+}
+
+/**
+ * Record the start, waiting for a locked store without blocking the event
+ * loop (the task's output keeps flowing, a Ctrl-C is forwarded at once):
+ * tries without waiting, then again after a short sleep, for up to the
+ * busy timeout, and stops early when `interrupted` says so. Throws the last
+ * failure when the start could not be recorded.
+ */
+export async function beginWaiting(
+  dbPath: string,
+  start: RunStart,
+  options: {
+    task: ProcessId | null;
+    committed?: () => void;
+    interrupted: () => boolean;
+  },
+): Promise<RunRecorder> {
+  const began = Date.now();
+  const timeout = busyTimeoutMs();
+  for (;;) {
+    try {
+      return RunRecorder.begin(dbPath, start, { ...options, waitMs: 0 });
+    } catch (err) {
+      const waited = Date.now() - began;
+      if (!isBusyError(err) || waited >= timeout || options.interrupted()) {
+        throw err;
+      }
+      await sleep(Math.min(lockRetryDelay(waited), timeout - waited));
+    }
+  }
+}
+
+/**
+ * Record a run whose start could not be recorded when it began, start and
+ * end together, now that it has ended (see {@linkcode recordRunEnd}: tried,
+ * then journalled). `hurry` (stint was interrupted) tries once without
+ * waiting for a lock. Never throws; returns the record as recorded or as
+ * it will be.
+ */
+export async function recordUnstartedRun(
+  dbPath: string,
+  start: RunStart,
+  options: {
+    task: ProcessId | null;
+    finish: RunFinish;
+    stintExit: number | null;
+    started: boolean;
+    hurry: boolean;
+  },
+): Promise<Execution> {
+  const begin = runBegin(start, options.task);
+  const path = logPath(dbPath, start.id);
+  const completedAt = Date.now();
+  const end: RunEnd = {
+    executionId: start.id,
+    scopeId: null,
+    finish: { ...options.finish, completedAt },
+    background: start.backgroundId
+      ? {
+        id: start.backgroundId,
+        ref: start.ref,
+        status: backgroundStatusFor(options.finish.status),
+        exitCode: options.stintExit,
+      }
+      : undefined,
+  };
+  let noLog = !exists(path);
+  if (!options.started && removeIfEmpty(path)) noLog = true;
+  if (noLog) end.noLog = true;
+  const recorded = await recordRunEnd(dbPath, end, {
+    warn: runWarner({ terminal: start.terminal, logPath: path }),
+    begin,
+    retryMs: options.hurry ? 0 : undefined,
+    waitMs: options.hurry ? 0 : undefined,
+  });
+  if (recorded.to !== "nowhere") removeStartSidecar(dbPath, start.id);
+  const startedAt = start.startedAt ?? completedAt;
+  return recorded.execution ?? {
+    id: start.id,
+    ref: start.ref,
+    projectDir: start.projectDir ?? null,
+    task: start.task ?? null,
+    command: start.command,
+    args: start.args ?? [],
+    startedAt,
+    completedAt,
+    durationMs: Math.max(0, completedAt - startedAt),
+    status: options.finish.status,
+    exitCode: options.finish.exitCode,
+    signal: options.finish.signal,
+    error: options.finish.error,
+    pid: options.task?.pid ?? null,
+    pidStart: options.task?.pidStart ?? null,
+    logId: noLog ? null : start.id,
+    hostId: "",
+    backgroundId: start.backgroundId,
+    parentId: start.parentId ?? null,
+    scopeId: null,
+    rerunOf: start.rerunOf ?? null,
+    matchedTasks: start.matchedTasks ?? null,
+    callerCwd: start.callerCwd ?? null,
+  };
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Keep an idle read-only connection open while the run records itself.
  * SQLite checkpoints the WAL (two fsyncs, ~3 ms here, ~10 ms on a slow
@@ -253,18 +391,36 @@ export interface RecordedEnd {
 export async function recordRunEnd(
   dbPath: string,
   end: RunEnd,
-  options: { warn: (line: string) => void; retryMs?: number },
+  options: {
+    warn: (line: string) => void;
+    retryMs?: number;
+    /** The start too: it was never recorded (recordUnstartedRun). */
+    begin?: RunBegin;
+    /** How long to wait for a lock (default: the busy timeout). */
+    waitMs?: number;
+  },
 ): Promise<RecordedEnd> {
+  const { begin, waitMs } = options;
   const deadline = Date.now() + (options.retryMs ?? END_RETRY_MS);
   let delay = 50;
   let failure: unknown;
   for (;;) {
     try {
-      const execution = withStore(
-        dbPath,
-        (db) => applyRunEnd(db, end),
-        { create: false },
-      );
+      const execution = begin
+        ? withStore(
+          dbPath,
+          (db) =>
+            transaction(db, () => {
+              ensureLogsDir(dbPath);
+              return recordWholeRun(db, begin, end);
+            }, { waitMs }),
+          { waitMs },
+        )
+        : withStore(
+          dbPath,
+          (db) => applyRunEnd(db, end),
+          { create: false },
+        );
       return { execution, to: "store" };
     } catch (err) {
       failure = err;
@@ -275,19 +431,25 @@ export async function recordRunEnd(
     delay *= 2;
   }
   const why = reason(failure);
+  const what = begin ? "this run" : "the end of this run";
   try {
-    journalRunEnd(dbPath, end);
+    if (begin) journalWholeRun(dbPath, begin, end);
+    else journalRunEnd(dbPath, end);
     options.warn(
-      `stint: the store could not record the end of this run (${why}); it is saved in ${
+      `stint: the store could not record ${what} (${why}); it is saved in ${
         journalPath(dbPath)
       } and the next stint command will record it`,
     );
     return { execution: undefined, to: "journal" };
   } catch (err) {
     options.warn(
-      `stint: the end of this run could not be recorded (${why}), nor saved in ${
-        journalPath(dbPath)
-      } (${reason(err)}); the run will read as lost`,
+      begin
+        ? `stint: this run could not be recorded (${why}), nor saved in ${
+          journalPath(dbPath)
+        } (${reason(err)})`
+        : `stint: the end of this run could not be recorded (${why}), nor saved in ${
+          journalPath(dbPath)
+        } (${reason(err)}); the run will read as lost`,
     );
     return { execution: undefined, to: "nowhere" };
   }

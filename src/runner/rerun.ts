@@ -23,7 +23,8 @@ export interface RerunOptions {
  * Build the spec that repeats `e`, from its recorded fields (task, args,
  * project dir, command line, ref). A task run repeats the recorded
  * `deno task ...` line (with whatever deno task flags it had), falling back
- * to `deno task <task> <args>`; a command repeats the recorded argv (a
+ * to `deno task <task> <args>`, from the directory it was started in when
+ * that was recorded (else its project dir); a command repeats the recorded argv (a
  * `--shell` script through /bin/sh again). Throws a StintError when the
  * recorded command line cannot be split back into words.
  */
@@ -34,16 +35,20 @@ export function rerunSpec(e: Execution, options: RerunOptions): RunSpec {
       ? words.slice(1)
       : ["task", e.task, ...e.args];
     const inherited = (options.env ?? Deno.env.toObject()).INIT_CWD;
+    // A run started away from its project dir (`stint run -c ../x.json`
+    // from a subdirectory) runs from where it was started: deno task
+    // resolves --cwd, -c and --env-file against it, and sets INIT_CWD to it.
+    const from = e.callerCwd;
     return {
       ref: e.ref,
       command: e.command,
       args: e.args,
       program: options.denoPath,
       programArgs,
-      cwd: e.projectDir ?? options.callerCwd,
+      cwd: from ?? e.projectDir ?? options.callerCwd,
       projectDir: e.projectDir,
       task: e.task,
-      extraEnv: inherited ? undefined : { INIT_CWD: options.callerCwd },
+      extraEnv: inherited ? undefined : { INIT_CWD: from ?? options.callerCwd },
       rerunOf: e.id,
     };
   }

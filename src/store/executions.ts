@@ -10,6 +10,7 @@ import { type ProcessId, runGoneReason } from "./process.ts";
 import type { Database, Row, SqlValue } from "./sqlite.ts";
 import { writeTombstone } from "./replication/tombstones.ts";
 import { showSilentHostsLost } from "./replication/liveness.ts";
+import { removeStartSidecar, staleStarts } from "./start_sidecar.ts";
 
 /** Status of an execution. */
 export type ExecutionStatus =
@@ -45,6 +46,11 @@ export interface Execution {
   rerunOf: string | null;
   /** The task names a wildcard run matched (null for one task or a command). */
   matchedTasks: string[] | null;
+  /**
+   * The directory stint was started in, when that was not the project dir
+   * (deno task resolved relative options against it); else null.
+   */
+  callerCwd: string | null;
 }
 
 /** What a caller supplies when a run starts. */
@@ -64,6 +70,8 @@ export interface ExecutionStart {
   scopeId?: string | null;
   rerunOf?: string | null;
   matchedTasks?: string[] | null;
+  /** The directory stint was started in (kept when it is not `projectDir`). */
+  callerCwd?: string | null;
 }
 
 /** What a caller supplies when a run ends. */
@@ -136,6 +144,15 @@ export function startExecution(db: Database, start: ExecutionStart): Execution {
         start.matchedTasks ? JSON.stringify(start.matchedTasks) : null,
       );
     }
+    if (start.callerCwd && start.callerCwd !== (start.projectDir ?? null)) {
+      // As for the extras: a table of runs started away from their project.
+      db.prepare(
+        "DELETE FROM execution_cwd WHERE execution_id NOT IN (SELECT id FROM executions)",
+      ).run();
+      db.prepare(
+        "INSERT OR REPLACE INTO execution_cwd (execution_id, caller_cwd) VALUES (?, ?)",
+      ).run(start.id, start.callerCwd);
+    }
     return getExecutionExact(db, start.id)!;
   });
 }
@@ -188,6 +205,16 @@ export function setRecorder(
   ).run(id, recorder.pid, recorder.pidStart);
 }
 
+/** The process recording a running execution, if one is named. */
+export function getRecorder(db: Database, id: string): ProcessId | null {
+  const row = db.prepare(
+    "SELECT pid, pid_start FROM recorders WHERE execution_id = ?",
+  ).get(id);
+  return row
+    ? { pid: Number(row.pid), pidStart: nullableString(row.pid_start) }
+    : null;
+}
+
 /** Set the pid of a running execution (known only after the child spawned). */
 export function setExecutionPid(
   db: Database,
@@ -201,9 +228,9 @@ export function setExecutionPid(
   });
 }
 
-/** Execution rows with their extras (`rerun_of`, `matched_tasks`). */
+/** Execution rows with their extras (`rerun_of`, `matched_tasks`, `caller_cwd`). */
 const SELECT_RUNS =
-  "SELECT executions.*, x.rerun_of, x.matched_tasks FROM executions LEFT JOIN execution_extras x ON x.execution_id = executions.id";
+  "SELECT executions.*, x.rerun_of, x.matched_tasks, c.caller_cwd FROM executions LEFT JOIN execution_extras x ON x.execution_id = executions.id LEFT JOIN execution_cwd c ON c.execution_id = executions.id";
 
 /** Get one execution by exact id. */
 export function getExecutionExact(
@@ -417,6 +444,9 @@ export function deleteHistory(
       db.prepare("DELETE FROM execution_extras WHERE execution_id = ?").run(
         row.id,
       );
+      db.prepare("DELETE FROM execution_cwd WHERE execution_id = ?").run(
+        row.id,
+      );
       // Stamped after the row it deletes, whatever this host's clock says.
       writeTombstone(db, {
         kind: "execution",
@@ -438,9 +468,11 @@ export function deleteHistory(
  * recorder (the stint process or supervisor writing the record) nor their
  * task (its leader or any member of its process group) is alive, and
  * reclaim their scopes. Called before every read that shows runs. Returns
- * the ids marked lost.
+ * the ids marked lost. Runs whose stint was killed before it recorded the
+ * start are adopted from their start sidecars first (start_sidecar.ts).
  */
 export function reconcileExecutions(db: Database): string[] {
+  adoptStaleStarts(db);
   const host = hostId(db);
   // `+host_id`: read the running rows through the status index, never
   // every row of this host through the host index.
@@ -497,6 +529,41 @@ export function reconcileExecutions(db: Database): string[] {
 }
 
 /**
+ * Record the runs whose start sidecar outlived its recorder (stint killed
+ * between spawning the task and recording it) as `running` under that dead
+ * recorder, so the liveness check right after judges them like any run:
+ * `running` while a process of the run lives, else `lost`. One `readdir`
+ * of a directory that is usually missing. Best effort, like markLost.
+ */
+function adoptStaleStarts(db: Database): void {
+  const dbPath = db.location?.();
+  if (!dbPath) return;
+  for (const f of staleStarts(dbPath)) {
+    const adopted = markLost(db, () => {
+      if (getExecutionExact(db, f.id)) return; // recorded after all
+      startExecution(db, {
+        id: f.id,
+        ref: f.ref,
+        command: f.command,
+        args: f.args,
+        projectDir: f.projectDir,
+        task: f.task,
+        startedAt: f.startedAt,
+        logId: f.logId,
+        backgroundId: f.backgroundId,
+        parentId: f.parentId,
+        rerunOf: f.rerunOf,
+        matchedTasks: f.matchedTasks,
+        callerCwd: f.callerCwd,
+        scopeId: null,
+      });
+      setRecorder(db, f.id, f.recorder);
+    });
+    if (adopted) removeStartSidecar(dbPath, f.id);
+  }
+}
+
+/**
  * Write what a read found lost. Best effort: on a store that cannot take a
  * write just now (locked, full, read-only) the read goes on and shows the
  * records as they are; the next read tries again. Returns whether it wrote.
@@ -535,6 +602,7 @@ export function rowToExecution(r: Row): Execution {
     scopeId: nullableString(r.scope_id),
     rerunOf: nullableString(r.rerun_of),
     matchedTasks: r.matched_tasks ? JSON.parse(String(r.matched_tasks)) : null,
+    callerCwd: nullableString(r.caller_cwd),
   };
 }
 
@@ -569,6 +637,7 @@ export function executionToJson(e: Execution): Record<string, unknown> {
     parent_id: e.parentId,
     rerun_of: e.rerunOf,
     matched_tasks: e.matchedTasks,
+    caller_cwd: e.callerCwd,
   };
 }
 

@@ -117,12 +117,15 @@ export function queryHistory(
     }
   }
   const more = rows.length > limit;
-  // The page's extras (rerun of, wildcard matches): one key lookup per row.
+  // The page's extras (rerun of, wildcard matches, caller cwd): key lookups.
   const extras = db.prepare(
     "SELECT rerun_of, matched_tasks FROM execution_extras WHERE execution_id = ?",
   );
+  const cwds = db.prepare(
+    "SELECT caller_cwd FROM execution_cwd WHERE execution_id = ?",
+  );
   const page = rows.slice(0, limit).map((r) => ({
-    run: rowToExecution({ ...r, ...extras.get(r.id) }),
+    run: rowToExecution({ ...r, ...extras.get(r.id), ...cwds.get(r.id) }),
     at: cursorOf(r),
   }));
   page.sort((a, b) =>

@@ -71,11 +71,18 @@ export function isBusyError(err: unknown): boolean {
 /**
  * Run `fn` inside `BEGIN IMMEDIATE ... COMMIT`, rolling back on error. Inside
  * a transaction already open on `db`, `fn` joins it, so record functions
- * compose into one atomic write.
+ * compose into one atomic write. `waitMs` bounds the wait for another
+ * process's write lock (default: the busy timeout); with 0 a locked store
+ * fails at once with the busy error, for a caller that waits its own way
+ * (a run polls without blocking its event loop, recorder.ts).
  */
-export function transaction<T>(db: Database, fn: () => T): T {
+export function transaction<T>(
+  db: Database,
+  fn: () => T,
+  options?: { waitMs?: number },
+): T {
   if (db.inTransaction?.()) return fn();
-  beginImmediate(db);
+  beginImmediate(db, options?.waitMs ?? busyTimeoutMs());
   try {
     const result = fn();
     db.exec("COMMIT");
@@ -102,8 +109,7 @@ const sleepCell = new Int32Array(new SharedArrayBuffer(4));
  * the lock tends to go to the longest waiter, at a few thousand cheap lock
  * attempts a second in all even with 48 waiting.
  */
-function beginImmediate(db: Database): void {
-  const timeout = busyTimeoutMs();
+function beginImmediate(db: Database, timeout: number): void {
   db.exec("PRAGMA busy_timeout = 0");
   try {
     const started = Date.now();
@@ -114,12 +120,24 @@ function beginImmediate(db: Database): void {
       } catch (err) {
         const waited = Date.now() - started;
         if (!isBusyError(err) || waited >= timeout) throw err;
-        const delay = Math.max(10, 100 - waited / 25) *
-          (0.75 + Math.random() / 2);
-        Atomics.wait(sleepCell, 0, 0, Math.min(delay, timeout - waited));
+        Atomics.wait(
+          sleepCell,
+          0,
+          0,
+          Math.min(lockRetryDelay(waited), timeout - waited),
+        );
       }
     }
   } finally {
-    db.exec(`PRAGMA busy_timeout = ${timeout}`);
+    db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs()}`);
   }
+}
+
+/**
+ * How long a writer that has waited `waitedMs` for the lock sleeps before
+ * its next try: ~100 ms at first, ~10 ms after 2 s, with jitter, so the
+ * lock tends to go to the longest waiter.
+ */
+export function lockRetryDelay(waitedMs: number): number {
+  return Math.max(10, 100 - waitedMs / 25) * (0.75 + Math.random() / 2);
 }

@@ -131,6 +131,14 @@ export function destroyStore(dbPath: string): DestroyResult {
       if (removeFile(logPath(dbPath, id))) result.logs++;
       removeFile(`${dir}/${id}.payload`);
     }
+    // The start sidecars' dir (start_sidecar.ts), when it is empty.
+    if (isRealDir(`${dir}/.starting`)) {
+      try {
+        Deno.removeSync(`${dir}/.starting`); // only when empty
+      } catch {
+        // a run starting now: its sidecar stays, and so does the dir
+      }
+    }
     try {
       Deno.removeSync(dir); // only when empty
       result.logsDir = dir;

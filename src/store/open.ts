@@ -44,6 +44,11 @@ export interface OpenOptions {
   readOnly?: boolean;
   /** Create the store when it is missing (default: unless read-only). */
   create?: boolean;
+  /**
+   * How long the open waits for another process's lock (a migration):
+   * default the busy timeout; 0 for a caller that polls instead.
+   */
+  waitMs?: number;
 }
 
 /**
@@ -79,7 +84,7 @@ export function useConnection<T>(
 /** Open (and prepare) a connection; the caller must close it. */
 export function openStore(dbPath: string, options?: OpenOptions): Database {
   const readOnly = options?.readOnly ?? false;
-  const timeoutMs = busyTimeoutMs();
+  const timeoutMs = options?.waitMs ?? busyTimeoutMs();
   let file = inspectStoreFile(dbPath);
   if (file.kind === "missing") {
     if (readOnly || options?.create === false) {

@@ -2,7 +2,7 @@
  * Where stint keeps its state: the database file, its directory and logs.
  * @module
  */
-import { StintError } from "../errors.ts";
+import { NotOursError, StintError } from "../errors.ts";
 
 // Every command resolves the store path at start-up, and loading node:path
 // costs ~5 ms there (more than the rest of `stint vars get`), so the two
@@ -139,7 +139,7 @@ export function ensurePrivateDir(
   }
   if (options?.inStateDir) refuseForeignEntry(dir, "directory");
   else if (!isDirectory(dir)) {
-    throw new StintError(
+    throw new NotOursError(
       `${dir} is not a directory; point STINT_DB/--db at a file in a directory`,
     );
   }
@@ -199,17 +199,17 @@ export function refuseForeignEntry(
     });
   }
   if (st.isSymlink) {
-    throw new StintError(
+    throw new NotOursError(
       `${path} is a symbolic link; stint writes nothing through links in its state dir: remove it or point STINT_DB/--db elsewhere`,
     );
   }
   if (kind === "directory" ? !st.isDirectory : !st.isFile) {
-    throw new StintError(
+    throw new NotOursError(
       `${path} is not a ${kind}; stint expected its own ${kind} there: move it aside or point STINT_DB/--db elsewhere`,
     );
   }
   if (st.uid !== null && st.uid !== Deno.uid()) {
-    throw new StintError(
+    throw new NotOursError(
       `${path} belongs to another user (uid ${st.uid}); stint writes only into its own files: remove it or point STINT_DB/--db elsewhere`,
     );
   }

@@ -202,6 +202,9 @@ export function pruneRuns(
         db.prepare("DELETE FROM execution_extras WHERE execution_id = ?").run(
           run.id,
         );
+        db.prepare("DELETE FROM execution_cwd WHERE execution_id = ?").run(
+          run.id,
+        );
         if (typeof gone.log_id === "string") forgetLog(db, gone.log_id);
         if (typeof gone.log_id === "string" && isValidLogId(gone.log_id)) {
           result.logIds.push(gone.log_id);

@@ -25,6 +25,7 @@ import { transaction, withStore } from "./open.ts";
 import type { ProcessId } from "./process.ts";
 import type { Database } from "./sqlite.ts";
 import { createScope, deleteScope } from "./scopes.ts";
+import { removeStartSidecar } from "./start_sidecar.ts";
 
 /** What a run's start records. */
 export interface RunBegin
@@ -45,7 +46,11 @@ export interface RunBegin
  * background run's record is pointed at this supervisor too. Returns the
  * record.
  */
-export function beginRun(db: Database, begin: RunBegin): Execution {
+export function beginRun(
+  db: Database,
+  begin: RunBegin,
+  options?: { waitMs?: number },
+): Execution {
   return transaction(db, () => {
     const { parentScope, recorder, taskProcess, scopeId: chosen, ...start } =
       begin;
@@ -74,7 +79,7 @@ export function beginRun(db: Database, begin: RunBegin): Execution {
       }
     }
     return execution;
-  });
+  }, options);
 }
 
 /** How a run ended, as recorded (and as kept in the journal). */
@@ -151,14 +156,51 @@ export function applyRunEnd(db: Database, end: RunEnd): Execution | undefined {
   });
 }
 
+/**
+ * Record a run whose start could not be recorded when it began (the store
+ * was locked, full, read-only or corrupt): its record and its end in one
+ * transaction. No scope was ever made for it, and none is now. Idempotent
+ * (a replay may repeat it): a run already recorded only gets its end.
+ */
+export function recordWholeRun(
+  db: Database,
+  begin: RunBegin,
+  end: RunEnd,
+  options?: { waitMs?: number },
+): Execution | undefined {
+  return transaction(db, () => {
+    if (!getExecutionExact(db, begin.id)) {
+      const {
+        parentScope: _parent,
+        recorder: _recorder,
+        taskProcess,
+        scopeId: _scope,
+        ...start
+      } = begin;
+      startExecution(db, {
+        ...start,
+        pid: taskProcess?.pid ?? null,
+        pidStart: taskProcess?.pidStart ?? null,
+        scopeId: null,
+      });
+    }
+    return applyRunEnd(db, { ...end, scopeId: null });
+  }, options);
+}
+
 /** One journal entry. */
 export interface JournalEntry {
   /** The entry format's version. */
   v: 1;
-  /** What the entry holds. */
-  kind: "run-end";
+  /**
+   * What the entry holds: a run's end, or a whole run (`begin` set) whose
+   * start was never recorded.
+   */
+  kind: "run-end" | "run";
   /** The end to record. */
   end: RunEnd;
+  /** For a whole run: its start. */
+  begin?: RunBegin;
   /** When and by which process it was saved (for people reading the file). */
   savedAt: number;
   /** The process that saved it. */
@@ -170,6 +212,26 @@ export function journalRunEnd(dbPath: string, end: RunEnd): void {
   const entry: JournalEntry = {
     v: 1,
     kind: "run-end",
+    end,
+    savedAt: Date.now(),
+    pid: Deno.pid,
+  };
+  appendJournal(dbPath, entry);
+}
+
+/**
+ * Save a whole run (its start was never recorded) in the journal; throws
+ * when even that fails.
+ */
+export function journalWholeRun(
+  dbPath: string,
+  begin: RunBegin,
+  end: RunEnd,
+): void {
+  const entry: JournalEntry = {
+    v: 1,
+    kind: "run",
+    begin,
     end,
     savedAt: Date.now(),
     pid: Deno.pid,
@@ -192,6 +254,9 @@ export function replayJournal(dbPath: string): number {
             for (const e of entries) {
               if (e?.v === 1 && e.kind === "run-end" && e.end) {
                 applyRunEnd(db, e.end);
+              } else if (e?.v === 1 && e.kind === "run" && e.begin && e.end) {
+                recordWholeRun(db, e.begin, e.end);
+                removeStartSidecar(dbPath, e.begin.id);
               }
             }
           }), { create: false });
@@ -211,7 +276,10 @@ export function journalledBackgroundEnd(
   id: string,
 ): RunEnd | null {
   for (const e of peekJournal<JournalEntry>(dbPath)) {
-    if (e?.kind === "run-end" && e.end?.background?.id === id) return e.end;
+    if (
+      (e?.kind === "run-end" || e?.kind === "run") &&
+      e.end?.background?.id === id
+    ) return e.end;
   }
   return null;
 }

@@ -170,6 +170,19 @@ export const MIGRATIONS: readonly string[] = [
     budget INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // v7 (rerun): the directory stint was started in, for a run started
+  // elsewhere than its project dir (\`cd ws && stint run --cwd pkg test\`,
+  // \`stint run -c ../other.json\` from a member): deno task resolved
+  // --cwd, -c, --env-file and --lock against it, so a rerun runs from
+  // there. A table of its own, like v3's (ALTER TABLE ADD COLUMN is not
+  // idempotent, and every migration is re-run by restore). Local to this
+  // host; rows of deleted runs go as execution_extras' do.
+  `
+  CREATE TABLE IF NOT EXISTS execution_cwd (
+    execution_id TEXT PRIMARY KEY,
+    caller_cwd TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** The schema version this build of stint writes. */

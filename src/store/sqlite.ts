@@ -31,6 +31,8 @@ export interface Database {
   prepare(sql: string): Statement;
   /** Whether a transaction is open on this connection (optional for raw handles). */
   inTransaction?(): boolean;
+  /** The file this connection is to (optional for raw handles). */
+  location?(): string | null;
   /** Close the connection. */
   close(): void;
 }
@@ -59,6 +61,9 @@ export function openSqlite(
     },
     inTransaction(): boolean {
       return db.isTransaction;
+    },
+    location(): string | null {
+      return db.location();
     },
     close(): void {
       cache.clear();

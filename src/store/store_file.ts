@@ -7,7 +7,7 @@
  * files that need SQLite to tell).
  * @module
  */
-import { StintError } from "../errors.ts";
+import { NotOursError, StintError } from "../errors.ts";
 import { describeFsError, refuseForeignEntry } from "./paths.ts";
 
 /** `PRAGMA application_id` of a stint store: "STNT". */
@@ -70,23 +70,23 @@ export function inspectStoreFile(dbPath: string): StoreFile {
 export function refuseUnusable(dbPath: string, file: StoreFile): void {
   switch (file.kind) {
     case "directory":
-      throw new StintError(
+      throw new NotOursError(
         `The store path ${dbPath} is a directory; give STINT_DB/--db a file path such as ${dbPath}/stint.db`,
       );
     case "symlink":
-      throw new StintError(
+      throw new NotOursError(
         `The store ${dbPath} is a symbolic link; stint writes nothing through links in its state dir: point STINT_DB/--db at the real file`,
       );
     case "special":
-      throw new StintError(
+      throw new NotOursError(
         `The store ${dbPath} is not a regular file; point STINT_DB/--db at a file`,
       );
     case "empty":
-      throw new StintError(
+      throw new NotOursError(
         `The store ${dbPath} is an empty file that stint did not create; remove it or point STINT_DB/--db at a new path, and stint will create its store there`,
       );
     case "not-sqlite":
-      throw new StintError(
+      throw new NotOursError(
         `The store ${dbPath} is not a SQLite database; move it aside or point STINT_DB/--db at another file`,
       );
     case "sqlite":
@@ -98,8 +98,8 @@ export function refuseUnusable(dbPath: string, file: StoreFile): void {
 }
 
 /** The refusal of a SQLite database of another program. */
-export function foreignStore(dbPath: string): StintError {
-  return new StintError(
+export function foreignStore(dbPath: string): NotOursError {
+  return new NotOursError(
     `${dbPath} is a SQLite database of another program, not a stint store; stint leaves it untouched: point STINT_DB/--db at another file`,
   );
 }

@@ -3,7 +3,8 @@
  * scope (`STINT_SCOPE`), the scopes of the runs that started it, then root.
  * `stint vars get` runs this on scripts' hot path (`$(stint vars get k)`),
  * so it imports nothing beyond the SQLite seam, the read-only open, key
- * validation and the run-start lock; the write side is in vars.ts.
+ * validation, the run-start lock and the start sidecar (a run whose start
+ * is not recorded yet); the write side is in vars.ts.
  * @module
  */
 import { NotFoundError } from "../errors.ts";
@@ -12,6 +13,7 @@ import type { Database } from "./sqlite.ts";
 import { validateKey } from "./validate.ts";
 import { ROOT_SCOPE } from "./ids.ts";
 import { waitForRunStart } from "./run_start.ts";
+import { readStartSidecar } from "./start_sidecar.ts";
 
 export { ROOT_SCOPE };
 
@@ -76,8 +78,20 @@ export function lookupVar(
     }, () => ({ entry: undefined, pending: false }));
   const first = read();
   if (!first.pending) return first.entry;
-  if (!waitForRunStart(dbPath, options?.env ?? Deno.env)) return first.entry;
-  return read().entry;
+  const env = options?.env ?? Deno.env;
+  if (!waitForRunStart(dbPath, env)) return first.entry;
+  const again = read();
+  if (!again.pending) return again.entry;
+  // A run whose start the store could not take yet: its sidecar names the
+  // caller's scope, which the run's own (empty) scope would fall back to.
+  const facts = readStartSidecar(dbPath, env.get("STINT_RUN_ID")?.trim() ?? "");
+  if (facts?.scopeId !== scope) return again.entry;
+  const parent = facts.parentScope;
+  return readOnly(
+    dbPath,
+    (db) => getVar(db, key, { scope: parent }),
+    () => undefined,
+  );
 }
 
 /** Whether a scope exists. */

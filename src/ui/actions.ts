@@ -1,7 +1,8 @@
 /**
  * The dashboard's only writes: kill a run (a background run the way
- * `stint bg kill` does; a foreground run by signalling its task's process
- * group, whose stint records the end) and rerun one (a new background run
+ * `stint bg kill` does; a foreground run by signalling its stint, which
+ * forwards it to the task's group and records the end, or the group itself
+ * when that stint is gone) and rerun one (a new background run
  * of the same task or command and arguments). Only this host's runs: pids
  * of another host mean nothing here.
  * @module
@@ -17,6 +18,7 @@ import {
   groupAlive,
   reapGroup,
   signalGroup,
+  signalProcess,
   sleep,
 } from "../runner/process_group.ts";
 import { rerunSpec } from "../runner/rerun.ts";
@@ -29,6 +31,7 @@ import {
   type Execution,
   getExecution,
   getExecutionExact,
+  getRecorder,
   reconcileExecutions,
 } from "../store/executions.ts";
 import { hostId } from "../store/meta.ts";
@@ -85,7 +88,15 @@ export async function killRun(
       `Run ${e.id} (${e.ref}) has no live process left; it will be recorded lost`,
     );
   }
-  signalGroup(pid, "SIGTERM");
+  // To the run's own stint while it lives: it forwards the signal to the
+  // task's group and records `killed`, as for a Ctrl-C (a signal straight
+  // to the group would read to it as the task's own death, `failed`).
+  const recorder = withStore(dbPath, (db) => getRecorder(db, e.id));
+  if (
+    recorder && recorder.pid !== pid &&
+    processGoneReason(recorder.pid, recorder.pidStart) === null
+  ) signalProcess(recorder.pid, "SIGTERM");
+  else signalGroup(pid, "SIGTERM");
   // The run's own stint records the end; make sure the group goes.
   reapGroup(pid, { graceMs: GRACE_MS }).catch(() => {});
   const after = await waitForEnd(dbPath, e.id);

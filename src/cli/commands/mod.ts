@@ -128,7 +128,7 @@ export function valuedFlags(flags: readonly Flag[]): Set<string> {
 export function renderHelp(cmd: Command): string {
   const out: string[] = [];
   cmd.usage.forEach((u, i) =>
-    out.push(`${i === 0 ? "Usage: " : "       "}stint ${u}`)
+    out.push(...wrapUsage(`${i === 0 ? "Usage: " : "       "}stint ${u}`))
   );
   if (cmd.about) out.push("", cmd.about);
   const flags = cmd.flags.filter((f) => !f.hidden);
@@ -152,6 +152,26 @@ export function renderHelp(cmd: Command): string {
     out.push("", "Examples:", ...cmd.examples.map((e) => `  ${e}`));
   }
   return out.join("\n");
+}
+
+/**
+ * A usage line wider than 80 columns, broken before an option group (`[`)
+ * and gone on under the first option.
+ */
+function wrapUsage(line: string): string[] {
+  if (line.length <= 80) return [line];
+  const first = line.indexOf(" [");
+  if (first === -1) return [line];
+  const indent = " ".repeat(first + 1);
+  const words = line.slice(first + 1).split(/ (?=\[)/);
+  const out = [line.slice(0, first)];
+  for (const w of words) {
+    const last = out[out.length - 1];
+    if (last.length + 1 + w.length <= 80 || last.trim() === "") {
+      out[out.length - 1] = `${last} ${w}`;
+    } else out.push(`${indent}${w}`);
+  }
+  return out;
 }
 
 /** The top-level help: every command with its summary, and the global options. */
