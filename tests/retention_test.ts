@@ -9,6 +9,7 @@ import {
   processStartTime,
   withStore,
 } from "../src/store/mod.ts";
+import { entryExists } from "../src/store/paths.ts";
 import { planPrune } from "../src/store/retention.ts";
 import { loadRetentionConfig, parseSize } from "../src/cli/retention_config.ts";
 import { stint, type TempState, tempState } from "./support/cli.ts";
@@ -25,15 +26,6 @@ function ids(st: TempState): string[] {
         r,
       ) => String(r.id)),
   );
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** A run that is running: recorded by this test process, which lives. */
@@ -97,9 +89,12 @@ Deno.test("history prune --older-than deletes finished runs older than that, wit
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /Deleted 2 runs older than 30d and 2 log files/);
   assert.deepEqual(ids(st).sort(), [recent[0].id, running.id].sort());
-  for (const e of old) assert.ok(!exists(logPath(st.db, e.id)));
-  assert.ok(exists(logPath(st.db, recent[0].id)));
-  assert.ok(exists(logPath(st.db, running.id)), "a running run keeps its log");
+  for (const e of old) assert.ok(!entryExists(logPath(st.db, e.id)));
+  assert.ok(entryExists(logPath(st.db, recent[0].id)));
+  assert.ok(
+    entryExists(logPath(st.db, running.id)),
+    "a running run keeps its log",
+  );
   // Each deletion left a tombstone stamped after the run (it syncs).
   withStore(st.db, (db) => {
     for (const e of old) {
@@ -241,14 +236,14 @@ Deno.test("automatic retention: a writing command prunes at most once an hour, a
   assert.equal((await stint(["history"], { env })).code, 0);
   assert.equal((await stint(["vars", "get", "k"], { env })).code, 1);
   assert.equal(ids(st).length, 3);
-  assert.ok(!exists(marker));
+  assert.ok(!entryExists(marker));
 
   // A write: the pass runs after it (the newest finished run is kept by
   // keep=1, the older one goes; the running one stays).
   const w = await stint(["vars", "set", "k", "v", "--global"], { env });
   assert.equal(w.code, 0, w.stderr);
   assert.deepEqual(ids(st).sort(), [old[1].id, running.id].sort());
-  assert.ok(!exists(logPath(st.db, old[0].id)));
+  assert.ok(!entryExists(logPath(st.db, old[0].id)));
   assert.ok(Deno.lstatSync(marker).isFile);
   assert.equal(Deno.lstatSync(marker).mode! & 0o777, 0o600);
 
@@ -300,10 +295,10 @@ Deno.test("log budget: over the cap, the oldest finished runs' logs go first; st
   assert.equal(w.code, 0, w.stderr);
   // 5 KiB + the running run's log, over 3 KiB: down to 90% of it (2.7
   // KiB): the three oldest finished logs go; the running run's stays.
-  const present = runs.map((e) => exists(logPath(st.db, e.id)));
+  const present = runs.map((e) => entryExists(logPath(st.db, e.id)));
   assert.deepEqual(present, [false, false, false, true, true]);
-  assert.ok(exists(logPath(st.db, running.id)));
-  assert.ok(exists(stranger));
+  assert.ok(entryExists(logPath(st.db, running.id)));
+  assert.ok(entryExists(stranger));
   assert.equal(ids(st).length, 6, "the records stay");
 
   const gone = await stint(["logs", runs[0].id], { env: st.env });

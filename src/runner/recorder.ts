@@ -13,7 +13,12 @@
  */
 import { stdioWriter, TerminalSink } from "./capture.ts";
 import { sleep } from "./process_group.ts";
-import { describeFsError, ensureLogsDir, logPath } from "../store/paths.ts";
+import {
+  describeFsError,
+  ensureLogsDir,
+  entryExists,
+  logPath,
+} from "../store/paths.ts";
 import { openStore, withStore } from "../store/open.ts";
 import {
   busyTimeoutMs,
@@ -284,7 +289,7 @@ export async function recordUnstartedRun(
       }
       : undefined,
   };
-  let noLog = !exists(path);
+  let noLog = !entryExists(path);
   if (!options.started && removeIfEmpty(path)) noLog = true;
   if (noLog) end.noLog = true;
   const recorded = await recordRunEnd(dbPath, end, {
@@ -320,15 +325,6 @@ export async function recordUnstartedRun(
     matchedTasks: start.matchedTasks ?? null,
     callerCwd: start.callerCwd ?? null,
   };
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

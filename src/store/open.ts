@@ -11,6 +11,7 @@ import { StintError } from "../errors.ts";
 import {
   describeFsError,
   ensurePrivateDir,
+  entryExists,
   refuseForeignEntry,
   stateDir,
 } from "./paths.ts";
@@ -139,7 +140,7 @@ function createPrivateFile(dbPath: string): void {
   try {
     createInitialized(dbPath);
   } catch (err) {
-    if (err instanceof Deno.errors.PermissionDenied && exists(dbPath)) {
+    if (err instanceof Deno.errors.PermissionDenied && entryExists(dbPath)) {
       // A read-only directory: let SQLite open what it can and fail with a
       // clear message on the first write.
       return;
@@ -186,15 +187,6 @@ function createInitialized(dbPath: string): void {
         // not there
       }
     }
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 

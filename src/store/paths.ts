@@ -261,3 +261,13 @@ export function describeFsError(err: unknown): string {
   if (/EROFS|read-only file system/i.test(msg)) return "read-only file system";
   return msg.split("\n")[0];
 }
+
+/** Whether something (a file, a directory, a link, even a dangling one) is at `path`. */
+export function entryExists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
