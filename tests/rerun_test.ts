@@ -49,7 +49,7 @@ function project(st: TempState): string {
 Deno.test("rerun repeats a task with the same arguments and names the run it repeats", async () => {
   const st = tempState();
   const dir = project(st);
-  const first = await stint(["run", "echoargs", "--", "a", "b c", "it's"], {
+  const first = await stint(["run", "echoargs", "a", "b c", "it's"], {
     env: st.env,
     cwd: dir,
   });

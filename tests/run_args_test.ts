@@ -57,14 +57,19 @@ Deno.test("run args: values as deno task takes them (--lock [file], --env-file o
   assert.equal(parseRunArgs(["--unstable-kv", "t"]).task, "t");
 });
 
-Deno.test("run args: after the task name everything is the task's; one -- right after it is dropped", () => {
+Deno.test("run args: after the task name everything is the task's, a -- too (as deno task passes it)", () => {
   assert.deepEqual(parseRunArgs(["t", "-b", "--json", "--", "x"]).taskArgs, [
     "-b",
     "--json",
     "--",
     "x",
   ]);
-  assert.deepEqual(parseRunArgs(["t", "--", "--", "x"]).taskArgs, ["--", "x"]);
+  assert.deepEqual(parseRunArgs(["t", "--", "x"]).taskArgs, ["--", "x"]);
+  assert.deepEqual(parseRunArgs(["t", "--", "--", "x"]).taskArgs, [
+    "--",
+    "--",
+    "x",
+  ]);
   assert.deepEqual(parseRunArgs(["--", "t", "a"]).task, "t");
   assert.equal(parseRunArgs([]).task, undefined);
 });

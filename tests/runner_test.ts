@@ -124,7 +124,7 @@ Deno.test("stint run runs a task's dependencies and records the top run", async 
   assert.equal(all[0].status, "succeeded");
 });
 
-Deno.test("arguments after -- reach the task unchanged", async () => {
+Deno.test("arguments after the task name, a -- among them, reach the task unchanged", async () => {
   const s = tempState();
   const dir = makeProject(s.dir, { show: "printf '[%s]\\n'" }, {
     name: "argv",
@@ -135,9 +135,11 @@ Deno.test("arguments after -- reach the task unchanged", async () => {
     cwd: dir,
   });
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stdout, args.map((a) => `[${a}]\n`).join(""));
+  // As from `deno task show -- ...`: the -- is the task's too.
+  const passed = ["--", ...args];
+  assert.equal(r.stdout, passed.map((a) => `[${a}]\n`).join(""));
   const [e] = executions(s.db);
-  assert.deepEqual(e.args, args);
+  assert.deepEqual(e.args, passed);
 });
 
 Deno.test("stint run finds the config walking up and runs in its directory", async () => {
@@ -298,13 +300,13 @@ Deno.test("--json prints the finished record", async () => {
   assert.ok(!Number.isNaN(Date.parse(rec.started_at)));
 });
 
-Deno.test("an unknown task exits 2 with close matches and records nothing", async () => {
+Deno.test("an unknown task exits 1 (as deno task) with close matches and records nothing", async () => {
   const s = tempState();
   const dir = makeProject(s.dir, { build: "echo b", bench: "echo c" }, {
     name: "typo",
   });
   const r = await stint(["run", "buld"], { env: s.env, cwd: dir });
-  assert.equal(r.code, 2);
+  assert.equal(r.code, 1);
   assert.match(r.stderr, /^stint: Task "buld" is not defined.*"build"/);
   assert.equal(r.stderr.trim().split("\n").length, 1);
   assert.deepEqual(executions(s.db), []);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { StintError, UsageError } from "../src/errors.ts";
+import { NotFoundError, StintError, UsageError } from "../src/errors.ts";
 import { findProject, refForName, taskRef } from "../src/tasks/mod.ts";
 import { resolveRun } from "../src/tasks/resolve.ts";
 import { JsoncError, parseJsonc } from "../src/tasks/jsonc.ts";
@@ -139,7 +139,7 @@ Deno.test("findProject: a config without tasks is still the project", () => {
   assert.deepEqual(p?.tasks, []);
   assert.throws(
     () => resolveRun({ cwd: root, task: "x" }),
-    (e) => e instanceof UsageError && /defines no tasks/.test(e.message),
+    (e) => e instanceof NotFoundError && /defines no tasks/.test(e.message),
   );
 });
 
@@ -176,7 +176,7 @@ Deno.test("resolveRun: finds the task and its project", () => {
   assert.equal(target?.matched, null);
 });
 
-Deno.test("resolveRun: an unknown task is a UsageError with close matches (a swap is one edit)", () => {
+Deno.test("resolveRun: an unknown task is a NotFoundError (exit 1, as deno task) with close matches (a swap is one edit)", () => {
   const root = tempDir();
   write(
     join(root, "deno.json"),
@@ -186,14 +186,14 @@ Deno.test("resolveRun: an unknown task is a UsageError with close matches (a swa
     assert.throws(
       () => resolveRun({ cwd: root, task: typo }),
       (e) =>
-        e instanceof UsageError && e.exitCode === 2 &&
+        e instanceof NotFoundError && e.exitCode === 1 &&
         e.message.includes(join(root, "deno.json")) &&
         e.message.includes('"build"') && !e.message.includes('"lint"'),
     );
   }
   assert.throws(
     () => resolveRun({ cwd: root, task: "zzzzzz" }),
-    (e) => e instanceof UsageError && /stint tasks/.test(e.message),
+    (e) => e instanceof NotFoundError && /stint tasks/.test(e.message),
   );
   // --if-present: nothing to run, no error.
   assert.equal(
@@ -398,7 +398,8 @@ Deno.test("resolveRun: wildcards match as deno does (anchored at the start, excl
   assert.throws(
     () => m("deploy:*"),
     (e) =>
-      e instanceof UsageError && /No task matches "deploy:\*"/.test(e.message),
+      e instanceof NotFoundError &&
+      /No task matches "deploy:\*"/.test(e.message),
   );
   // deno rejects an exclusion group without a wildcard itself: deferred.
   assert.ok(m("build(!x)")?.unsure);

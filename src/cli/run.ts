@@ -26,10 +26,11 @@ export const help =
 Run a task with \`deno task\`, exactly as deno task runs it (the nearest
 deno.json / deno.jsonc / package.json, the workspace root's tasks from a
 member, wildcards such as "build:*", dependencies, the task shell), and
-record it. Everything after the task name goes to the task (a -- right
-after it is dropped). Output streams to the terminal unchanged and is kept
-byte-exact in the run's log (stint logs <id>); on a terminal the task runs
-in a pseudo-terminal, so it keeps its colours, prompts and window size.
+record it. Everything after the task name goes to the task, word for word
+(a -- too, as deno task passes it). Output streams to the terminal
+unchanged and is kept byte-exact in the run's log (stint logs <id>); on a
+terminal the task runs in a pseudo-terminal, so it keeps its colours,
+prompts and window size.
 
 The run is recorded under the ref <project>:<task>: the project that
 defines the task (a workspace root's task run from a member is the root's),
@@ -58,8 +59,9 @@ Exit codes:
   the task's own code   as deno task reports it (also when the task handled
                         a forwarded Ctrl-C and exited with its own code)
   128+n                 deno task was killed by signal n (130: Ctrl-C)
-  2                     no task matches (close matches are listed) or bad usage
-  1                     no deno.json / package.json found
+  2                     bad usage
+  1                     no task matches (close matches are listed), as for
+                        deno task, or no deno.json / package.json found
 
 Examples:
   stint run build

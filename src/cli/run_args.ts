@@ -1,8 +1,8 @@
 /**
  * The command line of `stint run`, read the way `deno task` reads its own:
  * options come before the task name, and everything after the task name
- * belongs to the task (a `--` right after it is dropped, as stint always
- * did). stint keeps its own options (`-b`, `--json`, `--name`, and the
+ * belongs to the task, word for word (a `--` too, as deno passes it on).
+ * stint keeps its own options (`-b`, `--json`, `--name`, and the
  * global `--db` / `--quiet` / `--help`, which the dispatcher takes) and
  * passes every `deno task` option through unchanged.
  * @module
@@ -209,8 +209,8 @@ export function parseRunArgs(args: string[]): RunArgs {
   });
   if (at < args.length) {
     out.task = args[at] === "--" ? args[at + 1] : args[at];
-    const rest = args.slice(args[at] === "--" ? at + 2 : at + 1);
-    out.taskArgs = rest[0] === "--" ? rest.slice(1) : rest;
+    // Word for word, a `--` too: deno task passes it on to the task.
+    out.taskArgs = args.slice(args[at] === "--" ? at + 2 : at + 1);
   }
   return out;
 }

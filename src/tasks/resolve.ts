@@ -6,7 +6,7 @@
  * match, no flag it does not model) does it refuse, with close matches.
  * @module
  */
-import { StintError, UsageError } from "../errors.ts";
+import { NotFoundError, StintError, UsageError } from "../errors.ts";
 import { closeMatches } from "../cli/suggest.ts";
 import { isPattern, matchNames, taskFilter } from "./match.ts";
 import { findProject, type Project, taskRef } from "./mod.ts";
@@ -51,8 +51,9 @@ export interface RunTarget {
 /**
  * Resolve `req`. Returns null when `--if-present` is given and stint is
  * sure nothing matches (deno exits 0 without running anything). Throws a
- * UsageError (exit 2) with close matches for a task that is surely not
- * defined, and a StintError (exit 1) when there is no config file at all.
+ * NotFoundError (exit 1, as deno task) with close matches for a task that
+ * is surely not defined, and a StintError (exit 1) when there is no config
+ * file at all.
  */
 export function resolveRun(req: RunRequest): RunTarget | null {
   const against = (p: string) => resolve(isAbsolute(p) ? p : join(req.cwd, p));
@@ -123,7 +124,8 @@ export function resolveRun(req: RunRequest): RunTarget | null {
   }
   if (unsure.length > 0) return target(`${project.name}:${req.task}`);
   if (req.ifPresent) return null;
-  throw new UsageError(unknownTaskMessage(project, req.task));
+  // Exit 1, as deno task and a missing key or run (spec section 5).
+  throw new NotFoundError(unknownTaskMessage(project, req.task));
 }
 
 function unknownTaskMessage(project: Project, task: string): string {
