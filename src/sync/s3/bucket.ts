@@ -213,35 +213,19 @@ export class S3Bucket implements Bucket {
   /** {@inheritDoc Bucket.get} */
   async get(key: string, options?: GetOptions): Promise<StoredObject | null> {
     validateObjectKey(key);
-    const sdk = await loadS3Sdk();
-    const client = await this.#getClient();
+    const max = options?.maxBytes;
     return await this.#retry("get", key, async (a) => {
-      try {
-        const out = await client.send(
-          new sdk.GetObjectCommand({
-            Bucket: this.bucket,
-            Key: this.prefix + key,
-          }),
-          { abortSignal: a.signal },
-        );
-        const max = options?.maxBytes;
-        if (max !== undefined && (out.ContentLength ?? 0) > max) {
-          await out.Body?.transformToWebStream().cancel().catch(() => {});
-          throw tooLarge(key, out.ContentLength ?? 0, max);
-        }
-        const body = out.Body
-          ? await out.Body.transformToByteArray()
-          : new Uint8Array();
-        if (max !== undefined && body.byteLength > max) {
-          throw tooLarge(key, body.byteLength, max);
-        }
-        const obj: StoredObject = { body, metadata: out.Metadata ?? {} };
-        if (out.ETag) obj.etag = unquote(out.ETag);
-        return obj;
-      } catch (err) {
-        if (isMissingObject(err)) return null;
-        throw err;
+      const out = await this.#getObject(key, max, a.signal);
+      if (out === null) return null;
+      const body = out.Body
+        ? await out.Body.transformToByteArray()
+        : new Uint8Array();
+      if (max !== undefined && body.byteLength > max) {
+        throw tooLarge(key, body.byteLength, max);
       }
+      const obj: StoredObject = { body, metadata: out.Metadata ?? {} };
+      if (out.ETag) obj.etag = unquote(out.ETag);
+      return obj;
     }, options?.signal);
   }
 
@@ -251,28 +235,13 @@ export class S3Bucket implements Bucket {
     options?: GetOptions,
   ): Promise<StreamedObject | null> {
     validateObjectKey(key);
-    const sdk = await loadS3Sdk();
-    const client = await this.#getClient();
     const max = options?.maxBytes;
-    const out = await this.#retry("get", key, async (a) => {
-      try {
-        const out = await client.send(
-          new sdk.GetObjectCommand({
-            Bucket: this.bucket,
-            Key: this.prefix + key,
-          }),
-          { abortSignal: a.signal },
-        );
-        if (max !== undefined && (out.ContentLength ?? 0) > max) {
-          await out.Body?.transformToWebStream().cancel().catch(() => {});
-          throw tooLarge(key, out.ContentLength ?? 0, max);
-        }
-        return out;
-      } catch (err) {
-        if (isMissingObject(err)) return null;
-        throw err;
-      }
-    }, options?.signal);
+    const out = await this.#retry(
+      "get",
+      key,
+      (a) => this.#getObject(key, max, a.signal),
+      options?.signal,
+    );
     if (out === null) return null;
     const raw = out.Body
       ? out.Body.transformToWebStream() as ReadableStream<Uint8Array>
@@ -298,6 +267,37 @@ export class S3Bucket implements Bucket {
     };
     if (out.ETag) obj.etag = unquote(out.ETag);
     return obj;
+  }
+
+  /**
+   * One GetObject of `key` (one attempt): null when it is missing, a
+   * too-large error when its announced size is over `max` (the body is not
+   * read). The body is left to the caller.
+   */
+  async #getObject(
+    key: string,
+    max: number | undefined,
+    signal: AbortSignal,
+  ): Promise<S3.GetObjectCommandOutput | null> {
+    const sdk = await loadS3Sdk();
+    const client = await this.#getClient();
+    try {
+      const out = await client.send(
+        new sdk.GetObjectCommand({
+          Bucket: this.bucket,
+          Key: this.prefix + key,
+        }),
+        { abortSignal: signal },
+      );
+      if (max !== undefined && (out.ContentLength ?? 0) > max) {
+        await out.Body?.transformToWebStream().cancel().catch(() => {});
+        throw tooLarge(key, out.ContentLength ?? 0, max);
+      }
+      return out;
+    } catch (err) {
+      if (isMissingObject(err)) return null;
+      throw err;
+    }
   }
 
   /** {@inheritDoc Bucket.head} A missing bucket also reads as null here (HEAD has no error body). */
