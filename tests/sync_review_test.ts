@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createGzip, gzipSync } from "node:zlib";
-import { HAS_SCRIPT, stintOnTty } from "./support/script.ts";
+import { HAS_SCRIPT, stintOnPty } from "./support/pty.ts";
 import { stint } from "./support/cli.ts";
 import { type S3Endpoint, sdkClient } from "./support/s3.ts";
 import {
@@ -402,11 +402,11 @@ Deno.test({
             STINT_FLUSH_INTERVAL: "often",
           });
           // The rich reporter needs a terminal: run under script(1)'s pty.
-          const out = await stintOnTty(
+          const out = await stintOnPty(
             ["vars", "set", "k", "v", "--global"],
-            b.env,
+            { env: b.env },
           );
-          const text = out.text;
+          const text = out.output;
           assert.equal(out.code, 0, text);
           assert.match(text, /restored/, "the missing store was restored");
           assert.equal(

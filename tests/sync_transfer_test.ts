@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { spawnStint, stint, type TempState } from "./support/cli.ts";
-import { HAS_SCRIPT, stintOnTty } from "./support/script.ts";
+import { HAS_SCRIPT, stintOnPty } from "./support/pty.ts";
 import { putRaw } from "./support/s3.ts";
 import {
   bucketAt,
@@ -193,11 +193,10 @@ Deno.test({
         crypto.getRandomValues(content.subarray(i, i + 65536));
       }
       await runWithLog(a, content);
-      const out = await stintOnTty(["sync", "push"], {
-        ...a.env,
-        STINT_QUIET: "0",
+      const out = await stintOnPty(["sync", "push"], {
+        env: { ...a.env, STINT_QUIET: "0" },
       });
-      const text = out.text;
+      const text = out.output;
       assert.equal(out.code, 0, text);
       const frames = text.split("\r").filter((f) =>
         f.startsWith("\x1b[2Ksync: ")

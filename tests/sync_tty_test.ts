@@ -5,7 +5,7 @@
  * story, and `stint sync push` its result once.
  */
 import assert from "node:assert/strict";
-import { HAS_SCRIPT, stintOnTty } from "./support/script.ts";
+import { HAS_SCRIPT, stintOnPty } from "./support/pty.ts";
 import { closedPort } from "./support/relay.ts";
 import {
   okStint as ok,
@@ -22,10 +22,8 @@ async function onTty(
   args: string[],
   extra: Record<string, string> = {},
 ): Promise<{ code: number; lines: string[] }> {
-  const { code, text } = await stintOnTty(args, {
-    ...st.env,
-    STINT_QUIET: "0",
-    ...extra,
+  const { code, output: text } = await stintOnPty(args, {
+    env: { ...st.env, STINT_QUIET: "0", ...extra },
   });
   return {
     code,

@@ -28,12 +28,13 @@ export interface PtyResult {
 }
 
 /**
- * Run `stint args...` on a pty `cols` columns wide (stdout and stderr are
- * both the terminal). `COLUMNS` is removed so the terminal's size counts.
+ * Run `stint args...` on a pty (stdout and stderr are both the terminal),
+ * `cols` columns wide when given. `COLUMNS` is removed so the terminal's
+ * size counts.
  */
 export async function stintOnPty(
   args: string[],
-  options: { cols: number; env?: Record<string, string>; cwd?: string },
+  options: { cols?: number; env?: Record<string, string>; cwd?: string },
 ): Promise<PtyResult> {
   const base = Deno.env.toObject();
   for (const k of ["COLUMNS", "STINT_RUN_ID", "STINT_SCOPE", "STINT_BUCKET"]) {
@@ -45,7 +46,9 @@ export async function stintOnPty(
   const out = await new Deno.Command("script", {
     args: [
       "-qec",
-      `stty cols ${options.cols} rows 50; exec ${line}`,
+      options.cols === undefined
+        ? `exec ${line}`
+        : `stty cols ${options.cols} rows 50; exec ${line}`,
       "/dev/null",
     ],
     env: { ...base, ...options.env },
