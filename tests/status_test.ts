@@ -12,7 +12,7 @@ import { stint, tempState } from "./support/cli.ts";
 import { makeReadOnly } from "./support/readonly.ts";
 import { HAS_FAKETIME, skewedBy } from "./support/faketime.ts";
 import { closedPort, Relay, silentServer } from "./support/relay.ts";
-import { type S3Endpoint, sdkClient, startS3 } from "./support/s3.ts";
+import { putRaw, type S3Endpoint, startS3 } from "./support/s3.ts";
 
 const SWIFT = Deno.env.get("STINT_TEST_SWIFT") === "1";
 const AWS_VARS = [
@@ -396,22 +396,15 @@ Deno.test("status: hosts seen in the bucket are listed with their last push", as
     const st = tempState();
     await emptyStore(st.env);
     // Another machine's objects, laid out as spec section 6 says.
-    const { sdk, client } = await sdkClient(s3);
-    try {
-      for (
-        const key of [
-          "stint/hosts/ci-runner-0a1b2c3d/seg/000001-000004.ndjson.gz",
-          "stint/hosts/ci-runner-0a1b2c3d/seg/000005-000009.ndjson.gz",
-          "stint/hosts/laptop-99887766/snap.db",
-          "stint/logs/0000000000000000000000000000000000000000000000000000000000000000.gz",
-        ]
-      ) {
-        await client.send(
-          new sdk.PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: "x" }),
-        );
-      }
-    } finally {
-      client.destroy();
+    for (
+      const key of [
+        "stint/hosts/ci-runner-0a1b2c3d/seg/000001-000004.ndjson.gz",
+        "stint/hosts/ci-runner-0a1b2c3d/seg/000005-000009.ndjson.gz",
+        "stint/hosts/laptop-99887766/snap.db",
+        "stint/logs/0000000000000000000000000000000000000000000000000000000000000000.gz",
+      ]
+    ) {
+      await putRaw(s3, { bucket: s3.bucket, key }, { body: "x" });
     }
     const { report } = await statusJson({ ...st.env, ...s3.env });
     const hosts = probe(report, "hosts");
