@@ -8,9 +8,8 @@
  * @module
  */
 
-/** Every key the file may hold, and who reads it. */
-export const USER_CONFIG_KEYS: readonly string[] = [
-  // sync (src/sync/config.ts)
+/** The keys sync reads (src/sync/config.ts). */
+export const SYNC_CONFIG_KEYS: readonly string[] = [
   "bucket",
   "endpoint",
   "region",
@@ -18,7 +17,11 @@ export const USER_CONFIG_KEYS: readonly string[] = [
   "flush_interval",
   "sync_deadline",
   "gc_grace",
-  // retention (src/cli/retention_config.ts)
+];
+
+/** Every key the file may hold: sync's, then retention's (src/cli/retention_config.ts). */
+export const USER_CONFIG_KEYS: readonly string[] = [
+  ...SYNC_CONFIG_KEYS,
   "retention",
   "log_budget",
 ];

@@ -7,7 +7,12 @@
  * @module
  */
 import { parseDuration } from "../store/durations.ts";
-import { type Env, readUserConfig, safeGet } from "../user_config.ts";
+import {
+  type Env,
+  readUserConfig,
+  safeGet,
+  SYNC_CONFIG_KEYS,
+} from "../user_config.ts";
 
 /** Where and how often to sync. Holds no credential. */
 export interface SyncConfig {
@@ -65,15 +70,7 @@ export const DEFAULT_GC_GRACE_MS = 48 * 3_600_000;
 /** The default region when neither stint nor the AWS settings name one. */
 export const DEFAULT_REGION = "us-east-1";
 
-const FILE_KEYS = new Set([
-  "bucket",
-  "endpoint",
-  "region",
-  "prefix",
-  "flush_interval",
-  "sync_deadline",
-  "gc_grace",
-]);
+const FILE_KEYS = new Set(SYNC_CONFIG_KEYS);
 
 /**
  * Resolve the sync configuration. `config` is null when no bucket is
