@@ -98,6 +98,26 @@ Deno.test("a store locked past the busy timeout at the start: the task runs to i
   cleanup(t.dir);
 });
 
+Deno.test("a quick task whose run waits for a locked store is recorded with the task's own duration, not stint's wait", async () => {
+  const t = tempState();
+  const env = { ...t.env, STINT_BUSY_TIMEOUT: "1500ms" };
+  assert.equal((await stint(["exec", "--", "true"], { env })).code, 0);
+  const lock = await holdWriteLock(t.db, 5_000);
+  const r = await stint(
+    ["exec", "--name", "start:quick", "--", "sh", "-c", "exit 7"],
+    { env },
+  );
+  assert.equal(r.code, 7, r.stderr);
+  await lock.released;
+  const [run] = await historyOf(env, "start:quick");
+  assert.equal(run.exit_code, 7);
+  // stint waited 1.5 s for the start and more for the end; `exit 7` takes
+  // a few milliseconds.
+  assert.ok(Number(run.duration_ms) < 1000, `duration ${run.duration_ms}`);
+  noSidecars(t.dir);
+  cleanup(t.dir);
+});
+
 Deno.test("the task's own stint vars do not hang while its start cannot be recorded: they read through the caller's scope", async () => {
   const t = tempState();
   const env = { ...t.env, STINT_BUSY_TIMEOUT: "1s" };

@@ -11,6 +11,16 @@ import { groupAlive, reapGroup, signalGroup, sleep } from "./process_group.ts";
 import type { ChildExit, Spawned } from "./spawn.ts";
 import { signalExitCode } from "./signals.ts";
 
+/** How and when the child ended, with the signal stint had received by then. */
+export interface ChildEnd {
+  /** The child's exit status. */
+  status: ChildExit;
+  /** The signal stint had forwarded when the child ended, if any. */
+  received: Deno.Signal | null;
+  /** When it ended (ms since the epoch). */
+  at: number;
+}
+
 /** What the wait needs besides the child. */
 export interface WaitOptions {
   /** Forwards stint's signals to the child's group. */
@@ -31,12 +41,17 @@ export interface Outcome {
   spawnError: string | null;
   /** False when no child was ever spawned. */
   started?: boolean;
+  /**
+   * When the child exited (before stint drained its output or waited for
+   * the store to record it); unset when no child ran.
+   */
+  endedAt?: number;
 }
 
 /** Wait for a started child, forwarding signals, and say how it ended. */
 export async function waitForChild(
   child: Spawned,
-  exit: Promise<{ status: ChildExit; received: Deno.Signal | null }>,
+  exit: Promise<ChildEnd>,
   options: WaitOptions,
 ): Promise<Outcome> {
   const { forwarder } = options;
@@ -51,7 +66,7 @@ export async function waitForChild(
     );
   });
 
-  const { status, received } = await exit;
+  const { status, received, at } = await exit;
   mark("runner: child ran (deno task)");
   exited = true;
   if (escalation !== undefined) clearTimeout(escalation);
@@ -61,7 +76,7 @@ export async function waitForChild(
   }
   await drain(child.pumps, pgid);
   forwarder.detach();
-  return exitOutcome(status, received, options.pidError);
+  return { ...exitOutcome(status, received, options.pidError), endedAt: at };
 }
 
 /**

@@ -299,6 +299,9 @@ class Run {
       exitCode: outcome.exitCode,
       signal: outcome.signal,
       error,
+      // The task's end, not the moment the store took it (it may have had
+      // to wait for a locked store).
+      completedAt: outcome.endedAt,
     };
     // Recorded, or journalled: the exit code is the task's either way.
     const execution = this.#rec
@@ -375,6 +378,7 @@ class Run {
     const exit = child.status.then((status) => ({
       status,
       received: forwarder.received,
+      at: Date.now(),
     }));
     try {
       // Read at once: a quick child may be gone soon after.

@@ -77,6 +77,7 @@ export interface RunStart extends
 /** How a run ended, as the runner saw it. */
 export type RunFinish =
   & Required<Pick<ExecutionFinish, "exitCode" | "signal" | "error">>
+  & Pick<ExecutionFinish, "completedAt">
   & { status: "succeeded" | "failed" | "killed" };
 
 /**
@@ -175,7 +176,7 @@ export class RunRecorder {
     const end: RunEnd = {
       executionId: id,
       scopeId: this.scopeId,
-      finish: { ...finish, completedAt: Date.now() },
+      finish: { ...finish, completedAt: finish.completedAt ?? Date.now() },
       background: backgroundId
         ? {
           id: backgroundId,
@@ -275,7 +276,7 @@ export async function recordUnstartedRun(
 ): Promise<Execution> {
   const begin = runBegin(start, options.task);
   const path = logPath(dbPath, start.id);
-  const completedAt = Date.now();
+  const completedAt = options.finish.completedAt ?? Date.now();
   const end: RunEnd = {
     executionId: start.id,
     scopeId: null,
