@@ -9,6 +9,7 @@ mark("cli: main module graph evaluated");
 
 if (import.meta.main) {
   const code = await main(Deno.args);
+  mark("cli: command done");
   flushTrace();
   Deno.exit(code);
 }

@@ -46,9 +46,9 @@ import {
   type CacheInfo,
   cacheList,
   cacheSet,
+  lookupCache,
   pruneExpiredEntries,
 } from "./src/store/cache.ts";
-import { lookupCache } from "./src/store/cache_lookup.ts";
 import { parseTtl } from "./src/store/durations.ts";
 import {
   type Execution,
@@ -76,7 +76,8 @@ import {
   validateKey,
   validateSize,
 } from "./src/store/validate.ts";
-import { type EnvSource, lookupVar } from "./src/store/var_lookup.ts";
+import type { EnvSource } from "./src/store/var_lookup.ts";
+import { lookupVar } from "./src/store/full_var_lookup.ts";
 
 export { NotFoundError, StintError, UsageError };
 export type { EnvSource, ExecutionStatus as RunStatus, HistoryFilters };

@@ -10,9 +10,9 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { lookupCache, missingCacheEntry } from "../store/cache_lookup.ts";
+import { missingCacheEntry, readCache } from "../store/cache_lookup.ts";
+import { FULL_OPEN } from "../store/point_read.ts";
 import { parseTtl } from "../store/durations.ts";
-import { readExisting, storeExists } from "../store/read.ts";
 import type { Database } from "../store/sqlite.ts";
 import {
   MAX_CACHE_BYTES,
@@ -22,6 +22,7 @@ import {
 import { confirm } from "./confirm.ts";
 import type { Context } from "./context.ts";
 import { type FastFlagSpec, parseFastFlags } from "./fast_flags.ts";
+import { lazyImport } from "./lazy_import.ts";
 import {
   formatBytes,
   printJson,
@@ -68,7 +69,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     case "set":
       return await set(rest, ctx);
     case "get":
-      return get(rest, ctx);
+      return await get(rest, ctx);
     case "list":
       return await list(rest, ctx);
     case "delete":
@@ -126,24 +127,29 @@ async function set(args: string[], ctx: Context): Promise<number> {
         "stint cache set needs a value: give it after the key or pipe it on stdin",
       );
     }
-    const { readStdin } = await import("./stdin.ts");
+    const { readStdin } = await lazyImport<typeof import("./stdin.ts")>(
+      new URL("./stdin.ts", import.meta.url),
+    );
     value = await readStdin(MAX_CACHE_BYTES, { what: "cache value" });
   } else {
     value = new TextEncoder().encode(raw);
   }
   // Validate before the store is opened, so bad input writes nothing at all.
   validateSize(value.length, MAX_CACHE_BYTES, "cache value");
-  const { cacheSet } = await import("../store/cache.ts");
+  const { cacheSet } = await storeCache();
   await writing(ctx, (db) => cacheSet(db, key, value, { ttlMs }));
   return 0;
 }
 
-function get(args: string[], ctx: Context): number {
+async function get(args: string[], ctx: Context): Promise<number> {
   const { positionals: [key] } = parse(args, {}, {
     command: "cache get",
     names: ["key"],
   });
-  const value = lookupCache(ctx.dbPath, key);
+  const read = readCache(ctx.dbPath, key);
+  const value = read !== FULL_OPEN
+    ? read
+    : (await storeCache()).lookupCache(ctx.dbPath, key);
   if (!value) throw missingCacheEntry(key);
   writeAll(Deno.stdout, value);
   return 0;
@@ -154,12 +160,13 @@ async function list(args: string[], ctx: Context): Promise<number> {
     command: "cache list",
     names: [],
   });
-  const { cacheList, pruneExpiredEntries } = await import(
-    "../store/cache.ts"
-  );
-  const { bucketNow } = await import("../store/replication/clock.ts");
+  const { cacheList, pruneExpiredEntries } = await storeCache();
+  const { bucketNow } = await lazyImport<
+    typeof import("../store/replication/clock.ts")
+  >(new URL("../store/replication/clock.ts", import.meta.url));
   // Expiry is in bucket time (the store knows this host's offset from it).
   let now = Date.now();
+  const { readExisting } = await storeRead();
   const entries = readExisting(ctx.dbPath, (db) => {
     now = bucketNow(db);
     pruneQuietly(() => pruneExpiredEntries(db, { now }));
@@ -214,8 +221,10 @@ async function remove(args: string[], ctx: Context): Promise<number> {
     names: ["key"],
   });
   validateKey(key);
-  if (!storeExists(ctx.dbPath)) throw missingCacheEntry(key);
-  const { cacheDelete } = await import("../store/cache.ts");
+  if (!(await storeRead()).storeExists(ctx.dbPath)) {
+    throw missingCacheEntry(key);
+  }
+  const { cacheDelete } = await storeCache();
   let existed = false;
   await writing(ctx, (db) => {
     existed = cacheDelete(db, key);
@@ -239,8 +248,8 @@ async function clear(args: string[], ctx: Context): Promise<number> {
     return 1;
   }
   let cleared = 0;
-  if (storeExists(ctx.dbPath)) {
-    const { cacheClear } = await import("../store/cache.ts");
+  if ((await storeRead()).storeExists(ctx.dbPath)) {
+    const { cacheClear } = await storeCache();
     await writing(ctx, (db) => {
       cleared = cacheClear(db);
     });
@@ -260,14 +269,28 @@ function untilTime(at: number, now: number): string {
   return `in ${Math.round(d / 86_400_000)}d`;
 }
 
+/** Reading the store with the full open (loaded only off the `get` path). */
+function storeRead(): Promise<typeof import("../store/read.ts")> {
+  return lazyImport(new URL("../store/read.ts", import.meta.url));
+}
+
+/** The store's cache (the write side: loaded only by set, list, delete, clear). */
+function storeCache(): Promise<typeof import("../store/cache.ts")> {
+  return lazyImport(new URL("../store/cache.ts", import.meta.url));
+}
+
 /** Run a write on the store inside the sync seam (both loaded only for writes). */
 async function writing(
   ctx: Context,
   fn: (db: Database) => void,
 ): Promise<void> {
   const [{ withSyncSession }, { withStore }] = await Promise.all([
-    import("./sync_session.ts"),
-    import("../store/open.ts"),
+    lazyImport<typeof import("./sync_session.ts")>(
+      new URL("./sync_session.ts", import.meta.url),
+    ),
+    lazyImport<typeof import("../store/open.ts")>(
+      new URL("../store/open.ts", import.meta.url),
+    ),
   ]);
   await withSyncSession(ctx, { pull: false, flushLoop: false }, () => {
     withStore(ctx.dbPath, fn);

@@ -11,6 +11,7 @@ import { resolveDbPath } from "../store/paths.ts";
 import type { CommandModule, Context } from "./context.ts";
 import { eprintln, println } from "./output.ts";
 import { restorePending } from "../sync/pending.ts";
+import { listStoreEntries, type StoreEntries } from "../store/store_entries.ts";
 
 /** The version printed by `stint --version`. */
 export const VERSION = "0.1.0";
@@ -187,19 +188,23 @@ async function dispatch(argv: string[]): Promise<number> {
     color: stdoutIsTty && !Deno.env.get("NO_COLOR"),
     verbose: verbose || Deno.env.get("STINT_VERBOSE") === "1",
   };
+  // One listing of the state dir answers both checks below: a `stat` of
+  // each name costs more, mostly for the names that are not there.
+  let entries = listStoreEntries(ctx.dbPath);
   if (
     entry.restores && !entry.writes?.includes(rest[0]) &&
-    needsRestore(ctx.dbPath)
+    needsRestore(ctx.dbPath, entries)
   ) {
     const sessionSpec = "./sync_session.ts";
     const { restoreIfMissing } = await import(
       sessionSpec
     ) as typeof import("./sync_session.ts");
     await restoreIfMissing(ctx);
+    entries = undefined; // the restore changed what is there
   }
   // Run ends an earlier stint could not write (spec section 3): recorded
   // by the next process, silently; the one that saved them said so.
-  if (!entry.leavesJournal && journalHasEntries(ctx.dbPath)) {
+  if (!entry.leavesJournal && journalHasEntries(ctx.dbPath, { entries })) {
     // Computed, like every import here: Deno walks the graph of a literal
     // one at start-up, and this one is the whole store.
     const recordSpec = "../store/run_record.ts";
@@ -280,10 +285,18 @@ async function checkSubcommand(
 /**
  * Cheap gate before loading any sync code: not nested in a run (the
  * outermost stint owns the lifecycle), and no local file yet or a restore
- * still owed (`sync/pending.ts`, one more `stat`).
+ * still owed (`sync/pending.ts`), as `entries` (the state dir's listing)
+ * shows, or else one `stat` each.
  */
-function needsRestore(dbPath: string): boolean {
+function needsRestore(
+  dbPath: string,
+  entries: StoreEntries | undefined,
+): boolean {
   if (Deno.env.get("STINT_RUN_ID")) return false;
+  if (entries) {
+    return entries.kind("") === undefined ||
+      restorePending(dbPath, { entries });
+  }
   try {
     Deno.statSync(dbPath);
   } catch {

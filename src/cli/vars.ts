@@ -13,14 +13,15 @@
 import { UsageError } from "../errors.ts";
 import {
   currentScope,
-  lookupVar,
   missingVar,
+  readVar,
   ROOT_SCOPE,
 } from "../store/var_lookup.ts";
-import { storeExists } from "../store/read.ts";
+import { FULL_OPEN } from "../store/point_read.ts";
 import { MAX_VAR_BYTES, validateKey } from "../store/validate.ts";
 import type { Context } from "./context.ts";
 import { type FastFlagSpec, parseFastFlags } from "./fast_flags.ts";
+import { lazyImport } from "./lazy_import.ts";
 import {
   eprintln,
   plainText,
@@ -69,7 +70,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   const [sub, ...rest] = args;
   switch (sub) {
     case "get":
-      return get(rest, ctx);
+      return await get(rest, ctx);
     case "set":
       return await set(rest, ctx);
     case "list":
@@ -136,7 +137,7 @@ function parse(
   return { flags, positionals };
 }
 
-function get(args: string[], ctx: Context): number {
+async function get(args: string[], ctx: Context): Promise<number> {
   const { flags, positionals: [key] } = parse(args, {
     ...GLOBAL,
     "no-newline": { type: "boolean", short: "n" },
@@ -144,7 +145,12 @@ function get(args: string[], ctx: Context): number {
   const global = flags.has("global");
   // A scope that no longer exists (its run ended) still resolves: the chain
   // is empty above it, so the lookup falls back to root.
-  const entry = lookupVar(ctx.dbPath, key, { global });
+  const first = readVar(ctx.dbPath, key, { global });
+  const entry = first !== FULL_OPEN && !first.pending
+    ? first.entry
+    : (await lazyImport<typeof import("../store/full_var_lookup.ts")>(
+      new URL("../store/full_var_lookup.ts", import.meta.url),
+    )).lookupVar(ctx.dbPath, key, { global });
   if (!entry) throw missingVar(key, currentScope({ global }));
   // A trailing newline reads well on a terminal and `$(...)` strips it;
   // -n gives the exact bytes for files and pipes.
@@ -160,15 +166,15 @@ async function set(args: string[], ctx: Context): Promise<number> {
   validateKey(key);
   let value = raw;
   if (raw === "-") {
-    const { decodeText, readStdin } = await import("./stdin.ts");
+    const { decodeText, readStdin } = await lazyImport<
+      typeof import("./stdin.ts")
+    >(new URL("./stdin.ts", import.meta.url));
     value = decodeText(
       await readStdin(MAX_VAR_BYTES, { what: "value" }),
       "value",
     );
   }
-  const { checkVarInput, setScopedVar } = await import(
-    "../store/scoped_vars.ts"
-  );
+  const { checkVarInput, setScopedVar } = await scopedVars();
   // Checked before the store is opened, so bad input writes nothing at all.
   checkVarInput(key, value);
   const global = flags.has("global");
@@ -184,10 +190,13 @@ async function unset(args: string[], ctx: Context): Promise<number> {
   validateKey(key);
   const global = flags.has("global");
   // No file, nothing to unset: answered before the sync seam is loaded.
+  const { storeExists } = await lazyImport<typeof import("../store/read.ts")>(
+    new URL("../store/read.ts", import.meta.url),
+  );
   if (!storeExists(ctx.dbPath)) {
     throw missingVar(key, currentScope({ global }));
   }
-  const { unsetScopedVar } = await import("../store/scoped_vars.ts");
+  const { unsetScopedVar } = await scopedVars();
   await writing(ctx, () => unsetScopedVar(ctx.dbPath, key, { global }));
   return 0;
 }
@@ -197,7 +206,7 @@ async function list(args: string[], ctx: Context): Promise<number> {
     command: "vars list",
     names: [],
   });
-  const { listScopedVars } = await import("../store/scoped_vars.ts");
+  const { listScopedVars } = await scopedVars();
   const { scope, scopeGone, vars } = listScopedVars(ctx.dbPath, {
     global: flags.has("global"),
   });
@@ -245,9 +254,16 @@ function preview(value: string): string {
     : flat;
 }
 
+/** The store's scoped vars (the write side: loaded only by set, unset, list). */
+function scopedVars(): Promise<typeof import("../store/scoped_vars.ts")> {
+  return lazyImport(new URL("../store/scoped_vars.ts", import.meta.url));
+}
+
 /** Run a write inside the sync seam (loaded only here, never for `get`). */
 async function writing(ctx: Context, fn: () => void): Promise<void> {
-  const { withSyncSession } = await import("./sync_session.ts");
+  const { withSyncSession } = await lazyImport<
+    typeof import("./sync_session.ts")
+  >(new URL("./sync_session.ts", import.meta.url));
   await withSyncSession(ctx, { pull: false, flushLoop: false }, () => {
     fn();
     return Promise.resolve();

@@ -14,10 +14,26 @@ import {
   stampWrite,
   writeTombstone,
 } from "./replication/tombstones.ts";
+import { readOnly } from "./read.ts";
 import type { Database } from "./sqlite.ts";
 import { MAX_CACHE_BYTES, validateKey, validateSize } from "./validate.ts";
+import { cacheGet } from "./cache_lookup.ts";
 
-export { cacheGet } from "./cache_lookup.ts";
+export { cacheGet };
+
+/**
+ * The live bytes under `key` (one read-only open, migrating or refusing the
+ * store as every open does), or undefined when the entry was never set,
+ * was deleted or has expired, or there is no store. Throws a UsageError
+ * for an invalid key.
+ */
+export function lookupCache(
+  dbPath: string,
+  key: string,
+): Uint8Array | undefined {
+  validateKey(key);
+  return readOnly(dbPath, (db) => cacheGet(db, key), () => undefined);
+}
 
 /** A cache entry without its value. */
 export interface CacheInfo {

@@ -1,11 +1,12 @@
 /**
  * Reading one cache entry. `stint cache get` runs this on scripts' hot path,
- * so it imports nothing beyond the SQLite seam, the read-only open and key
- * validation; writes, listing and expiry pruning are in cache.ts.
+ * so it imports nothing beyond the SQLite seam, the point read and key
+ * validation; what the point read cannot answer goes to `lookupCache` in
+ * cache.ts, with writes, listing and expiry pruning.
  * @module
  */
 import { NotFoundError } from "../errors.ts";
-import { readOnly } from "./read.ts";
+import { FULL_OPEN, pointRead } from "./point_read.ts";
 import { bucketNow } from "./replication/clock.ts";
 import type { Database } from "./sqlite.ts";
 import { validateKey } from "./validate.ts";
@@ -26,16 +27,17 @@ export function cacheGet(
 }
 
 /**
- * The live bytes under `key` (one read-only open), or undefined when the
- * entry was never set, was deleted or has expired, or there is no store.
- * Throws a UsageError for an invalid key.
+ * The live bytes under `key` with the point read, or undefined when the
+ * entry was never set, was deleted or has expired, or there is no store;
+ * {@linkcode FULL_OPEN} when only the full open can read the store (then
+ * `lookupCache` in cache.ts answers). Throws a UsageError for an invalid key.
  */
-export function lookupCache(
+export function readCache(
   dbPath: string,
   key: string,
-): Uint8Array | undefined {
+): Uint8Array | undefined | typeof FULL_OPEN {
   validateKey(key);
-  return readOnly(dbPath, (db) => cacheGet(db, key), () => undefined);
+  return pointRead(dbPath, (db) => cacheGet(db, key), () => undefined);
 }
 
 /** The error for a cache key with no live entry. */

@@ -14,13 +14,17 @@
  */
 import { StintError } from "../errors.ts";
 import { describeFsError, refuseForeignEntry } from "./paths.ts";
+import type { StoreEntries } from "./store_entries.ts";
 
 /** Bytes kept reserved (as zeros) in the journal for entries. */
 export const JOURNAL_RESERVE = 64 * 1024;
 
+/** What the journal's name adds to the store's. */
+export const JOURNAL_SUFFIX = ".spool";
+
 /** The journal file of the store at `dbPath`. */
 export function journalPath(dbPath: string): string {
-  return `${dbPath}.spool`;
+  return dbPath + JOURNAL_SUFFIX;
 }
 
 /**
@@ -160,14 +164,22 @@ export function appendJournal(dbPath: string, entry: unknown): void {
 }
 
 /**
- * Whether the journal holds entries: one `lstat` and a one-byte read, so
+ * Whether the journal holds entries: one `lstat` (or a look at `entries`,
+ * a listing of the state dir the caller made) and a one-byte read, so
  * every command can ask before it touches the store.
  */
-export function journalHasEntries(dbPath: string): boolean {
+export function journalHasEntries(
+  dbPath: string,
+  options?: { entries?: StoreEntries },
+): boolean {
   const path = journalPath(dbPath);
   try {
-    const st = Deno.lstatSync(path);
-    if (!st.isFile || st.size === 0) return false;
+    const listed = options?.entries?.kind(JOURNAL_SUFFIX);
+    if (options?.entries && listed !== "file") return false;
+    if (listed === undefined) {
+      const st = Deno.lstatSync(path);
+      if (!st.isFile || st.size === 0) return false;
+    }
     const f = Deno.openSync(path, { read: true });
     try {
       const b = new Uint8Array(1);

@@ -25,7 +25,7 @@ import {
   STINT_APPLICATION_ID,
 } from "./ownership.ts";
 import { migrate, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
-import { translateSqliteError } from "./sqlite_errors.ts";
+import { translateSqliteError, useConnection } from "./sqlite_errors.ts";
 import { type Database, openSqlite } from "./sqlite.ts";
 
 export {
@@ -37,7 +37,7 @@ export {
   transaction,
 } from "./lock.ts";
 export { STINT_APPLICATION_ID } from "./ownership.ts";
-export { translateSqliteError } from "./sqlite_errors.ts";
+export { translateSqliteError, useConnection } from "./sqlite_errors.ts";
 
 /** Options for {@linkcode withStore}. */
 export interface OpenOptions {
@@ -62,24 +62,6 @@ export function withStore<T>(
   options?: OpenOptions,
 ): T {
   return useConnection(openStore(dbPath, options), dbPath, fn);
-}
-
-/**
- * Run `fn` on an open connection to the store at `dbPath`, turn SQLite's
- * failures into stint's one-line errors, and close the connection.
- */
-export function useConnection<T>(
-  db: Database,
-  dbPath: string,
-  fn: (db: Database) => T,
-): T {
-  try {
-    return fn(db);
-  } catch (err) {
-    throw translateSqliteError(err, dbPath);
-  } finally {
-    db.close();
-  }
 }
 
 /** Open (and prepare) a connection; the caller must close it. */

@@ -6,6 +6,7 @@
 import { StintError } from "../errors.ts";
 import { busyTimeoutMs } from "./lock.ts";
 import { openStore, useConnection, withStore } from "./open.ts";
+import { FULL_OPEN, pointRead } from "./point_read.ts";
 import { inspectStoreFile, STINT_APPLICATION_ID } from "./ownership.ts";
 import { SCHEMA_VERSION, schemaVersion } from "./schema.ts";
 import { type Database, openSqlite } from "./sqlite.ts";
@@ -89,10 +90,9 @@ function walHoldsChanges(dbPath: string): boolean {
 
 /**
  * A point read that never writes (`vars get`, `cache get`, the API's
- * getters): a read-only connection with the busy timeout, no pragmas, no
- * directory checks. Closing it never checkpoints the WAL, so a read costs
- * no fsync however much a run left in the WAL. A file on an older schema
- * is first migrated by the ordinary writable open, and if the read-only
+ * getters): point_read.ts's one read-only open when the store is in its
+ * plain state. A file on an older schema (or not yet marked as stint's) is
+ * first migrated by the ordinary writable open, and if the read-only
  * connection cannot be set up at all (say SQLite cannot create the `-shm`
  * file it needs) the read goes through that open too, as before.
  */
@@ -101,6 +101,8 @@ export function readOnly<T>(
   fn: (db: Database) => T,
   missing: () => T,
 ): T {
+  const plain = pointRead(dbPath, fn, missing);
+  if (plain !== FULL_OPEN) return plain;
   if (!storeExists(dbPath)) return missing();
   let db: Database | undefined;
   try {

@@ -4,6 +4,25 @@
  */
 import { StintError } from "../errors.ts";
 import { busyTimeoutMs, isBusyError, StoreBusyError } from "./lock.ts";
+import type { Database } from "./sqlite.ts";
+
+/**
+ * Run `fn` on an open connection to the store at `dbPath`, turn SQLite's
+ * failures into stint's one-line errors, and close the connection.
+ */
+export function useConnection<T>(
+  db: Database,
+  dbPath: string,
+  fn: (db: Database) => T,
+): T {
+  try {
+    return fn(db);
+  } catch (err) {
+    throw translateSqliteError(err, dbPath);
+  } finally {
+    db.close();
+  }
+}
 
 /** Turn SQLite failures into one-line errors that name the file and what to do. */
 export function translateSqliteError(err: unknown, dbPath: string): unknown {

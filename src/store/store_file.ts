@@ -37,6 +37,15 @@ export function inspectStoreFile(dbPath: string): StoreFile {
   if (st.isDirectory) return { kind: "directory" };
   if (!st.isFile) return { kind: "special" };
   if (st.size === 0) return { kind: "empty" };
+  return readStoreHeader(dbPath);
+}
+
+/**
+ * Judge a regular file at `dbPath` by its 100-byte header alone (no
+ * `lstat`: for a caller that already knows it is a regular file). A file
+ * shorter than a header, or without SQLite's magic, is `not-sqlite`.
+ */
+export function readStoreHeader(dbPath: string): StoreFile {
   const header = new Uint8Array(100);
   let n = 0;
   try {
@@ -56,8 +65,10 @@ export function inspectStoreFile(dbPath: string): StoreFile {
       { cause: err },
     );
   }
-  const magic = new TextDecoder().decode(header.subarray(0, 16));
-  if (n < 100 || magic !== "SQLite format 3\0") return { kind: "not-sqlite" };
+  if (n === 0) return { kind: "empty" };
+  if (n < 100 || !SQLITE_MAGIC.every((b, i) => header[i] === b)) {
+    return { kind: "not-sqlite" };
+  }
   const view = new DataView(header.buffer);
   return {
     kind: "sqlite",
@@ -65,6 +76,9 @@ export function inspectStoreFile(dbPath: string): StoreFile {
     applicationId: view.getUint32(68),
   };
 }
+
+// The first 16 bytes of every SQLite database file.
+const SQLITE_MAGIC = new TextEncoder().encode("SQLite format 3\0");
 
 /** Throw the one-line reason when `file` cannot be used as a store. */
 export function refuseUnusable(dbPath: string, file: StoreFile): void {

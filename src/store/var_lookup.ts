@@ -2,18 +2,17 @@
  * Reading vars through the scope chain, as one process sees them: its run's
  * scope (`STINT_SCOPE`), the scopes of the runs that started it, then root.
  * `stint vars get` runs this on scripts' hot path (`$(stint vars get k)`),
- * so it imports nothing beyond the SQLite seam, the read-only open, key
- * validation, the run-start lock and the start sidecar (a run whose start
- * is not recorded yet); the write side is in vars.ts.
+ * so it imports nothing beyond the SQLite seam, the point read and key
+ * validation. What the point read cannot answer (a store to migrate, a run
+ * whose scope is not recorded yet) is full_var_lookup.ts's, loaded only
+ * then; the write side is in vars.ts.
  * @module
  */
 import { NotFoundError } from "../errors.ts";
-import { readOnly } from "./read.ts";
+import { FULL_OPEN, pointRead } from "./point_read.ts";
 import type { Database } from "./sqlite.ts";
 import { validateKey } from "./validate.ts";
 import { ROOT_SCOPE } from "./ids.ts";
-import { waitForRunStart } from "./run_start.ts";
-import { readStartSidecar } from "./start_sidecar.ts";
 
 export { ROOT_SCOPE };
 
@@ -54,44 +53,49 @@ export function missingVar(key: string, scope: string): NotFoundError {
   );
 }
 
+/** What one read of the chain found. */
+export interface VarRead {
+  /** The nearest entry, if any. */
+  entry: VarEntry | undefined;
+  /** The scope the read started from. */
+  scope: string;
+  /**
+   * The entry is not from `scope` and `scope` is not recorded (yet): the
+   * run may still be recording its start (full_var_lookup.ts waits).
+   */
+  pending: boolean;
+}
+
 /**
- * Look `key` up as this process sees it (one read-only open). Undefined
- * when it is set nowhere in the chain or the store does not exist; a scope
- * that no longer exists (its run ended) falls back to root. Throws a
+ * Read `key` once as this process sees it, with the point read: the entry
+ * is undefined when it is set nowhere in the chain or there is no store; a
+ * scope that no longer exists (its run ended) falls back to root.
+ * {@linkcode FULL_OPEN} when only the full open can read the store; when
+ * that or `pending`, full_var_lookup.ts's `lookupVar` answers. Throws a
  * UsageError for an invalid key.
  */
-export function lookupVar(
+export function readVar(
   dbPath: string,
   key: string,
   options?: { global?: boolean; env?: EnvSource },
-): VarEntry | undefined {
+): VarRead | typeof FULL_OPEN {
   validateKey(key);
   const scope = currentScope(options);
-  const read = () =>
-    readOnly(dbPath, (db) => {
-      const entry = getVar(db, key, { scope });
-      // Not found in the run's own scope: is that scope there at all? A
-      // run records it while its task boots (run_start.ts).
-      const pending = scope !== ROOT_SCOPE && entry?.scopeId !== scope &&
-        !scopeExists(db, scope);
-      return { entry, pending };
-    }, () => ({ entry: undefined, pending: false }));
-  const first = read();
-  if (!first.pending) return first.entry;
-  const env = options?.env ?? Deno.env;
-  if (!waitForRunStart(dbPath, env)) return first.entry;
-  const again = read();
-  if (!again.pending) return again.entry;
-  // A run whose start the store could not take yet: its sidecar names the
-  // caller's scope, which the run's own (empty) scope would fall back to.
-  const facts = readStartSidecar(dbPath, env.get("STINT_RUN_ID")?.trim() ?? "");
-  if (facts?.scopeId !== scope) return again.entry;
-  const parent = facts.parentScope;
-  return readOnly(
+  return pointRead(
     dbPath,
-    (db) => getVar(db, key, { scope: parent }),
-    () => undefined,
+    (db) => readChain(db, key, scope),
+    () => ({ entry: undefined, scope, pending: false }),
   );
+}
+
+/** Look `key` up from `scope` on an open connection (see {@linkcode VarRead}). */
+export function readChain(db: Database, key: string, scope: string): VarRead {
+  const entry = getVar(db, key, { scope });
+  // Not found in the run's own scope: is that scope there at all? A run
+  // records it while its task boots (run_start.ts).
+  const pending = scope !== ROOT_SCOPE && entry?.scopeId !== scope &&
+    !scopeExists(db, scope);
+  return { entry, scope, pending };
 }
 
 /** Whether a scope exists. */

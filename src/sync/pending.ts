@@ -7,14 +7,27 @@
  * loaded to check it: one `stat`.
  * @module
  */
+import type { StoreEntries } from "../store/store_entries.ts";
+
+/** What the marker's name adds to the store's. */
+export const PENDING_RESTORE_SUFFIX = ".restore-pending";
 
 /** The marker beside `dbPath`. */
 export function pendingRestorePath(dbPath: string): string {
-  return `${dbPath}.restore-pending`;
+  return dbPath + PENDING_RESTORE_SUFFIX;
 }
 
-/** Whether a restore is owed for `dbPath`. */
-export function restorePending(dbPath: string): boolean {
+/**
+ * Whether a restore is owed for `dbPath`: one `stat`, or a look at
+ * `entries` (a listing of the state dir the caller made).
+ */
+export function restorePending(
+  dbPath: string,
+  options?: { entries?: StoreEntries },
+): boolean {
+  if (options?.entries) {
+    return options.entries.kind(PENDING_RESTORE_SUFFIX) !== undefined;
+  }
   try {
     Deno.statSync(pendingRestorePath(dbPath));
     return true;
