@@ -6,7 +6,7 @@
  * @module
  */
 import { NotFoundError } from "../errors.ts";
-import { FULL_OPEN, pointRead } from "./point_read.ts";
+import { type FULL_OPEN, pointRead } from "./point_read.ts";
 import { bucketNow } from "./replication/clock.ts";
 import type { Database } from "./sqlite.ts";
 import { validateKey } from "./validate.ts";

@@ -6,7 +6,7 @@
  * match, no flag it does not model) does it refuse, with close matches.
  * @module
  */
-import { NotFoundError, StintError, UsageError } from "../errors.ts";
+import { NotFoundError, StintError } from "../errors.ts";
 import { closeMatches } from "../cli/suggest.ts";
 import { isPattern, matchNames, taskFilter } from "./match.ts";
 import { findProject, type Project, taskRef } from "./mod.ts";
