@@ -2,7 +2,7 @@
  * stint — a task runner for Deno that remembers what ran.
  * @module
  */
-import { flushTrace, mark } from "./src/trace.ts";
+import { flushTrace, mark, tracing } from "./src/trace.ts";
 import { main } from "./src/cli/mod.ts";
 
 mark("cli: main module graph evaluated");
@@ -10,6 +10,6 @@ mark("cli: main module graph evaluated");
 if (import.meta.main) {
   const code = await main(Deno.args);
   mark("cli: command done");
-  flushTrace();
+  if (tracing()) flushTrace();
   Deno.exit(code);
 }

@@ -21,16 +21,16 @@ import {
 } from "../store/validate.ts";
 import { confirm } from "./confirm.ts";
 import type { Context } from "./context.ts";
-import { type FastFlagSpec, parseFastFlags } from "./fast_flags.ts";
+import type { FastFlagSpec } from "./fast_flags.ts";
 import { lazyImport } from "./lazy_import.ts";
 import {
-  formatBytes,
   printJson,
   println,
   printTable,
   relativeTime,
   writeAll,
 } from "./output.ts";
+import { formatBytes } from "../format.ts";
 
 /** Help for `stint cache`. */
 export const help = `Usage: stint cache <subcommand>
@@ -60,6 +60,14 @@ Examples:
   stint cache get dist.tar | tar -x
   stint cache list --json`;
 
+/**
+ * The flag parser, loaded only for a call with flags: the plain `get <key>`
+ * scripts make in loops has none.
+ */
+function flagParser(): Promise<typeof import("./fast_flags.ts")> {
+  return lazyImport(new URL("./fast_flags.ts", import.meta.url));
+}
+
 const SUBCOMMANDS = "set, get, list, delete or clear";
 
 /** Run `stint cache`. */
@@ -86,11 +94,14 @@ export async function run(args: string[], ctx: Context): Promise<number> {
 }
 
 /** Parse flags; arguments after `--` count as positionals (values like "-5"). */
-function parse(
+async function parse(
   args: string[],
   spec: FastFlagSpec,
   options: { command: string; names: string[]; optional?: number },
-): { values: Record<string, string | boolean>; positionals: string[] } {
+): Promise<
+  { values: Record<string, string | boolean>; positionals: string[] }
+> {
+  const { parseFastFlags } = await flagParser();
   const p = parseFastFlags(args, spec, { command: options.command });
   const positionals = [...p.positionals, ...p.rest];
   const max = options.names.length;
@@ -114,7 +125,7 @@ function parse(
 }
 
 async function set(args: string[], ctx: Context): Promise<number> {
-  const { values: p, positionals: [key, raw] } = parse(args, {
+  const { values: p, positionals: [key, raw] } = await parse(args, {
     ttl: { type: "string" },
   }, { command: "cache set", names: ["key", "value"], optional: 1 });
   validateKey(key);
@@ -142,10 +153,12 @@ async function set(args: string[], ctx: Context): Promise<number> {
 }
 
 async function get(args: string[], ctx: Context): Promise<number> {
-  const { positionals: [key] } = parse(args, {}, {
-    command: "cache get",
-    names: ["key"],
-  });
+  // The call scripts make in loops, `stint cache get <key>`, has no flag
+  // to parse (the parser's first run costs more than the lookup's SQL).
+  const [key] = args.length === 1 && !args[0].startsWith("-")
+    ? args
+    : (await parse(args, {}, { command: "cache get", names: ["key"] }))
+      .positionals;
   const read = readCache(ctx.dbPath, key);
   const value = read !== FULL_OPEN
     ? read
@@ -156,7 +169,7 @@ async function get(args: string[], ctx: Context): Promise<number> {
 }
 
 async function list(args: string[], ctx: Context): Promise<number> {
-  const { values: p } = parse(args, { json: { type: "boolean" } }, {
+  const { values: p } = await parse(args, { json: { type: "boolean" } }, {
     command: "cache list",
     names: [],
   });
@@ -216,7 +229,7 @@ function pruneQuietly(prune: () => unknown): void {
 }
 
 async function remove(args: string[], ctx: Context): Promise<number> {
-  const { positionals: [key] } = parse(args, {}, {
+  const { positionals: [key] } = await parse(args, {}, {
     command: "cache delete",
     names: ["key"],
   });
@@ -234,7 +247,9 @@ async function remove(args: string[], ctx: Context): Promise<number> {
 }
 
 async function clear(args: string[], ctx: Context): Promise<number> {
-  const { values: p } = parse(args, { yes: { type: "boolean", short: "y" } }, {
+  const { values: p } = await parse(args, {
+    yes: { type: "boolean", short: "y" },
+  }, {
     command: "cache clear",
     names: [],
   });

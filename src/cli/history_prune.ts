@@ -24,13 +24,8 @@ import { HISTORY } from "./commands/history.ts";
 import { findSubcommand, parseSpec } from "./commands/mod.ts";
 import { confirm } from "./confirm.ts";
 import type { Context } from "./context.ts";
-import {
-  formatBytes,
-  printJson,
-  println,
-  printTable,
-  relativeTime,
-} from "./output.ts";
+import { printJson, println, printTable, relativeTime } from "./output.ts";
+import { formatBytes } from "../format.ts";
 import { readStore } from "./read_store.ts";
 import { loadRetentionConfig } from "./retention_config.ts";
 

@@ -36,12 +36,12 @@ import { currentProjectDir } from "./here.ts";
 import { FOLLOW_CHUNK_BYTES, openLog, readLogFrom } from "./log_source.ts";
 import {
   eprintln,
-  formatBytes,
   paint,
   plainText,
   relativeTime,
   writeAll,
 } from "./output.ts";
+import { formatBytes } from "../format.ts";
 import { prunedLog } from "../store/log_budget.ts";
 import { fetchRemoteLog } from "./sync_session.ts";
 

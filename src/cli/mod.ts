@@ -153,25 +153,11 @@ async function dispatch(argv: string[]): Promise<number> {
     name === undefined || (help && name === "help") ||
     name === "help" && rest.length === 0
   ) {
-    const { renderTopHelp } = await loadTable();
-    println(await renderTopHelp());
-    return help || name === "help" ? 0 : 2;
+    return await topHelp(help || name === "help");
   }
   if (name === "help") return dispatch([...rest, "--help"]);
   const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (!entry) {
-    const suggestSpec = "./suggest.ts";
-    const { closeMatches } = await import(
-      suggestSpec
-    ) as typeof import("./suggest.ts");
-    const { COMMAND_NAMES } = await loadTable();
-    const near = closeMatches(name, [...COMMAND_NAMES]);
-    throw new UsageError(
-      `Unknown command "${name}"${
-        near.length ? `; did you mean ${near.join(" or ")}?` : ""
-      } (see stint --help)`,
-    );
-  }
+  if (!entry) return await unknownCommand(name);
   mark("cli: global options");
   const mod = name === "run" && runModule ? runModule : await entry.load();
   mark(`cli: ${name} command loaded`);
@@ -179,13 +165,19 @@ async function dispatch(argv: string[]): Promise<number> {
     println(await helpFor(name, rest, mod));
     return 0;
   }
-  const stdoutIsTty = Deno.stdout.isTerminal();
   const ctx: Context = {
     dbPath: resolveDbPath(db),
     quiet: quiet || Deno.env.get("STINT_QUIET") === "1",
-    stdoutIsTty,
-    stderrIsTty: Deno.stderr.isTerminal(),
-    color: stdoutIsTty && !Deno.env.get("NO_COLOR"),
+    // Asked when a command needs them: `vars get` never does.
+    get stdoutIsTty() {
+      return Deno.stdout.isTerminal();
+    },
+    get stderrIsTty() {
+      return Deno.stderr.isTerminal();
+    },
+    get color() {
+      return Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
+    },
     verbose: verbose || Deno.env.get("STINT_VERBOSE") === "1",
   };
   // One listing of the state dir answers both checks below: a `stat` of
@@ -195,23 +187,13 @@ async function dispatch(argv: string[]): Promise<number> {
     entry.restores && !entry.writes?.includes(rest[0]) &&
     needsRestore(ctx.dbPath, entries)
   ) {
-    const sessionSpec = "./sync_session.ts";
-    const { restoreIfMissing } = await import(
-      sessionSpec
-    ) as typeof import("./sync_session.ts");
-    await restoreIfMissing(ctx);
+    await restoreFirst(ctx);
     entries = undefined; // the restore changed what is there
   }
   // Run ends an earlier stint could not write (spec section 3): recorded
   // by the next process, silently; the one that saved them said so.
   if (!entry.leavesJournal && journalHasEntries(ctx.dbPath, { entries })) {
-    // Computed, like every import here: Deno walks the graph of a literal
-    // one at start-up, and this one is the whole store.
-    const recordSpec = "../store/run_record.ts";
-    const { replayJournal } = await import(
-      recordSpec
-    ) as typeof import("../store/run_record.ts");
-    replayJournal(ctx.dbPath);
+    await replay(ctx.dbPath);
   }
   mark("cli: context, journal checked");
   try {
@@ -224,6 +206,51 @@ async function dispatch(argv: string[]): Promise<number> {
     }
     throw err;
   }
+}
+
+// The cold paths of dispatch, kept out of it: V8 compiles a function on
+// its first call, so every line in dispatch costs every command.
+
+/** `stint`, `stint help`, `stint --help`: the command list. */
+async function topHelp(asked: boolean): Promise<number> {
+  const { renderTopHelp } = await loadTable();
+  println(await renderTopHelp());
+  return asked ? 0 : 2;
+}
+
+/** The usage error for a command that does not exist, with close matches. */
+async function unknownCommand(name: string): Promise<never> {
+  const suggestSpec = "./suggest.ts";
+  const { closeMatches } = await import(
+    suggestSpec
+  ) as typeof import("./suggest.ts");
+  const { COMMAND_NAMES } = await loadTable();
+  const near = closeMatches(name, [...COMMAND_NAMES]);
+  throw new UsageError(
+    `Unknown command "${name}"${
+      near.length ? `; did you mean ${near.join(" or ")}?` : ""
+    } (see stint --help)`,
+  );
+}
+
+/** Restore the store from the bucket before a command reads it. */
+async function restoreFirst(ctx: Context): Promise<void> {
+  const sessionSpec = "./sync_session.ts";
+  const { restoreIfMissing } = await import(
+    sessionSpec
+  ) as typeof import("./sync_session.ts");
+  await restoreIfMissing(ctx);
+}
+
+/** Record the run ends waiting in the journal. */
+async function replay(dbPath: string): Promise<void> {
+  // Computed, like every import here: Deno walks the graph of a literal
+  // one at start-up, and this one is the whole store.
+  const recordSpec = "../store/run_record.ts";
+  const { replayJournal } = await import(
+    recordSpec
+  ) as typeof import("../store/run_record.ts");
+  replayJournal(dbPath);
 }
 
 /** `stint __complete <words>`: the store is the line's `--db`, if it has one yet. */

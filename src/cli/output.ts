@@ -225,5 +225,3 @@ export function relativeTime(at: number, now: number = Date.now()): string {
   if (d < 30 * 86_400_000) return `${Math.floor(d / 86_400_000)}d ago`;
   return new Date(at).toISOString().slice(0, 10);
 }
-
-export { formatBytes } from "../format.ts";

@@ -13,13 +13,8 @@ import { withStore } from "../store/open.ts";
 import { clockOffset } from "../store/replication/clock.ts";
 import { boolFlag, type FlagSpec, parseFlags, stringFlag } from "./args.ts";
 import type { Context } from "./context.ts";
-import {
-  eprintln,
-  formatBytes,
-  formatDuration,
-  printJson,
-  println,
-} from "./output.ts";
+import { eprintln, formatDuration, printJson, println } from "./output.ts";
+import { formatBytes } from "../format.ts";
 
 /** Help for `stint sync`. */
 export const help = `Usage: stint sync <subcommand> [options]

@@ -20,7 +20,7 @@ import {
 import { FULL_OPEN } from "../store/point_read.ts";
 import { MAX_VAR_BYTES, validateKey } from "../store/validate.ts";
 import type { Context } from "./context.ts";
-import { type FastFlagSpec, parseFastFlags } from "./fast_flags.ts";
+import type { FastFlagSpec } from "./fast_flags.ts";
 import { lazyImport } from "./lazy_import.ts";
 import {
   eprintln,
@@ -63,6 +63,14 @@ Examples:
   git log -1 --format=%B | stint vars set message -
   stint vars list --json`;
 
+/**
+ * The flag parser, loaded only for a call with flags: the plain `get <key>`
+ * scripts make in loops has none.
+ */
+function flagParser(): Promise<typeof import("./fast_flags.ts")> {
+  return lazyImport(new URL("./fast_flags.ts", import.meta.url));
+}
+
 const SUBCOMMANDS = "set, get, list or unset";
 
 /** Run `stint vars`. */
@@ -102,12 +110,13 @@ interface Parsed {
  * positionals (`names`). Arguments after `--` (and a lone `-`) are
  * positionals, so a value may start with `-`.
  */
-function parse(
+async function parse(
   args: string[],
   spec: FlagSpec,
   options: { command: string; names: string[] },
-): Parsed {
+): Promise<Parsed> {
   const see = `(see stint ${options.command} --help)`;
+  const { parseFastFlags } = await flagParser();
   const p = parseFastFlags(args, spec, {
     command: options.command,
     unknownHint: options.names.includes("value")
@@ -138,10 +147,15 @@ function parse(
 }
 
 async function get(args: string[], ctx: Context): Promise<number> {
-  const { flags, positionals: [key] } = parse(args, {
-    ...GLOBAL,
-    "no-newline": { type: "boolean", short: "n" },
-  }, { command: "vars get", names: ["key"] });
+  // The call scripts make in loops, `stint vars get <key>`, has no flag
+  // to parse (the parser's first run costs more than the lookup's SQL).
+  const { flags, positionals: [key] } =
+    args.length === 1 && !args[0].startsWith("-")
+      ? { flags: new Set<string>(), positionals: args }
+      : await parse(args, {
+        ...GLOBAL,
+        "no-newline": { type: "boolean", short: "n" },
+      }, { command: "vars get", names: ["key"] });
   const global = flags.has("global");
   // A scope that no longer exists (its run ended) still resolves: the chain
   // is empty above it, so the lookup falls back to root.
@@ -159,7 +173,7 @@ async function get(args: string[], ctx: Context): Promise<number> {
 }
 
 async function set(args: string[], ctx: Context): Promise<number> {
-  const { flags, positionals: [key, raw] } = parse(args, GLOBAL, {
+  const { flags, positionals: [key, raw] } = await parse(args, GLOBAL, {
     command: "vars set",
     names: ["key", "value"],
   });
@@ -183,7 +197,7 @@ async function set(args: string[], ctx: Context): Promise<number> {
 }
 
 async function unset(args: string[], ctx: Context): Promise<number> {
-  const { flags, positionals: [key] } = parse(args, GLOBAL, {
+  const { flags, positionals: [key] } = await parse(args, GLOBAL, {
     command: "vars unset",
     names: ["key"],
   });
@@ -202,10 +216,14 @@ async function unset(args: string[], ctx: Context): Promise<number> {
 }
 
 async function list(args: string[], ctx: Context): Promise<number> {
-  const { flags } = parse(args, { ...GLOBAL, json: { type: "boolean" } }, {
-    command: "vars list",
-    names: [],
-  });
+  const { flags } = await parse(
+    args,
+    { ...GLOBAL, json: { type: "boolean" } },
+    {
+      command: "vars list",
+      names: [],
+    },
+  );
   const { listScopedVars } = await scopedVars();
   const { scope, scopeGone, vars } = listScopedVars(ctx.dbPath, {
     global: flags.has("global"),

@@ -184,16 +184,17 @@ function isDirectory(path: string): boolean {
  * a symbolic link, not the expected kind of file, or another user's: stint
  * writes nothing through a link there (a link planted in a shared directory
  * would send its writes, and its chmods, somewhere else). Missing is fine.
+ * Returns what `lstat` said (undefined when missing).
  */
 export function refuseForeignEntry(
   path: string,
   kind: "file" | "directory",
-): void {
+): Deno.FileInfo | undefined {
   let st: Deno.FileInfo;
   try {
     st = Deno.lstatSync(path);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return;
+    if (err instanceof Deno.errors.NotFound) return undefined;
     throw new StintError(`Cannot use ${path}: ${describeFsError(err)}`, {
       cause: err,
     });
@@ -213,6 +214,7 @@ export function refuseForeignEntry(
       `${path} belongs to another user (uid ${st.uid}); stint writes only into its own files: remove it or point STINT_DB/--db elsewhere`,
     );
   }
+  return st;
 }
 
 /** The logs directory, created if missing and refused if it is not stint's own. */

@@ -19,7 +19,7 @@ import { busyTimeoutMs } from "./lock.ts";
 import { refuseForeignEntry } from "./paths.ts";
 import { SCHEMA_VERSION, schemaVersion } from "./schema.ts";
 import { type Database, openSqlite } from "./sqlite.ts";
-import { useConnection } from "./sqlite_errors.ts";
+import { StintError } from "../errors.ts";
 import { listStoreEntries } from "./store_entries.ts";
 import { readStoreHeader, STINT_APPLICATION_ID } from "./store_file.ts";
 
@@ -32,9 +32,9 @@ const SIDE_FILES = ["-wal", "-shm", "-journal"];
 /**
  * Run `fn` on a read-only connection to the store at `dbPath`, or return
  * `missing()` when there is no store, or {@linkcode FULL_OPEN} when the
- * store is not in the plain state this read handles. Errors from `fn` are
- * the one-line errors of every store access; a side file of another user
- * is refused as the full open would refuse it.
+ * store is not in the plain state this read handles, or SQLite fails to
+ * read it (the full open then reads it or words the error). A side file
+ * of another user is refused as the full open would refuse it.
  */
 export function pointRead<T>(
   dbPath: string,
@@ -46,11 +46,13 @@ export function pointRead<T>(
   const kind = entries.kind("");
   if (kind === undefined) return missing();
   if (kind !== "file") return FULL_OPEN;
+  let walBytes = 0;
   for (const side of SIDE_FILES) {
     const sideKind = entries.kind(side);
     if (sideKind === undefined) continue;
     if (sideKind !== "file") return FULL_OPEN;
-    refuseForeignEntry(dbPath + side, "file");
+    const info = refuseForeignEntry(dbPath + side, "file");
+    if (side === "-wal") walBytes = info?.size ?? 0;
   }
   const file = readStoreHeader(dbPath);
   if (
@@ -63,10 +65,12 @@ export function pointRead<T>(
   } catch {
     return FULL_OPEN;
   }
-  // The header can lag the WAL (a migration not yet checkpointed).
-  let current = false;
+  // The header is the schema version unless the WAL holds a newer page 1
+  // (a migration not yet checkpointed). Neither check holds a migration
+  // off until `fn` runs: each statement reads its own snapshot.
+  let current = walBytes === 0;
   try {
-    current = schemaVersion(db) === SCHEMA_VERSION;
+    current ||= schemaVersion(db) === SCHEMA_VERSION;
   } catch {
     // judged by the full open
   }
@@ -74,5 +78,16 @@ export function pointRead<T>(
     db.close();
     return FULL_OPEN;
   }
-  return useConnection(db, dbPath, fn);
+  try {
+    return fn(db);
+  } catch (err) {
+    // A read-only connection fails at its first statement when SQLite
+    // cannot set up the WAL index (a read-only directory), and a store
+    // that went bad fails here too: the full open reads what can be read
+    // and words the error. Errors of stint's own are fn's answer.
+    if (err instanceof StintError) throw err;
+    return FULL_OPEN;
+  } finally {
+    db.close();
+  }
 }

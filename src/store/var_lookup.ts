@@ -10,7 +10,7 @@
  */
 import { NotFoundError } from "../errors.ts";
 import { type FULL_OPEN, pointRead } from "./point_read.ts";
-import type { Database } from "./sqlite.ts";
+import type { Database, Row } from "./sqlite.ts";
 import { validateKey } from "./validate.ts";
 import { ROOT_SCOPE } from "./ids.ts";
 
@@ -88,13 +88,28 @@ export function readVar(
   );
 }
 
-/** Look `key` up from `scope` on an open connection (see {@linkcode VarRead}). */
+/**
+ * Look `key` up from `scope` on an open connection (see
+ * {@linkcode VarRead}): one statement, which also says whether `scope` is
+ * recorded.
+ */
 export function readChain(db: Database, key: string, scope: string): VarRead {
-  const entry = getVar(db, key, { scope });
-  // Not found in the run's own scope: is that scope there at all? A run
-  // records it while its task boots (run_start.ts).
+  const row = db.prepare(
+    `${CHAIN} SELECT EXISTS(SELECT 1 FROM scopes WHERE id = ?1) AS known,
+       v.key, v.value, v.scope_id, v.updated_at
+     FROM (SELECT 1) LEFT JOIN (
+       SELECT v.key, v.value, v.scope_id, v.updated_at FROM full_chain c
+       JOIN vars v ON v.scope_id = c.id AND v.key = ?2
+       ORDER BY c.depth LIMIT 1
+     ) v ON 1`,
+  ).get(scope, key);
+  const entry = row?.key === null || row?.key === undefined
+    ? undefined
+    : toEntry(row);
+  // Not found in the run's own scope, which is not recorded: a run records
+  // it while its task boots (run_start.ts).
   const pending = scope !== ROOT_SCOPE && entry?.scopeId !== scope &&
-    !scopeExists(db, scope);
+    !row?.known;
   return { entry, scope, pending };
 }
 
@@ -125,14 +140,16 @@ export function getVar(
     `${CHAIN} SELECT v.key, v.value, v.scope_id, v.updated_at FROM full_chain c
        JOIN vars v ON v.scope_id = c.id AND v.key = ? ORDER BY c.depth LIMIT 1`,
   ).get(options?.scope ?? ROOT_SCOPE, key);
-  return row
-    ? {
-      key: String(row.key),
-      value: String(row.value),
-      scopeId: String(row.scope_id),
-      updatedAt: Number(row.updated_at),
-    }
-    : undefined;
+  return row ? toEntry(row) : undefined;
+}
+
+function toEntry(row: Row): VarEntry {
+  return {
+    key: String(row.key),
+    value: String(row.value),
+    scopeId: String(row.scope_id),
+    updatedAt: Number(row.updated_at),
+  };
 }
 
 /** Every var visible from `scope`, merged: the nearest scope wins. Sorted by key. */
@@ -146,10 +163,5 @@ export function getAllVars(
          ROW_NUMBER() OVER (PARTITION BY v.key ORDER BY c.depth) AS rn
        FROM full_chain c JOIN vars v ON v.scope_id = c.id)
      SELECT key, value, scope_id, updated_at FROM ranked WHERE rn = 1 ORDER BY key`,
-  ).all(options?.scope ?? ROOT_SCOPE).map((row) => ({
-    key: String(row.key),
-    value: String(row.value),
-    scopeId: String(row.scope_id),
-    updatedAt: Number(row.updated_at),
-  }));
+  ).all(options?.scope ?? ROOT_SCOPE).map(toEntry);
 }

@@ -4,7 +4,7 @@
  * and rerun buttons for this host's runs.
  * @module
  */
-import { formatBytes } from "../../cli/output.ts";
+import { formatBytes } from "../../format.ts";
 import { NotFoundError } from "../../errors.ts";
 import {
   type BackgroundRun,
