@@ -27,6 +27,7 @@ import {
   type TempState,
   tempState,
 } from "./support/cli.ts";
+import { moduleGraph } from "./support/graph.ts";
 import { seedRuns } from "./support/history_seed.ts";
 import { startS3 } from "./support/s3.ts";
 import { bucketAt, okStint, syncHost } from "./support/sync_host.ts";
@@ -91,21 +92,7 @@ function assertSameError(
 }
 
 Deno.test("importing mod.ts loads the store only: no AWS SDK, table library, sync, CLI or runner", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", "mod.ts"],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  const graph = JSON.parse(new TextDecoder().decode(out.stdout)) as {
-    modules: { specifier: string; local?: string }[];
-  };
-  const specifiers = graph.modules.map((m) => m.specifier);
-  const root = new URL("..", import.meta.url).href;
-  const local = specifiers.filter((s) => s.startsWith(root)).map((s) =>
-    s.slice(root.length)
-  );
+  const { specifiers, local } = await moduleGraph("mod.ts");
   assert.ok(local.includes("src/store/vars.ts"), local.join(", "));
   for (const s of specifiers) {
     assert.doesNotMatch(s, /aws-sdk|cli-table3|^npm:|^jsr:|^https?:/, s);
