@@ -15,11 +15,11 @@
  * the WAL.
  * @module
  */
+import { StintError } from "../errors.ts";
 import { busyTimeoutMs } from "./lock.ts";
 import { refuseForeignEntry } from "./paths.ts";
 import { SCHEMA_VERSION, schemaVersion } from "./schema.ts";
 import { type Database, openSqlite } from "./sqlite.ts";
-import { StintError } from "../errors.ts";
 import { listStoreEntries } from "./store_entries.ts";
 import { readStoreHeader, STINT_APPLICATION_ID } from "./store_file.ts";
 

@@ -3,7 +3,7 @@
  * runs that started it, root), with the checks and messages of `stint vars`.
  * The CLI and the typed API both call these, so they accept and refuse the
  * same input the same way. Each function is one open-per-operation; the
- * hot-path read is `lookupVar` in var_lookup.ts.
+ * hot-path read is `readVar` in var_lookup.ts.
  * @module
  */
 import { NotFoundError } from "../errors.ts";
