@@ -46,22 +46,15 @@ Deno.test("stint's entry loads no command, no SQLite and no sync before it dispa
   }
 });
 
-Deno.test("stint vars get loads the point read only: no open, ownership, write side, sync or flag parser", async () => {
-  const { specifiers, local } = await moduleGraph("src/cli/vars.ts");
-  assert.ok(local.includes("src/store/point_read.ts"), local.join(", "));
-  assertNone(local, WRITE_SIDE, "src/cli/vars.ts");
-  assert.deepEqual(
-    specifiers.filter((s) => !s.startsWith("file:")),
-    ["node:sqlite"],
-  );
-});
-
-Deno.test("stint cache get loads the point read only: no open, ownership, write side, sync or flag parser", async () => {
-  const { specifiers, local } = await moduleGraph("src/cli/cache.ts");
-  assert.ok(local.includes("src/store/point_read.ts"), local.join(", "));
-  assertNone(local, WRITE_SIDE, "src/cli/cache.ts");
-  assert.deepEqual(
-    specifiers.filter((s) => !s.startsWith("file:")),
-    ["node:sqlite"],
-  );
-});
+for (const command of ["vars", "cache"]) {
+  Deno.test(`stint ${command} get loads the point read only: no open, ownership, write side, sync or flag parser`, async () => {
+    const entry = `src/cli/${command}.ts`;
+    const { specifiers, local } = await moduleGraph(entry);
+    assert.ok(local.includes("src/store/point_read.ts"), local.join(", "));
+    assertNone(local, WRITE_SIDE, entry);
+    assert.deepEqual(
+      specifiers.filter((s) => !s.startsWith("file:")),
+      ["node:sqlite"],
+    );
+  });
+}
