@@ -12,14 +12,12 @@
 import { UsageError } from "../errors.ts";
 import { missingCacheEntry, readCache } from "../store/cache_lookup.ts";
 import { FULL_OPEN } from "../store/point_read.ts";
-import { parseTtl } from "../store/durations.ts";
 import type { Database } from "../store/sqlite.ts";
 import {
   MAX_CACHE_BYTES,
   validateKey,
   validateSize,
 } from "../store/validate.ts";
-import { confirm } from "./confirm.ts";
 import type { Context } from "./context.ts";
 import type { FastFlagSpec } from "./fast_flags.ts";
 import { lazyImport } from "./lazy_import.ts";
@@ -30,7 +28,6 @@ import {
   relativeTime,
   writeAll,
 } from "./output.ts";
-import { formatBytes } from "../format.ts";
 
 /** Help for `stint cache`. */
 export const help = `Usage: stint cache <subcommand>
@@ -130,7 +127,9 @@ async function set(args: string[], ctx: Context): Promise<number> {
   }, { command: "cache set", names: ["key", "value"], optional: 1 });
   validateKey(key);
   const ttl = p.ttl as string | undefined;
-  const ttlMs = ttl === undefined ? undefined : parseTtl(ttl);
+  const ttlMs = ttl === undefined ? undefined : (await lazyImport<
+    typeof import("../store/durations.ts")
+  >(new URL("../store/durations.ts", import.meta.url))).parseTtl(ttl);
   let value: Uint8Array;
   if (raw === undefined || raw === "-") {
     if (raw === undefined && Deno.stdin.isTerminal()) {
@@ -174,6 +173,9 @@ async function list(args: string[], ctx: Context): Promise<number> {
     names: [],
   });
   const { cacheList, pruneExpiredEntries } = await storeCache();
+  const { formatBytes } = await lazyImport<typeof import("../format.ts")>(
+    new URL("../format.ts", import.meta.url),
+  );
   const { bucketNow } = await lazyImport<
     typeof import("../store/replication/clock.ts")
   >(new URL("../store/replication/clock.ts", import.meta.url));
@@ -254,7 +256,9 @@ async function clear(args: string[], ctx: Context): Promise<number> {
     names: [],
   });
   if (
-    !confirm("Delete every cache entry?", {
+    !(await lazyImport<typeof import("./confirm.ts")>(
+      new URL("./confirm.ts", import.meta.url),
+    )).confirm("Delete every cache entry?", {
       yes: p.yes === true,
       command: "cache clear",
     })
