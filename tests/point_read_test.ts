@@ -15,6 +15,7 @@ import { withStore } from "../src/store/open.ts";
 import { migrate, SCHEMA_VERSION, schemaVersion } from "../src/store/schema.ts";
 import { openSqlite } from "../src/store/sqlite.ts";
 import { STINT_APPLICATION_ID } from "../src/store/store_file.ts";
+import { listStoreEntries, MAX_LISTED } from "../src/store/store_entries.ts";
 import { getVar } from "../src/store/var_lookup.ts";
 import { setVar } from "../src/store/vars.ts";
 import { cleanup, stint, tempState } from "./support/cli.ts";
@@ -116,6 +117,24 @@ Deno.test("point read: a link at -shm or a foreign database is the full open's r
       NotOursError,
     );
     assert.deepEqual(Deno.readFileSync(foreign), before);
+  } finally {
+    cleanup(t.dir);
+  }
+});
+
+Deno.test("point read: a store in a crowded directory is read by the full open, name by name", async () => {
+  const t = storeWithVar();
+  try {
+    const dir = join(t.db, "..");
+    for (let i = 0; i <= MAX_LISTED; i++) {
+      Deno.writeTextFileSync(join(dir, `other-${i}.txt`), "");
+    }
+    assert.equal(listStoreEntries(t.db), undefined);
+    assert.equal(readK(t.db), FULL_OPEN);
+    assert.equal(readOnly(t.db, (db) => getVar(db, "k")?.value, () => ""), "v");
+    const r = await stint(["vars", "get", "k"], { env: t.env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "v\n");
   } finally {
     cleanup(t.dir);
   }

@@ -19,17 +19,26 @@ export interface StoreEntries {
 }
 
 /**
+ * Past this many entries the listing stops: a store kept in a large
+ * directory (a project root, a home directory) is asked name by name.
+ */
+export const MAX_LISTED = 256;
+
+/**
  * List the store's names at `dbPath` (absolute). Undefined when the
- * directory cannot be listed (missing, or not readable): the caller asks
- * the file system name by name instead.
+ * directory cannot be listed (missing, or not readable) or holds more than
+ * {@linkcode MAX_LISTED} entries: the caller asks the file system name by
+ * name instead.
  */
 export function listStoreEntries(dbPath: string): StoreEntries | undefined {
   const slash = dbPath.lastIndexOf("/");
   const dir = slash <= 0 ? "/" : dbPath.slice(0, slash);
   const base = dbPath.slice(slash + 1);
   const kinds = new Map<string, EntryKind>();
+  let seen = 0;
   try {
     for (const e of Deno.readDirSync(dir)) {
+      if (++seen > MAX_LISTED) return undefined;
       if (!e.name.startsWith(base)) continue;
       kinds.set(
         e.name.slice(base.length),
