@@ -27,6 +27,7 @@ import {
 import { migrate, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
 import { translateSqliteError, useConnection } from "./sqlite_errors.ts";
 import { type Database, openSqlite } from "./sqlite.ts";
+import { SQLITE_SIDE_FILES } from "./store_file.ts";
 
 export {
   BUSY_TIMEOUT_MS,
@@ -80,7 +81,7 @@ export function openStore(dbPath: string, options?: OpenOptions): Database {
     file = inspectStoreFile(dbPath);
   }
   refuseUnusable(dbPath, file);
-  for (const side of ["-wal", "-shm", "-journal"]) {
+  for (const side of SQLITE_SIDE_FILES) {
     refuseForeignEntry(dbPath + side, "file");
   }
   const ours = file.kind === "sqlite" &&
@@ -162,7 +163,7 @@ function createInitialized(dbPath: string): void {
       if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
     }
   } finally {
-    for (const suffix of ["", "-wal", "-shm", "-journal"]) {
+    for (const suffix of ["", ...SQLITE_SIDE_FILES]) {
       try {
         Deno.removeSync(tmp + suffix);
       } catch {

@@ -21,13 +21,14 @@ import { refuseForeignEntry } from "./paths.ts";
 import { SCHEMA_VERSION, schemaVersion } from "./schema.ts";
 import { type Database, openSqlite } from "./sqlite.ts";
 import { listStoreEntries } from "./store_entries.ts";
-import { readStoreHeader, STINT_APPLICATION_ID } from "./store_file.ts";
+import {
+  readStoreHeader,
+  SQLITE_SIDE_FILES,
+  STINT_APPLICATION_ID,
+} from "./store_file.ts";
 
 /** The answer when only the full open (read.ts's `readOnly`) can read the store. */
 export const FULL_OPEN: unique symbol = Symbol("full open");
-
-/** The files SQLite may open or make beside the store. */
-const SIDE_FILES = ["-wal", "-shm", "-journal"];
 
 /**
  * Run `fn` on a read-only connection to the store at `dbPath`, or return
@@ -47,7 +48,7 @@ export function pointRead<T>(
   if (kind === undefined) return missing();
   if (kind !== "file") return FULL_OPEN;
   let walBytes = 0;
-  for (const side of SIDE_FILES) {
+  for (const side of SQLITE_SIDE_FILES) {
     const sideKind = entries.kind(side);
     if (sideKind === undefined) continue;
     if (sideKind !== "file") return FULL_OPEN;

@@ -10,6 +10,13 @@
 import { NotOursError, StintError } from "../errors.ts";
 import { describeFsError, refuseForeignEntry } from "./paths.ts";
 
+/** The files SQLite opens or makes beside a database, by suffix. */
+export const SQLITE_SIDE_FILES: readonly string[] = [
+  "-wal",
+  "-shm",
+  "-journal",
+];
+
 /** `PRAGMA application_id` of a stint store: "STNT". */
 export const STINT_APPLICATION_ID = 0x53544e54;
 
@@ -132,7 +139,7 @@ export function precheckStore(dbPath: string): boolean {
   const file = inspectStoreFile(dbPath);
   if (file.kind === "missing") return false;
   refuseUnusable(dbPath, file);
-  for (const side of ["-wal", "-shm", "-journal"]) {
+  for (const side of SQLITE_SIDE_FILES) {
     refuseForeignEntry(dbPath + side, "file");
   }
   return file.kind === "sqlite" && file.applicationId === STINT_APPLICATION_ID;

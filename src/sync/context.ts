@@ -8,6 +8,7 @@
 import type { Bucket } from "./bucket.ts";
 import type { SyncReporter } from "./reporter.ts";
 import type { SyncMeta } from "./state.ts";
+import { SQLITE_SIDE_FILES } from "../store/store_file.ts";
 
 /** Session totals, for the reporter's summary. */
 export interface SyncTotals {
@@ -108,7 +109,7 @@ export function removeQuietly(path: string): void {
 
 /** Remove a SQLite file and its side files. */
 export function removeDatabaseFiles(path: string): void {
-  for (const suffix of ["", "-wal", "-shm", "-journal"]) {
+  for (const suffix of ["", ...SQLITE_SIDE_FILES]) {
     removeQuietly(path + suffix);
   }
 }
