@@ -20,7 +20,7 @@ import {
 } from "../store/validate.ts";
 import type { Context } from "./context.ts";
 import type { FastFlagSpec } from "./fast_flags.ts";
-import { lazyImport } from "./lazy_import.ts";
+import { lazyImport } from "../lazy_import.ts";
 import {
   printJson,
   println,

@@ -9,6 +9,7 @@ import { StintError, UsageError } from "../errors.ts";
 import { journalHasEntries } from "../store/journal.ts";
 import { resolveDbPath } from "../store/paths.ts";
 import type { CommandModule, Context } from "./context.ts";
+import { lazyImport } from "../lazy_import.ts";
 import { eprintln, println } from "./output.ts";
 import { restorePending } from "../sync/pending.ts";
 import { listStoreEntries, type StoreEntries } from "../store/store_entries.ts";
@@ -44,14 +45,12 @@ interface Entry {
  * against {@linkcode CommandModule}.
  */
 function loadCommand<M extends CommandModule>(name: string): Promise<M> {
-  const specifier = `./${name}.ts`;
-  return import(specifier);
+  return lazyImport(new URL(`./${name}.ts`, import.meta.url));
 }
 
 /** The command table (src/cli/commands/), loaded only for help and errors. */
 function loadTable(): Promise<typeof import("./commands/mod.ts")> {
-  const specifier = "./commands/mod.ts";
-  return import(specifier);
+  return lazyImport(new URL("./commands/mod.ts", import.meta.url));
 }
 
 /**
@@ -220,10 +219,9 @@ async function topHelp(asked: boolean): Promise<number> {
 
 /** The usage error for a command that does not exist, with close matches. */
 async function unknownCommand(name: string): Promise<never> {
-  const suggestSpec = "./suggest.ts";
-  const { closeMatches } = await import(
-    suggestSpec
-  ) as typeof import("./suggest.ts");
+  const { closeMatches } = await lazyImport<typeof import("./suggest.ts")>(
+    new URL("./suggest.ts", import.meta.url),
+  );
   const { COMMAND_NAMES } = await loadTable();
   const near = closeMatches(name, [...COMMAND_NAMES]);
   throw new UsageError(
@@ -235,21 +233,18 @@ async function unknownCommand(name: string): Promise<never> {
 
 /** Restore the store from the bucket before a command reads it. */
 async function restoreFirst(ctx: Context): Promise<void> {
-  const sessionSpec = "./sync_session.ts";
-  const { restoreIfMissing } = await import(
-    sessionSpec
-  ) as typeof import("./sync_session.ts");
+  const { restoreIfMissing } = await lazyImport<
+    typeof import("./sync_session.ts")
+  >(new URL("./sync_session.ts", import.meta.url));
   await restoreIfMissing(ctx);
 }
 
 /** Record the run ends waiting in the journal. */
 async function replay(dbPath: string): Promise<void> {
-  // Computed, like every import here: Deno walks the graph of a literal
-  // one at start-up, and this one is the whole store.
-  const recordSpec = "../store/run_record.ts";
-  const { replayJournal } = await import(
-    recordSpec
-  ) as typeof import("../store/run_record.ts");
+  // Lazy, like every import here: this one is the whole store.
+  const { replayJournal } = await lazyImport<
+    typeof import("../store/run_record.ts")
+  >(new URL("../store/run_record.ts", import.meta.url));
   replayJournal(dbPath);
 }
 

@@ -3,6 +3,7 @@
  * printed), colours (honouring NO_COLOR), durations and relative times.
  * @module
  */
+import { lazyImport } from "../lazy_import.ts";
 import type { Context } from "./context.ts";
 
 const encoder = new TextEncoder();
@@ -153,10 +154,9 @@ export async function printTable(
 ): Promise<void> {
   // Computed: a literal specifier would have Deno walk table.ts on every
   // start-up, since this module is on every command's path.
-  const tableSpec = "./table.ts";
-  const { outputWidth, renderTable } = await import(
-    tableSpec
-  ) as typeof import("./table.ts");
+  const { outputWidth, renderTable } = await lazyImport<
+    typeof import("./table.ts")
+  >(new URL("./table.ts", import.meta.url));
   println(
     await renderTable(head, rows.map((r) => r.map(safeCell)), {
       width: outputWidth(ctx.stdoutIsTty),

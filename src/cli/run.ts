@@ -3,6 +3,7 @@
  * `deno task` and record it; and the launch path `stint exec` shares.
  * @module
  */
+import { lazyImport } from "../lazy_import.ts";
 import { mark } from "../trace.ts";
 import { UsageError } from "../errors.ts";
 import { runExecution, type RunSpec } from "../runner/execute.ts";
@@ -146,13 +147,13 @@ export async function launch(
   if (options.background) {
     // Loaded only here, through computed specifiers (Deno walks the graph
     // of a literal one): the foreground path stays as small as it can be.
-    const backgroundSpec = "../runner/background.ts";
-    const storeSpec = "../store/background.ts";
     const [{ startBackground }, { backgroundRunToJson }] = await Promise.all([
-      import(backgroundSpec) as Promise<
-        typeof import("../runner/background.ts")
-      >,
-      import(storeSpec) as Promise<typeof import("../store/background.ts")>,
+      lazyImport<typeof import("../runner/background.ts")>(
+        new URL("../runner/background.ts", import.meta.url),
+      ),
+      lazyImport<typeof import("../store/background.ts")>(
+        new URL("../store/background.ts", import.meta.url),
+      ),
     ]);
     mark("run: background modules loaded");
     const { run, logPath } = await withSyncSession(
@@ -196,10 +197,9 @@ export async function launch(
     if (result.spawnError) eprintln(`stint: ${result.spawnError}`);
     if (options.json) {
       // The store is loaded by now (the run was recorded through it).
-      const executionsSpec = "../store/executions.ts";
-      const { executionToJson } = await import(
-        executionsSpec
-      ) as typeof import("../store/executions.ts");
+      const { executionToJson } = await lazyImport<
+        typeof import("../store/executions.ts")
+      >(new URL("../store/executions.ts", import.meta.url));
       printJson(executionToJson(result.execution));
     }
     return result.exitCode;

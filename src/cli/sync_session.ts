@@ -7,6 +7,7 @@
  * pull, flushing and the final push to the outermost one.
  * @module
  */
+import { lazyImport } from "../lazy_import.ts";
 import type { Context } from "./context.ts";
 
 /** What the wrapped command tells the lifecycle. */
@@ -40,10 +41,9 @@ export async function withSyncSession<T>(
   if (!maybeConfigured()) return await work();
   let loaded;
   try {
-    const configSpec = "../sync/config.ts";
-    const { loadSyncConfig } = await import(
-      configSpec
-    ) as typeof import("../sync/config.ts");
+    const { loadSyncConfig } = await lazyImport<
+      typeof import("../sync/config.ts")
+    >(new URL("../sync/config.ts", import.meta.url));
     const resolved = loadSyncConfig();
     const config = resolved.config;
     // A command may open two sessions (a reading command restores a missing
@@ -56,10 +56,9 @@ export async function withSyncSession<T>(
       }
       return await work();
     }
-    const sessionSpec = "../sync/session.ts";
-    const session = await import(
-      sessionSpec
-    ) as typeof import("../sync/session.ts");
+    const session = await lazyImport<typeof import("../sync/session.ts")>(
+      new URL("../sync/session.ts", import.meta.url),
+    );
     loaded = { session, config, warnings };
   } catch {
     // Sync must never stop a command from running.
@@ -136,10 +135,9 @@ function maybeConfigured(): boolean {
  */
 export async function restoreIfMissing(ctx: Context): Promise<void> {
   if (env("STINT_RUN_ID") || !maybeConfigured()) return;
-  const configSpec = "../sync/config.ts";
-  const { loadSyncConfig } = await import(
-    configSpec
-  ) as typeof import("../sync/config.ts");
+  const { loadSyncConfig } = await lazyImport<
+    typeof import("../sync/config.ts")
+  >(new URL("../sync/config.ts", import.meta.url));
   const resolved = loadSyncConfig();
   const warnings = warned ? [] : resolved.warnings;
   warned = true;
@@ -149,10 +147,9 @@ export async function restoreIfMissing(ctx: Context): Promise<void> {
     }
     return;
   }
-  const sessionSpec = "../sync/session.ts";
-  const { restoreForReading } = await import(
-    sessionSpec
-  ) as typeof import("../sync/session.ts");
+  const { restoreForReading } = await lazyImport<
+    typeof import("../sync/session.ts")
+  >(new URL("../sync/session.ts", import.meta.url));
   await restoreForReading(ctx, { config: resolved.config, warnings });
 }
 
@@ -169,17 +166,18 @@ export async function fetchRemoteLog(
 ): Promise<boolean | string> {
   if (!maybeConfigured()) return false;
   try {
-    const configSpec = "../sync/config.ts";
-    const { loadSyncConfig } = await import(
-      configSpec
-    ) as typeof import("../sync/config.ts");
+    const { loadSyncConfig } = await lazyImport<
+      typeof import("../sync/config.ts")
+    >(new URL("../sync/config.ts", import.meta.url));
     const { config } = loadSyncConfig();
     if (config === null) return false;
-    const engineSpec = "../sync/engine.ts";
-    const openSpec = "../sync/open.ts";
     const [{ SyncEngine }, { openBucket }] = await Promise.all([
-      import(engineSpec) as Promise<typeof import("../sync/engine.ts")>,
-      import(openSpec) as Promise<typeof import("../sync/open.ts")>,
+      lazyImport<typeof import("../sync/engine.ts")>(
+        new URL("../sync/engine.ts", import.meta.url),
+      ),
+      lazyImport<typeof import("../sync/open.ts")>(
+        new URL("../sync/open.ts", import.meta.url),
+      ),
     ]);
     const bucket = openBucket(config, {
       requestTimeoutMs: 10_000,

@@ -21,7 +21,7 @@ import { FULL_OPEN } from "../store/point_read.ts";
 import { MAX_VAR_BYTES, validateKey } from "../store/validate.ts";
 import type { Context } from "./context.ts";
 import type { FastFlagSpec } from "./fast_flags.ts";
-import { lazyImport } from "./lazy_import.ts";
+import { lazyImport } from "../lazy_import.ts";
 import {
   eprintln,
   plainText,

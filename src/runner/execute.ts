@@ -22,6 +22,7 @@
  * store yet) and an unmarked file are recorded before the task starts.
  * @module
  */
+import { lazyImport } from "../lazy_import.ts";
 import { mark } from "../trace.ts";
 import type { Execution } from "../store/executions.ts";
 import { uuidv7 } from "../store/ids.ts";
@@ -108,10 +109,9 @@ type Recorders = typeof import("./recorder.ts");
 
 /** The store side of the runner, loaded when the run is first recorded. */
 function loadRecorder(): Promise<Recorders> {
-  // Computed, so Deno does not load (or walk) the store before the task
-  // has been started.
-  const specifier = "./recorder.ts";
-  return import(specifier);
+  // Lazy, so Deno does not load (or walk) the store before the task has
+  // been started.
+  return lazyImport(new URL("./recorder.ts", import.meta.url));
 }
 
 /**

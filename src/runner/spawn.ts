@@ -4,6 +4,7 @@
  * pipes, or in a pseudo-terminal when stint is on a terminal.
  * @module
  */
+import { lazyImport } from "../lazy_import.ts";
 import {
   type LogSink,
   type Pump,
@@ -78,8 +79,9 @@ export async function spawnChild(
   if (options.pty) {
     // Loaded only on this path (FFI; node-pty's binary off Linux), through
     // a computed specifier, so the pipe path does not even walk it.
-    const ptySpec = "./pty.ts";
-    const { spawnInPty } = await import(ptySpec) as typeof import("./pty.ts");
+    const { spawnInPty } = await lazyImport<typeof import("./pty.ts")>(
+      new URL("./pty.ts", import.meta.url),
+    );
     try {
       const started = await spawnInPty({
         program: spec.program,

@@ -4,7 +4,9 @@
  * `import("...")` names (and their imports) before the program starts,
  * even if it is never run, so the write side behind `stint vars set` cost
  * each `stint vars get` a dozen files. A computed specifier is resolved
- * only when the import runs.
+ * only when the import runs. For stint's own modules, by URL; an npm
+ * package (the AWS SDK, the table library) is imported by its bare name
+ * where it is used.
  * @module
  */
 
