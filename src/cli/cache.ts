@@ -12,6 +12,8 @@
 import { UsageError } from "../errors.ts";
 import { missingCacheEntry, readCache } from "../store/cache_lookup.ts";
 import { FULL_OPEN } from "../store/point_read.ts";
+// Already loaded with the lookup (expiry is in bucket time).
+import { bucketNow } from "../store/replication/clock.ts";
 import type { Database } from "../store/sqlite.ts";
 import {
   MAX_CACHE_BYTES,
@@ -176,9 +178,6 @@ async function list(args: string[], ctx: Context): Promise<number> {
   const { formatBytes } = await lazyImport<typeof import("../format.ts")>(
     new URL("../format.ts", import.meta.url),
   );
-  const { bucketNow } = await lazyImport<
-    typeof import("../store/replication/clock.ts")
-  >(new URL("../store/replication/clock.ts", import.meta.url));
   // Expiry is in bucket time (the store knows this host's offset from it).
   let now = Date.now();
   const { readExisting } = await storeRead();
