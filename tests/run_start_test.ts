@@ -8,10 +8,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { withStore } from "../src/store/open.ts";
-import { createScope, setVar } from "../src/store/vars.ts";
 import { MAIN, makeProject, stint, tempState } from "./support/cli.ts";
-import { holdWriteLock, rawQuery, rawRuns } from "./support/faults.ts";
+import {
+  holdWriteLock,
+  rawQuery,
+  rawRuns,
+  seedOuterScope,
+} from "./support/faults.ts";
 
 const S = `deno run -A --quiet '${MAIN}'`;
 
@@ -19,12 +22,7 @@ Deno.test("a task that reads and writes its vars before its run is recorded wait
   const t = tempState();
   assert.equal((await stint(["exec", "--", "true"], { env: t.env })).code, 0);
   // An outer scope (as a calling run's) with its own value over root's.
-  const outer = withStore(t.db, (db) => {
-    setVar(db, "k", "from-root");
-    const scope = createScope(db);
-    setVar(db, "k", "from-outer", { scope });
-    return scope;
-  });
+  const outer = seedOuterScope(t.db);
   const stamp = join(t.dir, "asked-at");
   // With the write lock held, the run's start waits in the busy handler
   // while its task runs and asks for its vars.

@@ -11,18 +11,23 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { withStore } from "../src/store/open.ts";
-import { createScope, setVar } from "../src/store/vars.ts";
 import {
   cleanup,
+  type CliResult,
   MAIN,
   makeProject,
   spawnStint,
   stint,
+  type TempState,
   tempState,
   waitFor,
 } from "./support/cli.ts";
-import { holdWriteLock, mountTmpfs, rawQuery } from "./support/faults.ts";
+import {
+  holdWriteLock,
+  mountTmpfs,
+  rawQuery,
+  seedOuterScope,
+} from "./support/faults.ts";
 import { makeReadOnly } from "./support/readonly.ts";
 
 const S = `deno run -A --quiet '${MAIN}'`;
@@ -45,6 +50,44 @@ function startWarning(line: string | undefined): void {
   );
 }
 
+/**
+ * A store that exists (one run recorded), and the environment that points
+ * stint at it with `busyTimeout` as its STINT_BUSY_TIMEOUT.
+ */
+async function madeStore(
+  busyTimeout: string,
+): Promise<{ t: TempState; env: Record<string, string> }> {
+  const t = tempState();
+  const env = { ...t.env, STINT_BUSY_TIMEOUT: busyTimeout };
+  assert.equal((await stint(["exec", "--", "true"], { env })).code, 0);
+  return { t, env };
+}
+
+/**
+ * `exec` a task named `ref` that prints "ran" and exits `code` while the
+ * store cannot take its start: the task ran, stint exited with its code,
+ * and its first line of stderr says the start is not recorded yet.
+ */
+async function ranWithoutItsStart(
+  env: Record<string, string>,
+  ref: string,
+  code: number,
+): Promise<CliResult> {
+  const r = await stint([
+    "exec",
+    "--name",
+    ref,
+    "--",
+    "sh",
+    "-c",
+    `echo ran; exit ${code}`,
+  ], { env });
+  assert.equal(r.code, code, r.stderr);
+  assert.equal(r.stdout, "ran\n");
+  startWarning(lines(r.stderr)[0]);
+  return r;
+}
+
 function noSidecars(dir: string): void {
   let left: string[] = [];
   try {
@@ -57,9 +100,7 @@ function noSidecars(dir: string): void {
 }
 
 Deno.test("a store locked past the busy timeout at the start: the task runs to its end, stint exits with its code, the run is recorded once the store lets it", async () => {
-  const t = tempState();
-  const env = { ...t.env, STINT_BUSY_TIMEOUT: "2s" };
-  assert.equal((await stint(["exec", "--", "true"], { env })).code, 0);
+  const { t, env } = await madeStore("2s");
   const lock = await holdWriteLock(t.db, 9_000);
   const startedAt = Date.now();
   const r = await stint([
@@ -99,9 +140,7 @@ Deno.test("a store locked past the busy timeout at the start: the task runs to i
 });
 
 Deno.test("a quick task whose run waits for a locked store is recorded with the task's own duration, not stint's wait", async () => {
-  const t = tempState();
-  const env = { ...t.env, STINT_BUSY_TIMEOUT: "1500ms" };
-  assert.equal((await stint(["exec", "--", "true"], { env })).code, 0);
+  const { t, env } = await madeStore("1500ms");
   const lock = await holdWriteLock(t.db, 5_000);
   const r = await stint(
     ["exec", "--name", "start:quick", "--", "sh", "-c", "exit 7"],
@@ -119,15 +158,8 @@ Deno.test("a quick task whose run waits for a locked store is recorded with the 
 });
 
 Deno.test("the task's own stint vars do not hang while its start cannot be recorded: they read through the caller's scope", async () => {
-  const t = tempState();
-  const env = { ...t.env, STINT_BUSY_TIMEOUT: "1s" };
-  assert.equal((await stint(["exec", "--", "true"], { env })).code, 0);
-  const outer = withStore(t.db, (db) => {
-    setVar(db, "k", "from-root");
-    const scope = createScope(db);
-    setVar(db, "k", "from-outer", { scope });
-    return scope;
-  });
+  const { t, env } = await madeStore("1s");
+  const outer = seedOuterScope(t.db);
   const stamp = join(t.dir, "read-at");
   const lock = await holdWriteLock(t.db, 8_000);
   const released = lock.released.then(() => Date.now());
@@ -156,9 +188,7 @@ Deno.test("the task's own stint vars do not hang while its start cannot be recor
 Deno.test("a read-only, a corrupt and a full store at the start: the task runs and its exit code is kept", async () => {
   // Read-only (chattr +i as root, modes otherwise).
   {
-    const t = tempState();
-    const env = { ...t.env, STINT_BUSY_TIMEOUT: "1s" };
-    assert.equal((await stint(["exec", "--", "true"], { env })).code, 0);
+    const { t, env } = await madeStore("1s");
     const files = [t.db, `${t.db}-wal`, `${t.db}-shm`].filter((p) => {
       try {
         return Deno.statSync(p).isFile;
@@ -168,23 +198,11 @@ Deno.test("a read-only, a corrupt and a full store at the start: the task runs a
     });
     const undo = await makeReadOnly(files);
     if (undo !== null) {
-      let r;
       try {
-        r = await stint([
-          "exec",
-          "--name",
-          "start:ro",
-          "--",
-          "sh",
-          "-c",
-          "echo ran; exit 5",
-        ], { env });
+        await ranWithoutItsStart(env, "start:ro", 5);
       } finally {
         await undo();
       }
-      assert.equal(r.code, 5, r.stderr);
-      assert.equal(r.stdout, "ran\n");
-      startWarning(lines(r.stderr)[0]);
       const [run] = await historyOf(env, "start:ro");
       assert.equal(run.exit_code, 5, "replayed from the journal");
       assert.equal(run.status, "failed");
@@ -193,9 +211,7 @@ Deno.test("a read-only, a corrupt and a full store at the start: the task runs a
   }
   // Corrupt: stint's header, garbage after it.
   {
-    const t = tempState();
-    const env = { ...t.env, STINT_BUSY_TIMEOUT: "1s" };
-    assert.equal((await stint(["exec", "--", "true"], { env })).code, 0);
+    const { t, env } = await madeStore("1s");
     const header = Deno.readFileSync(t.db).subarray(0, 100);
     const bytes = new Uint8Array(64 * 1024).fill(0x5a);
     bytes.set(header);
@@ -207,18 +223,7 @@ Deno.test("a read-only, a corrupt and a full store at the start: the task runs a
         // not there
       }
     }
-    const r = await stint([
-      "exec",
-      "--name",
-      "start:corrupt",
-      "--",
-      "sh",
-      "-c",
-      "echo ran; exit 6",
-    ], { env });
-    assert.equal(r.code, 6, r.stderr);
-    assert.equal(r.stdout, "ran\n");
-    startWarning(lines(r.stderr)[0]);
+    const r = await ranWithoutItsStart(env, "start:corrupt", 6);
     assert.ok(lines(r.stderr).length <= 2, r.stderr);
     const spool = Deno.readTextFileSync(`${t.db}.spool`);
     assert.match(spool, /start:corrupt/, "the whole run is in the journal");
@@ -239,18 +244,7 @@ Deno.test("a read-only, a corrupt and a full store at the start: the task runs a
           args: ["-c", `head -c 4000000 /dev/zero > ${filler}`],
           stderr: "null",
         }).output();
-        const r = await stint([
-          "exec",
-          "--name",
-          "start:full",
-          "--",
-          "sh",
-          "-c",
-          "echo ran; exit 3",
-        ], { env });
-        assert.equal(r.code, 3, r.stderr);
-        assert.equal(r.stdout, "ran\n");
-        startWarning(lines(r.stderr)[0]);
+        await ranWithoutItsStart(env, "start:full", 3);
         Deno.removeSync(filler);
         const [run] = await historyOf(env, "start:full");
         assert.equal(run.exit_code, 3, "replayed from the journal");
@@ -313,9 +307,7 @@ async function readUntil(
  * waits for the store for as long as the test wants.
  */
 async function startWhileLocked(name: string, script: string) {
-  const t = tempState();
-  const env = { ...t.env, STINT_BUSY_TIMEOUT: "20s" };
-  assert.equal((await stint(["exec", "--", "true"], { env })).code, 0);
+  const { t, env } = await madeStore("20s");
   const lock = await holdWriteLock(t.db, 8_000);
   const child = spawnStint(["exec", "--name", name, "--", "sh", "-c", script], {
     env,
@@ -375,9 +367,7 @@ Deno.test("Ctrl-C after a quick task ended while its run waits for the store: st
 });
 
 Deno.test("stint SIGKILLed between spawning the task and recording its start: the start sidecar makes the run running while its task lives, then lost", async () => {
-  const t = tempState();
-  const env = { ...t.env, STINT_BUSY_TIMEOUT: "20s" };
-  assert.equal((await stint(["exec", "--", "true"], { env })).code, 0);
+  const { t, env } = await madeStore("20s");
   // The store's lock holds the start back: the window, widened.
   const lock = await holdWriteLock(t.db, 3_000);
   const pidFile = join(t.dir, "task.pid");

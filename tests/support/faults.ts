@@ -1,10 +1,13 @@
 /**
  * Faults for the store under a running task: its write lock held by
  * another process, a disk that fills up, records read straight from the
- * file with node:sqlite (so the helpers work on any stint's store).
+ * file with node:sqlite (so the helpers work on any stint's store), and
+ * the caller's scope a task whose start is held back reads through.
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
+import { withStore } from "../../src/store/open.ts";
+import { createScope, setVar } from "../../src/store/vars.ts";
 
 const HOLDER = new URL("../fixtures/hold_lock.ts", import.meta.url).pathname;
 
@@ -121,4 +124,18 @@ export async function mountTmpfs(
   return async () => {
     await new Deno.Command("umount", { args: ["-l", dir] }).output();
   };
+}
+
+/**
+ * Give the store a root var `k` ("from-root") and a scope, as a calling
+ * run's, that sets its own `k` ("from-outer") over it. Returns that scope:
+ * run a task under it (STINT_SCOPE) to see which `k` the task's run reads.
+ */
+export function seedOuterScope(db: string): string {
+  return withStore(db, (conn) => {
+    setVar(conn, "k", "from-root");
+    const scope = createScope(conn);
+    setVar(conn, "k", "from-outer", { scope });
+    return scope;
+  });
 }
